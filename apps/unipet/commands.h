@@ -1,0 +1,9 @@
+#pragma once
+// Each subcommand lives in cmd_<name>.cpp as an options struct, a setup_<name> that registers it
+// with CLI11, and a run that only calls the library. main() registers them all and catches errors.
+#include <CLI/CLI.hpp>
+
+namespace unipet::cli {
+
+
+}  // namespace unipet::cli

@@ -1,0 +1,21 @@
+#include <iostream>
+
+#include "commands.h"
+#include "unipet/core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"unipet: one PET denoiser for every dose level (UniPET, LibTorch)"};
+  app.require_subcommand(1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const unipet::Error& e) {
+    std::cerr << "unipet: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "unipet: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
