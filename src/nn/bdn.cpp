@@ -1,0 +1,46 @@
+#include "unipet/nn/bdn.h"
+
+#include "unipet/core/error.h"
+
+namespace unipet::nn {
+
+torch::Tensor channel_style_statistics(const torch::Tensor& x) {
+  UNIPET_CHECK(x.dim() == 5, "channel_style_statistics: expected [N, C, D, H, W], got " << x.sizes());
+  UNIPET_CHECK(x.size(2) * x.size(3) * x.size(4) > 1,
+               "channel_style_statistics: need more than one voxel for an unbiased std");
+  auto flat = x.flatten(2);
+  // std_mean computes both in one pass over the (large) feature map.
+  auto [std, mean] = torch::std_mean(flat, {2}, /*unbiased=*/true);
+  return torch::cat({mean, std}, 1);
+}
+
+ResModBlockImpl::ResModBlockImpl(const ResModBlockOptions& options_) : options(options_) {
+  UNIPET_CHECK(options.channels() > 0 && options.latent_size() > 0,
+               "ResModBlockOptions: channels and latent_size must be positive");
+  const int64_t c = options.channels();
+  convmod1 = register_module(
+      "convmod1", ModulatedConv3d(ModulatedConv3dOptions(c, c).kernel_size(options.kernel_size())));
+  act = register_module("act", torch::nn::PReLU());
+  convmod2 = register_module(
+      "convmod2", ModulatedConv3d(ModulatedConv3dOptions(c, c).kernel_size(options.kernel_size())));
+  res_scale = register_parameter("res_scale", torch::ones({1, c, 1, 1, 1}));
+  sw1 = register_module("sw1", torch::nn::Conv3d(torch::nn::Conv3dOptions(options.latent_size(), c, 1)));
+  sw2 = register_module("sw2", torch::nn::Conv3d(torch::nn::Conv3dOptions(options.latent_size(), c, 1)));
+}
+
+BlockOutput ResModBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& latent) {
+  const int64_t n = x.size(0), c = options.channels();
+  torch::Tensor style1, style2;  // undefined: zero style codes
+  if (latent.defined()) {
+    UNIPET_CHECK(latent.dim() == 5 && latent.size(0) == n && latent.size(1) == options.latent_size(),
+                 "ResModBlock: latent must be [" << n << ", " << options.latent_size()
+                                                 << ", 1, 1, 1], got " << latent.sizes());
+    style1 = sw1(latent).view({n, c});
+    style2 = sw2(latent).view({n, c});
+  }
+  auto res = convmod2(act(convmod1(x, style1)), style2);
+  auto out = x + res * res_scale;
+  return {out, channel_style_statistics(out)};
+}
+
+}  // namespace unipet::nn

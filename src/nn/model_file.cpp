@@ -1,0 +1,240 @@
+#include "unipet/nn/model_file.h"
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "unipet/core/error.h"
+#include "unipet/io/safetensors.h"
+
+namespace unipet::nn {
+namespace {
+
+constexpr const char* kKind = "unipet.kind";
+
+// "a, b, c" with at most `limit` names, then "and N more".
+std::string name_list(const std::vector<std::string>& names, size_t limit = 8) {
+  std::ostringstream os;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) os << (i ? ", " : "") << names[i];
+  if (names.size() > limit) os << " and " << names.size() - limit << " more";
+  return os.str();
+}
+
+const std::string* find(const std::map<std::string, std::string>& metadata, const std::string& key) {
+  auto it = metadata.find(key);
+  return it == metadata.end() ? nullptr : &it->second;
+}
+
+int64_t metadata_int(const std::map<std::string, std::string>& metadata,
+                     const std::vector<std::string>& keys, int64_t fallback, const std::string& source) {
+  for (const auto& key : keys) {
+    if (const std::string* text = find(metadata, key)) {
+      size_t used = 0;
+      int64_t value = 0;
+      try {
+        value = std::stoll(*text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      UNIPET_CHECK(used == text->size() && used > 0 && value > 0 && value < (int64_t{1} << 20),
+                   source << ": metadata '" << key << "' = '" << *text << "' is not a positive integer");
+      return value;
+    }
+  }
+  return fallback;
+}
+
+double metadata_double(const std::map<std::string, std::string>& metadata, const std::string& key,
+                       double fallback, const std::string& source) {
+  const std::string* text = find(metadata, key);
+  if (!text) return fallback;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(*text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  UNIPET_CHECK(used == text->size() && used > 0, source << ": metadata '" << key << "' = '" << *text
+                                                        << "' is not a number");
+  return value;
+}
+
+io::SafetensorsFile file_of(const torch::nn::Module& module, std::map<std::string, std::string> metadata) {
+  io::SafetensorsFile file;
+  for (const auto& [name, tensor] : state_dict(module)) {
+    file.tensors[name] = tensor.detach().to(torch::kCPU, torch::kFloat32);
+  }
+  file.metadata = std::move(metadata);
+  return file;
+}
+
+io::SafetensorsFile read_model_file(const std::string& path, const std::string& expected_kind) {
+  auto file = io::read_safetensors(path);
+  if (const std::string* kind = find(file.metadata, kKind)) {
+    UNIPET_CHECK(*kind == expected_kind, path << ": holds a " << *kind << ", not a " << expected_kind);
+  }
+  return file;
+}
+
+}  // namespace
+
+std::map<std::string, torch::Tensor> state_dict(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& item : module.named_parameters(true)) state[item.key()] = item.value();
+  for (const auto& item : module.named_buffers(true)) state[item.key()] = item.value();
+  return state;
+}
+
+void load_state_dict(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+                     const std::string& source) {
+  auto expected = state_dict(module);
+  std::vector<std::string> missing, unexpected, mismatched;
+  for (const auto& [name, target] : expected) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      missing.push_back(name);
+    } else if (it->second.sizes() != target.sizes()) {
+      std::ostringstream os;
+      os << name << " (file " << it->second.sizes() << ", model " << target.sizes() << ")";
+      mismatched.push_back(os.str());
+    }
+  }
+  for (const auto& [name, tensor] : tensors) {
+    if (!expected.count(name)) unexpected.push_back(name);
+  }
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::ostringstream os;
+    os << source << ": weights do not fit the network:";
+    if (!missing.empty()) os << " missing keys: " << name_list(missing) << ";";
+    if (!unexpected.empty()) os << " unexpected keys: " << name_list(unexpected) << ";";
+    if (!mismatched.empty()) os << " wrongly shaped keys: " << name_list(mismatched) << ";";
+    std::string message = os.str();
+    message.pop_back();
+    throw Error(message);
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : expected) {
+    target.copy_(tensors.at(name).to(target.device(), target.scalar_type()));
+  }
+}
+
+UniPETOptions unipet_options_from_metadata(const std::map<std::string, std::string>& metadata,
+                                           const std::string& source) {
+  UniPETOptions o;
+  // The reference exporter's keys come second so our own metadata wins.
+  o.width(metadata_int(metadata, {"unipet.width", "channels"}, o.width(), source));
+  o.blocks(metadata_int(metadata, {"unipet.blocks", "res_num"}, o.blocks(), source));
+  o.san_width(metadata_int(metadata, {"unipet.san_width", "latent_size"}, o.san_width(), source));
+  o.san_depth(metadata_int(metadata, {"unipet.san_depth"}, o.san_depth(), source));
+  return o;
+}
+
+void save_unipet(const std::string& path, UniPET& model, const IntensityNormalization& normalization,
+                 const std::map<std::string, std::string>& extra_metadata) {
+  normalization.validate();
+  auto metadata = extra_metadata;
+  const auto& o = model->options;
+  metadata[kKind] = "UniPET";
+  metadata["unipet.width"] = std::to_string(o.width());
+  metadata["unipet.blocks"] = std::to_string(o.blocks());
+  metadata["unipet.san_width"] = std::to_string(o.san_width());
+  metadata["unipet.san_depth"] = std::to_string(o.san_depth());
+  metadata["unipet.san_bypassed"] = model->san_bypassed() ? "true" : "false";
+  metadata["unipet.norm.units"] = to_string(normalization.units);
+  std::ostringstream clip;
+  clip.precision(17);
+  clip << normalization.clip_max;
+  metadata["unipet.norm.clip_max"] = clip.str();
+  io::write_safetensors(path, file_of(*model, std::move(metadata)));
+}
+
+LoadedUniPET load_unipet(const std::string& path, torch::Device device) {
+  auto file = read_model_file(path, "UniPET");
+  LoadedUniPET loaded;
+  loaded.model = UniPET(unipet_options_from_metadata(file.metadata, path));
+  load_state_dict(*loaded.model, file.tensors, path);
+  if (const std::string* bypassed = find(file.metadata, "unipet.san_bypassed")) {
+    loaded.model->set_san_bypassed(*bypassed == "true");
+  }
+  if (const std::string* units = find(file.metadata, "unipet.norm.units")) {
+    try {
+      loaded.normalization.units = units_from_string(*units);
+    } catch (const Error& e) {
+      UNIPET_FAIL(path << ": metadata 'unipet.norm.units': " << e.what());
+    }
+  }
+  loaded.normalization.clip_max =
+      metadata_double(file.metadata, "unipet.norm.clip_max", loaded.normalization.clip_max, path);
+  try {
+    loaded.normalization.validate();
+  } catch (const Error& e) {
+    UNIPET_FAIL(path << ": " << e.what());
+  }
+  loaded.model->to(device);
+  loaded.metadata = std::move(file.metadata);
+  return loaded;
+}
+
+void save_discriminator(const std::string& path, Discriminator& critic,
+                        const std::map<std::string, std::string>& extra_metadata) {
+  auto metadata = extra_metadata;
+  metadata[kKind] = "Discriminator";
+  metadata["unipet.in_channels"] = std::to_string(critic->options.in_channels());
+  metadata["unipet.ndf"] = std::to_string(critic->options.ndf());
+  metadata["unipet.n_layers"] = std::to_string(critic->options.n_layers());
+  io::write_safetensors(path, file_of(*critic, std::move(metadata)));
+}
+
+Discriminator load_discriminator(const std::string& path, torch::Device device) {
+  auto file = read_model_file(path, "Discriminator");
+  DiscriminatorOptions o;
+  o.in_channels(metadata_int(file.metadata, {"unipet.in_channels"}, o.in_channels(), path));
+  o.n_layers(metadata_int(file.metadata, {"unipet.n_layers"}, o.n_layers(), path));
+  // A reference export records no ndf: the first convolution's width tells it.
+  auto first = file.tensors.find("model.0.weight");
+  const int64_t ndf_from_weights = first != file.tensors.end() && first->second.dim() == 5
+                                       ? first->second.size(0) : o.ndf();
+  o.ndf(metadata_int(file.metadata, {"unipet.ndf"}, ndf_from_weights, path));
+  Discriminator critic(o);
+  load_state_dict(*critic, file.tensors, path);
+  critic->to(device);
+  return critic;
+}
+
+std::string describe_model_file(const std::string& path) {
+  auto file = io::read_safetensors(path);
+  int64_t values = 0;
+  for (const auto& [name, t] : file.tensors) values += t.numel();
+  std::ostringstream os;
+  const std::string* kind = find(file.metadata, kKind);
+  const bool is_discriminator = (kind && *kind == "Discriminator") ||
+                                (!kind && file.tensors.count("linear.weight"));
+  os << "file:        " << path << " (" << std::filesystem::file_size(path) << " bytes)\n";
+  os << "kind:        " << (is_discriminator ? "Discriminator" : "UniPET")
+     << (kind ? "" : " (no unipet metadata; inferred from the keys)") << "\n";
+  os << "tensors:     " << file.tensors.size() << " (" << values << " values)\n";
+  if (is_discriminator) {
+    auto critic = load_discriminator(path);
+    os << "ndf:         " << critic->options.ndf() << "\n";
+    os << "n_layers:    " << critic->options.n_layers() << "\n";
+    os << "min patch:   " << critic->min_patch_size() << "^3\n";
+  } else {
+    auto loaded = load_unipet(path);
+    const auto& o = loaded.model->options;
+    os << "width:       " << o.width() << "\n";
+    os << "blocks:      " << o.blocks() << "\n";
+    os << "SAN:         " << (loaded.model->san_bypassed() ? "bypassed (plain BDN), " : "")
+       << "width " << o.san_width() << ", depth " << o.san_depth() << "\n";
+    os << "parameters:  " << parameter_count(*loaded.model) << "\n";
+    os << "input:       " << to_string(loaded.normalization.units) << " clipped to [0, "
+       << loaded.normalization.clip_max << "], divided by " << loaded.normalization.clip_max << "\n";
+  }
+  for (const auto& [key, value] : file.metadata) {
+    if (key.rfind("unipet.", 0) != 0) os << "metadata:    " << key << " = " << value << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace unipet::nn
