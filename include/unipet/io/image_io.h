@@ -12,6 +12,10 @@
 
 namespace unipet::io {
 
+/// True when `path` has an extension read_image and write_image understand (.nii, .nii.gz, .mha,
+/// .mhd, .nrrd, .nhdr; case ignored).
+bool is_image_path(const std::string& path);
+
 /// Reads a 3D scalar image. Throws unipet::Error naming `path` and the problem (missing,
 /// unreadable, not 3D, NaN/Inf voxels, absurd spacing, unknown extension).
 Volume read_image(const std::string& path);

@@ -1,0 +1,79 @@
+#pragma once
+// Helpers shared by the io and CLI tests: a temporary folder per test and small volumes with
+// deliberately awkward geometry.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "unipet/core/volume.h"
+
+namespace unipet::test {
+
+/// A fresh folder under the system temp dir, removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("unipet-") + (info ? info->test_suite_name() : "x") + "-" +
+                       (info ? info->name() : "y") + "-" + std::to_string(::getpid());
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Rotation by `degrees` about the axis (1, 1, 1)/sqrt(3): every direction cosine is non-trivial.
+inline std::array<double, 9> oblique_direction(double degrees) {
+  const double t = degrees * M_PI / 180.0, c = std::cos(t), s = std::sin(t), k = 1.0 / std::sqrt(3.0);
+  const double C = 1 - c;
+  return {c + k * k * C,     k * k * C - k * s, k * k * C + k * s,
+          k * k * C + k * s, c + k * k * C,     k * k * C - k * s,
+          k * k * C - k * s, k * k * C + k * s, c + k * k * C};
+}
+
+/// A [D, H, W] = [5, 6, 7] volume with distinct values (some negative), anisotropic spacing, an
+/// off-centre origin and an oblique direction.
+inline Volume awkward_volume(Units units = Units::BqPerMl) {
+  Volume v;
+  v.data = torch::arange(5 * 6 * 7, torch::kFloat32).reshape({5, 6, 7}) * 37.5f - 100.0f;
+  v.spacing = {1.65, 2.1, 3.27};
+  v.origin = {-120.25, 33.5, 402.75};
+  v.direction = oblique_direction(20.0);
+  v.units = units;
+  return v;
+}
+
+/// Writes `bytes` to `path` as a file (for corrupt-input tests).
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+/// Contents of a file.
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Expects `fn` to throw unipet::Error whose message contains every one of `parts`.
+template <typename Fn>
+void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected unipet::Error";
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "error is not one line: " << msg;
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+  }
+}
+
+}  // namespace unipet::test
