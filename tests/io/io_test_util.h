@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cstdio>
 
 #include "unipet/core/volume.h"
 
@@ -74,6 +77,29 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
     EXPECT_EQ(msg.find('\n'), std::string::npos) << "error is not one line: " << msg;
     for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
   }
+}
+
+/// Output (stdout and stderr) and exit status of a shell command.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.output.append(buffer, n);
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+/// True when `tool` is an executable on PATH.
+inline bool on_path(const std::string& tool) {
+  return run_command("command -v " + tool).status == 0;
 }
 
 }  // namespace unipet::test

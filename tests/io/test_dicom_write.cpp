@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include "io/dicom_test_util.h"
+#include "io/io_test_util.h"
+#include "unipet/core/error.h"
+#include "unipet/io/dicom.h"
+
+namespace unipet::io {
+namespace {
+
+using test::expect_error;
+using test::TempDir;
+
+// Every voxel within half a quantisation step of its slice (max|slice| / 32767 / 2, plus float
+// rounding), and the geometry within the 16-character DS precision.
+void expect_round_trip(const Volume& written, const Volume& read) {
+  ASSERT_EQ(written.data.sizes(), read.data.sizes());
+  for (int64_t k = 0; k < written.data.size(0); ++k) {
+    const double step = written.data[k].abs().max().item<double>() / 32767.0;
+    const double worst = (written.data[k] - read.data[k]).abs().max().item<double>();
+    EXPECT_LE(worst, 0.5 * step * (1 + 1e-6) + 1e-6 * step) << "slice " << k;
+  }
+  EXPECT_TRUE(same_geometry(written, read, 1e-6));
+  for (int i = 0; i < 9; ++i) EXPECT_NEAR(written.direction[i], read.direction[i], 1e-9);
+  EXPECT_EQ(written.units, read.units);
+}
+
+TEST(DicomWrite, RoundTripKeepsValuesAndObliqueGeometry) {
+  TempDir dir;
+  Volume v = test::awkward_volume(Units::BqPerMl);
+  v.data[2] = v.data[2] * 1e-3f;  // a faint slice keeps its own precision
+  write_dicom_series(v, dir / "out");
+  const DicomSeries back = read_dicom_series(dir / "out");
+  expect_round_trip(v, back.volume);
+  EXPECT_EQ(back.files.size(), 5u);
+  EXPECT_EQ(back.info.modality, "PT");
+  EXPECT_NE(back.info.series_description.find("unipet"), std::string::npos);
+  // Nothing but the series folder was created.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(DicomWrite, SuvVolumesAreWrittenAsGml) {
+  TempDir dir;
+  const Volume v = test::awkward_volume(Units::SUV);
+  write_dicom_series(v, dir / "suv");
+  const DicomSeries back = read_dicom_series(dir / "suv");
+  EXPECT_EQ(back.volume.units, Units::SUV);
+  EXPECT_EQ(suv_factor(back.suv_tags).factor, 1.0);
+}
+
+TEST(DicomWrite, ALeftHandedVolumeIsStoredAsTheSameImage) {
+  TempDir dir;
+  Volume v = test::awkward_volume();
+  for (int r = 0; r < 3; ++r) v.direction[r * 3 + 2] = -v.direction[r * 3 + 2];
+  write_dicom_series(v, dir / "flip");
+  const Volume back = read_dicom_series(dir / "flip").volume;
+  // Same voxels at the same physical points: the slice axis is reversed.
+  const Volume expected = [&] {
+    Volume e = with_geometry_of(v, v.data.flip({0}));
+    for (int r = 0; r < 3; ++r) {
+      e.origin[r] += v.direction[r * 3 + 2] * v.spacing[2] * 4;
+      e.direction[r * 3 + 2] = -v.direction[r * 3 + 2];
+    }
+    return e;
+  }();
+  expect_round_trip(expected, back);
+}
+
+TEST(DicomWrite, DerivedSeriesKeepsPatientAndStudyWithNewUids) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "src");
+  for (int k = 0; k < 3; ++k)
+    test::pet_slice("1.2.826.0.1.3680043.99.20", k, 5.0 * k, 2, 3, {1, 2, 3, 4, 5, 6}, 2.0, 0)
+        .save(dir / ("src/s" + std::to_string(k) + ".dcm"));
+  const DicomSeries source = read_dicom_series(dir / "src");
+  DicomWriteOptions options;
+  options.template_file = source.files.front();
+  write_dicom_series(with_geometry_of(source.volume, source.volume.data * 0.5), dir / "out", options);
+  const DicomSeries derived = read_dicom_series(dir / "out");
+  EXPECT_NE(derived.info.series_uid, source.info.series_uid);
+  EXPECT_EQ(derived.info.patient_id, "P001");
+  EXPECT_EQ(derived.info.series_description, "unipet (WB 3D test)");
+  expect_round_trip(with_geometry_of(source.volume, source.volume.data * 0.5), derived.volume);
+  // SUV tags (dose, injection, SeriesTime, weight) survive, so the SUV factor is unchanged.
+  EXPECT_DOUBLE_EQ(suv_factor(derived.suv_tags).factor, suv_factor(source.suv_tags).factor);
+
+  if (!test::on_path("dcmdump")) GTEST_SKIP() << "dcmdump not on PATH: dcmtk check skipped";
+  const auto dump = test::run_command("dcmdump +P 0008,0008 +P 0008,0018 +P 0010,0010 +P 0020,000d "
+                                      "+P 0020,000e +P 0054,1001 +P 0008,0060 " +
+                                      derived.files.front());
+  ASSERT_EQ(dump.status, 0) << dump.output;
+  EXPECT_NE(dump.output.find("[DERIVED\\SECONDARY]"), std::string::npos) << dump.output;
+  EXPECT_NE(dump.output.find("[Test^Patient]"), std::string::npos) << dump.output;
+  EXPECT_NE(dump.output.find("[1.2.826.0.1.3680043.99.1]"), std::string::npos) << dump.output;  // study kept
+  EXPECT_EQ(dump.output.find("1.2.826.0.1.3680043.99.20"), std::string::npos) << dump.output;  // new series and SOP UIDs
+  EXPECT_NE(dump.output.find("[BQML]"), std::string::npos) << dump.output;
+  EXPECT_NE(dump.output.find("[PT]"), std::string::npos) << dump.output;
+}
+
+TEST(DicomWrite, StandaloneSeriesIsValidForDcmtkAndGdcm) {
+  TempDir dir;
+  write_dicom_series(test::awkward_volume(), dir / "alone");
+  const auto files = read_dicom_series(dir / "alone").files;
+  if (test::on_path("dciodvfy")) {
+    // dicom3tools' validator, where installed: no errors for the PET Image IOD.
+    const auto check = test::run_command("dciodvfy " + files.front());
+    EXPECT_EQ(check.output.find("Error"), std::string::npos) << check.output;
+  }
+  if (!test::on_path("dcmdump") || !test::on_path("gdcminfo"))
+    GTEST_SKIP() << "dcmdump or gdcminfo not on PATH: external reader check skipped";
+  const auto dump = test::run_command("dcmdump -E " + files.front());
+  EXPECT_EQ(dump.status, 0) << dump.output;
+  EXPECT_NE(dump.output.find("[Anonymous]"), std::string::npos) << dump.output;
+  const auto gdcm = test::run_command("gdcminfo " + files.back());
+  EXPECT_EQ(gdcm.status, 0) << gdcm.output;
+  EXPECT_NE(gdcm.output.find("1.2.840.10008.5.1.4.1.1.128"), std::string::npos) << gdcm.output;
+}
+
+TEST(DicomWrite, ANonEmptyFolderIsRefusedAndErrorsLeaveNothing) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "busy");
+  test::write_bytes(dir / "busy/keep.txt", "mine");
+  expect_error([&] { write_dicom_series(test::awkward_volume(), dir / "busy"); }, {"busy", "not empty"});
+  EXPECT_TRUE(std::filesystem::exists(dir / "busy/keep.txt"));
+  Volume bad = test::awkward_volume();
+  bad.data[0][0][0] = NAN;
+  expect_error([&] { write_dicom_series(bad, dir / "nan"); }, {"nan", "NaN or Inf"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "nan"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+}  // namespace
+}  // namespace unipet::io

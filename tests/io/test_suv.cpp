@@ -1,0 +1,103 @@
+#include "unipet/io/suv.h"
+
+#include <gtest/gtest.h>
+
+#include "io/io_test_util.h"
+#include "unipet/core/error.h"
+
+namespace unipet::io {
+namespace {
+
+// 75 kg, 370 MBq of F-18 (half-life 6586.2 s) injected at 10:00, series at 11:00.
+// By hand: 370e6 * 2^(-3600 / 6586.2) = 253314180.24 Bq decayed dose; SUV factor = 75000 g / that
+// = 2.9607502e-4 (g/ml per Bq/ml). The factors below were computed the same way, outside unipet.
+SuvTags start_case() {
+  SuvTags t;
+  t.source = "slice.dcm";
+  t.units = "BQML";
+  t.corrected_image = {"DECY", "ATTN", "SCAT"};
+  t.decay_correction = "START";
+  t.total_dose_bq = 370e6;
+  t.half_life_s = 6586.2;
+  t.injection_time = "100000.00";
+  t.series_date = "20240315";
+  t.series_time = "110000";
+  t.patient_weight_kg = 75;
+  return t;
+}
+
+TEST(Suv, StartDecayCorrectionMatchesAHandComputedFactor) {
+  const SuvResult r = suv_factor(start_case());
+  EXPECT_NEAR(r.elapsed_s, 3600.0, 1e-9);
+  EXPECT_NEAR(r.decayed_dose_bq, 253314180.24164078, 1e-3);
+  EXPECT_NEAR(r.factor, 2.960750161260463e-4, 1e-15);
+  EXPECT_GE(r.used.size(), 7u);
+}
+
+TEST(Suv, StartDateTimeTakesPrecedenceOverStartTime) {
+  SuvTags t = start_case();
+  t.injection_time = "090000";               // would give two hours
+  t.injection_datetime = "20240315100000.000000+0100";  // UTC offsets ignored: one hour
+  EXPECT_NEAR(suv_factor(t).factor, 2.960750161260463e-4, 1e-15);
+}
+
+TEST(Suv, AdminDecayCorrectionHasNoDecayTerm) {
+  SuvTags t = start_case();
+  t.decay_correction = "ADMIN";
+  t.half_life_s.reset();  // not needed for ADMIN
+  const SuvResult r = suv_factor(t);
+  EXPECT_NEAR(r.factor, 75000.0 / 370e6, 1e-15);
+  EXPECT_EQ(r.elapsed_s, 0.0);
+}
+
+TEST(Suv, InjectionBeforeMidnightWithASeriesAfterMidnightUsesThePreviousDay) {
+  SuvTags t = start_case();
+  t.injection_time = "234000";  // 23:40 on the 14th
+  t.series_date = "20240315";
+  t.series_time = "002500";     // 00:25 on the 15th: 45 minutes later
+  const SuvResult r = suv_factor(t);
+  EXPECT_NEAR(r.elapsed_s, 2700.0, 1e-9);
+  EXPECT_NEAR(r.factor, 2.693185118355678e-4, 1e-15);
+  // With full date-times the same interval spans the month boundary.
+  t.injection_datetime = "20240229234000";
+  t.series_date = "20240301";
+  EXPECT_NEAR(suv_factor(t).elapsed_s, 2700.0, 1e-9);
+}
+
+TEST(Suv, GmlUnitsAreAlreadySuv) {
+  SuvTags t;
+  t.units = "GML";
+  EXPECT_EQ(suv_factor(t).factor, 1.0);
+}
+
+TEST(Suv, EachMissingOrBadQuantityIsAnErrorNamingTheTag) {
+  using test::expect_error;
+  auto with = [](auto change) {
+    SuvTags t = start_case();
+    change(t);
+    return t;
+  };
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.units = "CNTS"; })); }, {"slice.dcm", "Units (0054,1001)", "CNTS"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.units = ""; })); }, {"Units (0054,1001) is missing"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.corrected_image = {"ATTN"}; })); }, {"CorrectedImage (0028,0051)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.decay_correction = "NONE"; })); }, {"DecayCorrection (0054,1102)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg.reset(); })); }, {"PatientWeight (0010,1030) is missing"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg = -3; })); }, {"PatientWeight (0010,1030) is -3"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq.reset(); })); }, {"RadionuclideTotalDose (0018,1074)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq = 0; })); }, {"RadionuclideTotalDose (0018,1074) is 0"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.half_life_s.reset(); })); }, {"RadionuclideHalfLife (0018,1075)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_time = ""; })); }, {"RadiopharmaceuticalStartTime (0018,1072)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.series_time = ""; })); }, {"SeriesTime (0008,0031)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_datetime = "20240315120000"; })); }, {"injection is", "after"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.series_date = "2024-03-15"; })); }, {"malformed DICOM date"});
+}
+
+TEST(Suv, DicomSecondsCountsDaysAcrossLeapYears) {
+  EXPECT_DOUBLE_EQ(dicom_seconds("19700101", "000000", "x"), 0.0);
+  EXPECT_DOUBLE_EQ(dicom_seconds("20240301", "", "x") - dicom_seconds("20240228", "", "x"), 2 * 86400.0);
+  EXPECT_DOUBLE_EQ(dicom_seconds("20240101", "1230", "x"), dicom_seconds("20240101123000", "", "x"));
+  EXPECT_NEAR(dicom_seconds("20240101", "12:30:15.25", "x") - dicom_seconds("20240101", "1230", "x"), 15.25, 1e-6);
+}
+
+}  // namespace
+}  // namespace unipet::io
