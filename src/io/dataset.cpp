@@ -1,7 +1,5 @@
 #include "unipet/io/dataset.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 
 namespace unipet::io {
@@ -272,23 +271,8 @@ void write_dataset(const Dataset& dataset, const std::string& path) {
   check_writable(dataset, path);
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  // A temporary name unique to this process, so concurrent writers never interleave bytes and a
-  // killed writer leaves the previous dataset.json intact.
-  const fs::path temporary =
-      target.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
-  {
-    std::ofstream out(temporary);
-    UNIPET_CHECK(out, path << ": cannot write (temporary file " << temporary.string() << ")");
-    out << to_json(dataset).dump(2) << "\n";
-    out.flush();
-    UNIPET_CHECK(out, path << ": write failed (disk full?)");
-  }
-  std::error_code error;
-  fs::rename(temporary, target, error);
-  if (error) {
-    fs::remove(temporary);
-    UNIPET_FAIL(path << ": cannot rename temporary file into place: " << error.message());
-  }
+  // Atomic, so a killed writer leaves the previous dataset.json intact.
+  write_file_atomically(path, to_json(dataset).dump(2) + "\n");
 }
 
 }  // namespace unipet::io

@@ -1,0 +1,33 @@
+#pragma once
+/// Counting noise and dose reduction in projection space.
+///
+///   torch::Tensor full = unipet::sim::poisson_counts(expected_prompts, seed);
+///   auto low = unipet::sim::thin_nested(full, {2, 4, 10}, seed + 1);   // DRF -> counts
+///
+/// A dose reduction factor (DRF) k keeps each recorded count independently with probability
+/// 1/k, exactly what list-mode subsampling of a full-dose acquisition does: the low-dose counts
+/// of a bin are Binomial(full counts, 1/k). thin_nested draws the DRFs in increasing order, each
+/// from the previous one with p = k_prev / k, so the datasets are nested (every count of DRF 10 is
+/// also a count of DRF 4) while each is still Binomial(full, 1/k).
+///
+/// Counts are float32 tensors holding whole numbers (exact up to 2^24 per bin); draws run on the
+/// CPU with a generator seeded from `seed`, so results do not depend on the thread count.
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace unipet::sim {
+
+/// Poisson(mean) per element; mean >= 0, any shape. Returned on mean's device.
+torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed);
+
+/// Binomial(counts, keep) per element; counts whole and >= 0, keep in [0, 1].
+torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed);
+
+/// Nested binomial thinning of `full_counts` for every DRF in `drfs` (each > 1, any order).
+std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts,
+                                            const std::vector<double>& drfs, uint64_t seed);
+
+}  // namespace unipet::sim

@@ -1,0 +1,144 @@
+#include "unipet/sim/scanner.h"
+
+#include <cmath>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "unipet/core/error.h"
+
+namespace unipet::sim {
+
+namespace {
+
+double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
+
+/// Crystal-pair efficiencies: each line of response joins two crystals of the ring, found from
+/// where the line meets the ring; its efficiency is the product of theirs, times the ring's
+/// (slice's) own efficiency.
+torch::Tensor detector_efficiencies(const Projector& projector, int64_t slices,
+                                    const ScannerOptions& o, uint64_t seed) {
+  const int64_t A = projector.angles(), B = projector.bins();
+  const int64_t crystals = 2 * A;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor crystal =
+      (1 + o.efficiency_spread * at::randn({crystals}, gen, f64)).clamp(0.5, 1.5);
+  torch::Tensor ring =
+      (1 + o.ring_efficiency_spread * at::randn({slices}, gen, f64)).clamp(0.5, 1.5);
+  const double radius = 0.5 * o.ring_diameter_mm;
+  const double bin_mm = projector.options().bin_mm;
+  torch::Tensor pair = torch::empty({A, B}, f64);
+  auto e = crystal.accessor<double, 1>();
+  auto out = pair.accessor<double, 2>();
+  for (int64_t a = 0; a < A; ++a) {
+    const double theta = M_PI * static_cast<double>(a) / static_cast<double>(A);
+    for (int64_t b = 0; b < B; ++b) {
+      const double s = (static_cast<double>(b) - (B - 1) / 2.0) * bin_mm;
+      // The line's normal points at angle theta; its ends sit at theta +- acos(s / R).
+      const double half = std::acos(s / radius);
+      auto index = [&](double phi) {
+        double turns = phi / (2 * M_PI);
+        turns -= std::floor(turns);
+        return std::min<int64_t>(crystals - 1, static_cast<int64_t>(turns * crystals));
+      };
+      out[a][b] = e[index(theta + half)] * e[index(theta - half)];
+    }
+  }
+  return (ring.view({slices, 1, 1}) * pair.unsqueeze(0)).to(torch::kFloat32);
+}
+
+}  // namespace
+
+void ScannerOptions::validate() const {
+  UNIPET_CHECK(angles >= 0 && bins >= 0 && bin_mm >= 0,
+               "ScannerOptions: angles, bins and bin_mm must be >= 0 (0 = automatic)");
+  UNIPET_CHECK(psf_fwhm_mm >= 0 && psf_axial_fwhm_mm >= 0 && std::isfinite(psf_fwhm_mm) &&
+                   std::isfinite(psf_axial_fwhm_mm),
+               "ScannerOptions: PSF FWHM must be >= 0 mm");
+  UNIPET_CHECK(ring_diameter_mm > 0, "ScannerOptions: ring diameter must be > 0 mm");
+  UNIPET_CHECK(efficiency_spread >= 0 && efficiency_spread < 0.5 && ring_efficiency_spread >= 0 &&
+                   ring_efficiency_spread < 0.5,
+               "ScannerOptions: efficiency spreads must be in [0, 0.5)");
+  UNIPET_CHECK(scatter_fraction >= 0 && scatter_fraction < 1,
+               "ScannerOptions: scatter fraction must be in [0, 1), got " << scatter_fraction);
+  UNIPET_CHECK(randoms_fraction >= 0 && randoms_fraction < 1,
+               "ScannerOptions: randoms fraction must be in [0, 1), got " << randoms_fraction);
+  UNIPET_CHECK(scatter_fwhm_mm > 0, "ScannerOptions: scatter FWHM must be > 0 mm");
+  UNIPET_CHECK(std::isfinite(prompts) && prompts > 0,
+               "ScannerOptions: prompts must be > 0, got " << prompts);
+}
+
+Projector make_projector(const ScannerOptions& options, const Volume& like) {
+  options.validate();
+  UNIPET_CHECK(like.data.defined() && like.data.dim() == 3,
+               "make_projector: expected a [D, H, W] volume, got " << like.data.sizes());
+  ProjectorOptions p;
+  p.width = like.data.size(2);
+  p.height = like.data.size(1);
+  p.voxel_x_mm = like.spacing[0];
+  p.voxel_y_mm = like.spacing[1];
+  p.voxel_z_mm = like.spacing[2];
+  p.angles = options.angles;
+  p.bins = options.bins;
+  p.bin_mm = options.bin_mm;
+  p.psf_fwhm_mm = options.psf_fwhm_mm;
+  p.psf_axial_fwhm_mm = options.psf_axial_fwhm_mm;
+  Projector projector(p);
+  const double extent = 0.5 * projector.bins() * projector.options().bin_mm;
+  UNIPET_CHECK(extent < 0.5 * options.ring_diameter_mm,
+               "ScannerOptions: the sinogram reaches " << extent << " mm from the axis, outside the "
+                                                       << options.ring_diameter_mm << " mm ring");
+  return projector;
+}
+
+torch::Tensor ScannerModel::expected_prompts(const Projector& projector,
+                                             const torch::Tensor& activity) const {
+  return multiplicative * projector.forward(activity) + background;
+}
+
+ScannerModel model_scanner(const Projector& projector, const Volume& activity, const Volume& mumap,
+                           const ScannerOptions& o, uint64_t seed) {
+  o.validate();
+  activity.validate("activity");
+  mumap.validate("mu-map");
+  UNIPET_CHECK(same_geometry(activity, mumap),
+               "model_scanner: the mu-map's grid " << mumap.data.sizes()
+                                                   << " does not match the activity's "
+                                                   << activity.data.sizes());
+  UNIPET_CHECK((activity.data >= 0).all().item<bool>(), "model_scanner: negative activity");
+  UNIPET_CHECK((mumap.data >= 0).all().item<bool>() && (mumap.data < 1.0).all().item<bool>(),
+               "model_scanner: mu-map values must be in [0, 1) 1/cm");
+  const int64_t D = activity.data.size(0);
+  const torch::Tensor x = activity.data.to(torch::kCPU, torch::kFloat32);
+
+  // 1/cm -> 1/mm, since line integrals are in mm.
+  const torch::Tensor attenuation =
+      torch::exp(-projector.line_integrals(mumap.data.to(torch::kCPU, torch::kFloat32) / 10.0));
+  const torch::Tensor efficiency =
+      o.normalisation ? detector_efficiencies(projector, D, o, seed)
+                      : torch::ones({D, projector.angles(), projector.bins()});
+  const torch::Tensor attenuated = attenuation * projector.forward(x);
+  const double raw_trues = total(efficiency * attenuated);
+  UNIPET_CHECK(raw_trues > 0, "model_scanner: the activity projects to zero counts");
+
+  ScannerModel m;
+  m.expected_trues = o.prompts * (1 - o.scatter_fraction) * (1 - o.randoms_fraction);
+  m.expected_scatter = m.expected_trues * o.scatter_fraction / (1 - o.scatter_fraction);
+  m.expected_randoms = o.prompts * o.randoms_fraction;
+  m.gain = m.expected_trues / raw_trues;
+  m.multiplicative = (m.gain * efficiency * attenuation).contiguous();
+
+  // Scatter: the attenuated trues blurred radially and axially (angular smoothing adds little).
+  const ProjectorOptions& p = projector.options();
+  torch::Tensor scatter = gaussian_filter(attenuated, o.scatter_fwhm_mm, 0.0, o.scatter_fwhm_mm,
+                                          p.bin_mm, 1.0, p.voxel_z_mm);
+  scatter = efficiency * scatter;
+  const double scatter_total = total(scatter);
+  torch::Tensor background = torch::zeros_like(attenuated);
+  if (scatter_total > 0) background += scatter * (m.expected_scatter / scatter_total);
+  background += efficiency * (m.expected_randoms / total(efficiency));
+  m.background = background.to(torch::kFloat32).contiguous();
+  return m;
+}
+
+}  // namespace unipet::sim
