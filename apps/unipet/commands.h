@@ -5,5 +5,6 @@
 
 namespace unipet::cli {
 
+void setup_demo(CLI::App& app);
 
 }  // namespace unipet::cli

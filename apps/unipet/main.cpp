@@ -6,6 +6,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"unipet: one PET denoiser for every dose level (UniPET, LibTorch)"};
   app.require_subcommand(1);
+  unipet::cli::setup_demo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

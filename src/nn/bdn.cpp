@@ -28,7 +28,7 @@ ResModBlockImpl::ResModBlockImpl(const ResModBlockOptions& options_) : options(o
   sw2 = register_module("sw2", torch::nn::Conv3d(torch::nn::Conv3dOptions(options.latent_size(), c, 1)));
 }
 
-BlockOutput ResModBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& latent) {
+BlockOutput ResModBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& latent, bool with_style) {
   const int64_t n = x.size(0), c = options.channels();
   torch::Tensor style1, style2;  // undefined: zero style codes
   if (latent.defined()) {
@@ -39,8 +39,9 @@ BlockOutput ResModBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
     style2 = sw2(latent).view({n, c});
   }
   auto res = convmod2(act(convmod1(x, style1)), style2);
-  auto out = x + res * res_scale;
-  return {out, channel_style_statistics(out)};
+  // addcmul: one pass for x + res · res_scale.
+  auto out = torch::addcmul(x, res, res_scale);
+  return {out, with_style ? channel_style_statistics(out) : torch::Tensor()};
 }
 
 }  // namespace unipet::nn

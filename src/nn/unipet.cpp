@@ -22,7 +22,7 @@ UniPETImpl::UniPETImpl(const UniPETOptions& options_) : options(options_) {
   reconstruct = register_module("reconstruct", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, 1, 3).padding(1)));
 }
 
-UniPETOutput UniPETImpl::forward_with_style(const torch::Tensor& x) {
+UniPETOutput UniPETImpl::run(const torch::Tensor& x, bool with_style) {
   UNIPET_CHECK(x.dim() == 5 && x.size(1) == 1,
                "UniPET: input must be [N, 1, D, H, W], got " << x.sizes());
   UniPETOutput out;
@@ -39,20 +39,19 @@ UniPETOutput UniPETImpl::forward_with_style(const torch::Tensor& x) {
   }
   torch::Tensor features = out.shallow_features;
   std::vector<torch::Tensor> styles;
-  styles.reserve(options.blocks());
   for (int64_t i = 0; i < options.blocks(); ++i) {
-    auto block_out = blocks[i]->as<ResModBlock>()->forward(features, block_latents[i]);
+    auto block_out = blocks[i]->as<ResModBlock>()->forward(features, block_latents[i], with_style);
     features = block_out.features;
-    styles.push_back(block_out.style);
+    if (with_style) styles.push_back(block_out.style);
   }
-  out.style = torch::cat(styles, 1);
+  if (with_style) out.style = torch::cat(styles, 1);
   out.image = reconstruct(features) + x;
   return out;
 }
 
-torch::Tensor UniPETImpl::forward(const torch::Tensor& x) {
-  return forward_with_style(x).image;
-}
+UniPETOutput UniPETImpl::forward_with_style(const torch::Tensor& x) { return run(x, true); }
+
+torch::Tensor UniPETImpl::forward(const torch::Tensor& x) { return run(x, false).image; }
 
 torch::Tensor UniPETImpl::style_target(const torch::Tensor& full_dose) {
   torch::NoGradGuard no_grad;

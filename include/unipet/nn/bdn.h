@@ -27,7 +27,7 @@ struct ResModBlockOptions {
 
 struct BlockOutput {
   torch::Tensor features;  ///< [N, C, D, H, W]
-  torch::Tensor style;     ///< [N, 2C], channel_style_statistics(features)
+  torch::Tensor style;     ///< [N, 2C], channel_style_statistics(features); undefined if not asked
 };
 
 class ResModBlockImpl : public torch::nn::Module {
@@ -35,8 +35,9 @@ class ResModBlockImpl : public torch::nn::Module {
   explicit ResModBlockImpl(const ResModBlockOptions& options);
 
   /// x [N, C, D, H, W]; latent [N, latent_size, 1, 1, 1], or undefined for all style codes zero
-  /// (the plain BDN). Returns x + res_scale · conv2(prelu(conv1(x))) and its style statistics.
-  BlockOutput forward(const torch::Tensor& x, const torch::Tensor& latent);
+  /// (the plain BDN). Returns x + res_scale · conv2(prelu(conv1(x))) and, when `with_style`, its
+  /// style statistics (inference skips them: they cost a full pass over the features).
+  BlockOutput forward(const torch::Tensor& x, const torch::Tensor& latent, bool with_style = true);
 
   ResModBlockOptions options;
   ModulatedConv3d convmod1{nullptr}, convmod2{nullptr};

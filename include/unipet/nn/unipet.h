@@ -58,6 +58,8 @@ class UniPETImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks{nullptr};
 
  private:
+  UniPETOutput run(const torch::Tensor& x, bool with_style);
+
   bool san_bypassed_ = false;
 };
 TORCH_MODULE(UniPET);

@@ -1,0 +1,25 @@
+#pragma once
+/// Device and precision selection shared by every command (`--device`, `--dtype`, `--threads`).
+///
+///   torch::Device d = unipet::parse_device("cuda:0");    // throws if CUDA is not available
+///   torch::ScalarType t = unipet::parse_dtype("bf16");
+#include <string>
+
+#include <torch/torch.h>
+
+namespace unipet {
+
+/// "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU). Throws unipet::Error for
+/// an unknown name or a CUDA device this build or machine does not have.
+torch::Device parse_device(const std::string& name);
+
+/// "float32"/"fp32"/"float" or "bfloat16"/"bf16" (and "float16"/"fp16" on CUDA).
+torch::ScalarType parse_dtype(const std::string& name);
+
+/// "float32", "bfloat16", "float16".
+std::string dtype_name(torch::ScalarType type);
+
+/// Sets LibTorch's intra-op threads; 0 means one per hardware thread.
+void set_threads(int threads);
+
+}  // namespace unipet

@@ -1,0 +1,50 @@
+#include "unipet/core/device.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "unipet/core/error.h"
+
+namespace unipet {
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::kCPU;
+  UNIPET_CHECK(name.rfind("cuda", 0) == 0, "unknown device '" << name << "' (expected cpu, cuda, cuda:N or auto)");
+  UNIPET_CHECK(torch::cuda::is_available(),
+               "device '" << name << "' requested but CUDA is not available in this build or machine");
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(name);
+  } catch (const std::exception&) {
+    UNIPET_FAIL("malformed device '" << name << "' (expected cuda or cuda:N)");
+  }
+  UNIPET_CHECK(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()),
+               "device '" << name << "' does not exist: " << torch::cuda::device_count() << " CUDA device(s)");
+  return device;
+}
+
+torch::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "fp32" || name == "float") return torch::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "fp16" || name == "half") return torch::kFloat16;
+  UNIPET_FAIL("unknown dtype '" << name << "' (expected float32, bfloat16 or float16)");
+}
+
+std::string dtype_name(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return "float32";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat16: return "float16";
+    default: return c10::toString(type);
+  }
+}
+
+void set_threads(int threads) {
+  UNIPET_CHECK(threads >= 0, "threads must be >= 0, got " << threads);
+  // Debian's LibTorch starts with a single intra-op thread on some machines; 0 means every core.
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+}
+
+}  // namespace unipet
