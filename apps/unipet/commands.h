@@ -6,5 +6,8 @@
 namespace unipet::cli {
 
 void setup_demo(CLI::App& app);
+void setup_info(CLI::App& app);
+void setup_convert(CLI::App& app);
+void setup_import(CLI::App& app);
 
 }  // namespace unipet::cli

@@ -1,0 +1,46 @@
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "unipet/io/pet_image.h"
+#include "unipet/nn/model_file.h"
+
+namespace unipet::cli {
+
+namespace {
+
+struct InfoOptions {
+  std::string path;
+  std::string series_uid;
+  double suv_factor = 0;  ///< 0: from the DICOM tags
+};
+
+bool is_model_file(const std::string& path) {
+  const std::string ext = ".safetensors";
+  return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+}
+
+void run_info(const InfoOptions& o) {
+  if (is_model_file(o.path)) {
+    std::cout << nn::describe_model_file(o.path);
+    return;
+  }
+  std::optional<double> factor;
+  if (o.suv_factor != 0) factor = o.suv_factor;
+  std::cout << io::describe_pet(o.path, o.series_uid, factor);
+}
+
+}  // namespace
+
+void setup_info(CLI::App& app) {
+  auto options = std::make_shared<InfoOptions>();
+  auto* cmd = app.add_subcommand(
+      "info", "Print geometry, units, value range and SUV factor of an image, DICOM folder or model");
+  cmd->add_option("path", options->path, "Image (.nii, .nii.gz, .mha, .mhd, .nrrd), DICOM folder or .safetensors")
+      ->required();
+  cmd->add_option("--series", options->series_uid, "SeriesInstanceUID, for a folder with several PET series");
+  cmd->add_option("--suv-factor", options->suv_factor, "SUV factor to report instead of the DICOM tags' one");
+  cmd->callback([options] { run_info(*options); });
+}
+
+}  // namespace unipet::cli

@@ -1,0 +1,64 @@
+#pragma once
+/// One entry point for every PET input and output unipet supports: image files (NIfTI, MetaImage,
+/// NRRD) and DICOM series folders, with units conversion and a human-readable description.
+///
+///   unipet::io::PetImage pet = unipet::io::read_pet("patient01/");      // or "pet.nii.gz"
+///   unipet::io::ConvertOptions c; c.to = "suv";
+///   unipet::io::convert_pet("patient01/", "pet_suv.nii.gz", c);         // keeps geometry
+///   std::cout << unipet::io::describe_pet("patient01/");                // `unipet info`
+///
+/// A path with an image extension is a file; anything else (an existing folder, or a new path
+/// without an image extension) is a DICOM series folder.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "unipet/core/volume.h"
+#include "unipet/io/dicom.h"
+#include "unipet/io/suv.h"
+
+namespace unipet::io {
+
+/// A volume and where it came from.
+struct PetImage {
+  Volume volume;
+  std::string path;
+  std::optional<DicomSeries> dicom;  ///< set when read from a DICOM folder (volume moved out)
+};
+
+/// Reads an image file or the PET series of a DICOM folder (`series_uid` picks one of several).
+PetImage read_pet(const std::string& path, const std::string& series_uid = "");
+
+/// Writes an image file, or a DICOM series folder. When `source` came from DICOM, the new series
+/// is derived from it (patient, study and PET tags kept); otherwise a standalone series.
+void write_pet(const Volume& volume, const std::string& path, const PetImage* source = nullptr,
+               const DicomWriteOptions& dicom = {});
+
+/// The SUV factor of `image`: `override_factor` when given (> 0), else computed from the DICOM
+/// tags. Throws unipet::Error naming the file and the missing tag, or saying that a non-DICOM
+/// image needs --suv-factor.
+SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_factor = std::nullopt);
+
+/// Returns `image.volume` in `units` ("suv", "bqml"; "" keeps them). Bq/ml <-> SUV use
+/// suv_factor_for. Volumes of unknown units (a NIfTI has none) are taken as Bq/ml, since only
+/// Bq/ml can be the source of either conversion; counts cannot be converted.
+Volume convert_units(const PetImage& image, const std::string& units,
+                     std::optional<double> override_factor = std::nullopt);
+
+struct ConvertOptions {
+  std::string to;                      ///< "", "suv" or "bqml"
+  std::optional<double> suv_factor;    ///< overrides the factor from DICOM tags
+  std::string series_uid;              ///< picks a series in a DICOM folder with several
+  DicomWriteOptions dicom;             ///< labels of a DICOM output
+};
+
+/// Reads `in`, converts units, writes `out` (atomically). Returns a one-line summary.
+std::string convert_pet(const std::string& in, const std::string& out, const ConvertOptions& options);
+
+/// What `unipet info` prints for an image file or a DICOM folder: geometry, units, value range,
+/// negative-voxel count and minimum, the SUV factor and the tags it came from (or why it is not
+/// available). For a folder with several PET series, the list of series.
+std::string describe_pet(const std::string& path, const std::string& series_uid = "",
+                         std::optional<double> override_factor = std::nullopt);
+
+}  // namespace unipet::io

@@ -1,0 +1,163 @@
+#include "unipet/io/pet_image.h"
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "staging.h"
+#include "unipet/core/error.h"
+#include "unipet/io/image_io.h"
+
+namespace unipet::io {
+
+namespace {
+
+std::string format_name(const std::string& path) {
+  if (detail::ends_with_ci(path, ".nii") || detail::ends_with_ci(path, ".nii.gz")) return "NIfTI";
+  if (detail::ends_with_ci(path, ".mha") || detail::ends_with_ci(path, ".mhd")) return "MetaImage";
+  if (detail::ends_with_ci(path, ".nrrd") || detail::ends_with_ci(path, ".nhdr")) return "NRRD";
+  return "DICOM series";
+}
+
+template <typename T>
+std::string triple(const T& v) {
+  std::ostringstream out;
+  out << std::setprecision(8) << v[0] << ", " << v[1] << ", " << v[2];
+  return out.str();
+}
+
+}  // namespace
+
+PetImage read_pet(const std::string& path, const std::string& series_uid) {
+  PetImage image;
+  image.path = path;
+  if (is_image_path(path)) {
+    UNIPET_CHECK(series_uid.empty(), path << ": --series applies to DICOM folders only");
+    image.volume = read_image(path);
+    return image;
+  }
+  UNIPET_CHECK(is_directory(path), path << ": neither an image file (.nii, .nii.gz, .mha, .mhd, "
+                                           ".nrrd) nor a DICOM folder");
+  image.dicom = read_dicom_series(path, series_uid);
+  image.volume = image.dicom->volume;
+  image.dicom->volume = Volume{};  // one copy of the voxels is enough
+  return image;
+}
+
+void write_pet(const Volume& volume, const std::string& path, const PetImage* source,
+               const DicomWriteOptions& dicom) {
+  if (is_image_path(path)) return write_image(volume, path);
+  DicomWriteOptions options = dicom;
+  if (source && source->dicom && options.template_file.empty())
+    options.template_file = source->dicom->files.front();
+  write_dicom_series(volume, path, options);
+}
+
+SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_factor) {
+  if (override_factor) {
+    UNIPET_CHECK(*override_factor > 0 && std::isfinite(*override_factor),
+                 "--suv-factor must be positive, got " << *override_factor);
+    SuvResult r;
+    r.factor = *override_factor;
+    r.used.emplace_back("--suv-factor", std::to_string(*override_factor));
+    return r;
+  }
+  UNIPET_CHECK(image.dicom.has_value(),
+               image.path << ": no SUV tags in a " << format_name(image.path)
+                          << " file; give the factor with --suv-factor (SUV = Bq/ml x factor)");
+  return suv_factor(image.dicom->suv_tags);
+}
+
+Volume convert_units(const PetImage& image, const std::string& units_in,
+                     std::optional<double> override_factor) {
+  const std::string units = detail::lower(units_in);
+  const Volume& v = image.volume;
+  if (units.empty()) return v;
+  UNIPET_CHECK(units == "suv" || units == "bqml",
+               "--to must be suv or bqml, got '" << units_in << "'");
+  UNIPET_CHECK(v.units != Units::Counts && v.units != Units::Unitless,
+               image.path << ": cannot convert " << to_string(v.units) << " to " << units_in);
+  const Units target = units == "suv" ? Units::SUV : Units::BqPerMl;
+  const Units source = v.units == Units::Unknown ? Units::BqPerMl : v.units;
+  if (source == target) {
+    Volume out = v;
+    out.units = target;
+    return out;
+  }
+  // A DICOM series in GML carries no dose: its factor would be 1, which cannot recover Bq/ml.
+  UNIPET_CHECK(target == Units::SUV || override_factor.has_value(),
+               image.path << ": converting SUV to Bq/ml needs the SUV factor: give --suv-factor");
+  const double factor = suv_factor_for(image, override_factor).factor;
+  Volume out = with_geometry_of(v, target == Units::SUV ? v.data * factor : v.data / factor);
+  out.units = target;
+  return out;
+}
+
+std::string convert_pet(const std::string& in, const std::string& out, const ConvertOptions& options) {
+  const PetImage image = read_pet(in, options.series_uid);
+  const Volume converted = convert_units(image, options.to, options.suv_factor);
+  write_pet(converted, out, &image, options.dicom);
+  std::ostringstream line;
+  const auto size = converted.size_xyz();
+  line << in << " -> " << out << ": " << size[0] << " x " << size[1] << " x " << size[2] << " voxels, "
+       << to_string(converted.units) << "\n";
+  return line.str();
+}
+
+std::string describe_pet(const std::string& path, const std::string& series_uid,
+                         std::optional<double> override_factor) {
+  std::ostringstream out;
+  if (!is_image_path(path) && is_directory(path) && series_uid.empty()) {
+    const auto series = list_dicom_series(path);
+    int pet = 0;
+    for (const auto& s : series) pet += s.modality == "PT";
+    if (pet != 1) {
+      out << path << ": " << series.size() << " DICOM series, " << pet << " PET\n"
+          << format_series_list(series);
+      if (pet > 1) out << "choose one with --series UID\n";
+      UNIPET_CHECK(!series.empty(), path << ": no DICOM series found");
+      return out.str();
+    }
+  }
+  const PetImage image = read_pet(path, series_uid);
+  const Volume& v = image.volume;
+  const auto size = v.size_xyz();
+  out << path << "\n";
+  out << "  format:      " << format_name(path);
+  if (image.dicom) out << " (" << image.dicom->files.size() << " files)";
+  out << "\n";
+  if (image.dicom) {
+    const auto& info = image.dicom->info;
+    out << "  series:      " << info.series_uid << " (number " << info.series_number << ", '"
+        << info.series_description << "')\n"
+        << "  patient:     " << info.patient_id << ", study date " << info.study_date << "\n";
+  }
+  out << "  size:        " << size[0] << " x " << size[1] << " x " << size[2] << " voxels (x, y, z)\n"
+      << "  spacing:     " << triple(v.spacing) << " mm\n"
+      << "  origin:      " << triple(v.origin) << " mm (LPS)\n"
+      << "  direction:   [" << triple(&v.direction[0]) << "; " << triple(&v.direction[3]) << "; "
+      << triple(&v.direction[6]) << "] (rows)\n"
+      << "  units:       " << to_string(v.units) << "\n";
+  const auto& d = v.data;
+  const torch::Tensor negative = d.lt(0);
+  const int64_t negatives = negative.sum().item<int64_t>();
+  out << std::setprecision(6) << "  values:      min " << d.min().item<double>() << ", max "
+      << d.max().item<double>() << ", mean " << d.mean().item<double>() << "\n"
+      << "  negative:    " << negatives << " voxels";
+  if (negatives > 0) out << ", minimum " << d.min().item<double>();
+  out << "\n";
+  try {
+    const SuvResult suv = suv_factor_for(image, override_factor);
+    out << "  SUV factor:  " << std::setprecision(8) << suv.factor << " (SUV = " << to_string(Units::BqPerMl)
+        << " x factor)\n";
+    if (suv.decayed_dose_bq > 0)
+      out << "  decayed dose " << std::setprecision(8) << suv.decayed_dose_bq << " Bq after "
+          << suv.elapsed_s << " s\n";
+    for (const auto& [tag, value] : suv.used) out << "    " << tag << ": " << value << "\n";
+  } catch (const Error& e) {
+    out << "  SUV factor:  not available: " << e.what() << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace unipet::io
