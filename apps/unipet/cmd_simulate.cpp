@@ -1,0 +1,92 @@
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "unipet/core/error.h"
+#include "unipet/sim/simulate.h"
+
+namespace unipet::cli {
+
+namespace {
+
+/// Command-line values that do not map one to one onto SimulationOptions fields.
+struct SimulateArgs {
+  sim::SimulationOptions options;
+  int64_t matrix = 128;
+  std::vector<double> split = {0.7, 0.15, 0.15};
+  bool no_normalisation = false;
+};
+
+void run_simulate(SimulateArgs& args) {
+  sim::SimulationOptions& o = args.options;
+  o.phantom.width = o.phantom.height = args.matrix;
+  UNIPET_CHECK(args.split.size() == 3,
+               "--split needs three fractions (train,val,test), got " << args.split.size());
+  o.split = {args.split[0], args.split[1], args.split[2]};
+  o.scanner.normalisation = !args.no_normalisation;
+  o.scanner.psf_axial_fwhm_mm = o.scanner.psf_fwhm_mm;
+  const io::Dataset ds = sim::simulate_dataset(o, [](const std::string& line) {
+    std::cout << line << std::endl;
+  });
+  std::cout << "wrote " << ds.subjects.size() << " subjects to " << o.out_dir << "/dataset.json"
+            << std::endl;
+}
+
+}  // namespace
+
+void setup_simulate(CLI::App& app) {
+  auto args = std::make_shared<SimulateArgs>();
+  sim::SimulationOptions& o = args->options;
+  auto* cmd = app.add_subcommand(
+      "simulate", "Simulate paired full-/low-dose PET (Poisson counts, binomial thinning, OSEM)");
+  cmd->add_option("-o,--out", o.out_dir, "Output dataset folder")->required();
+  cmd->add_option("--subjects", o.subjects, "Number of phantoms")->capture_default_str();
+  cmd->add_option("--drf", o.drfs, "Dose reduction factors, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed (< 2^53)")->capture_default_str();
+  cmd->add_option("--split", args->split, "Train,val,test fractions")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--name", o.name, "Dataset name")->capture_default_str();
+  cmd->add_option("--from-image", o.from_images,
+                  "Full-dose image(s) in Bq/ml to use as activity instead of phantoms");
+  cmd->add_option("--mumap", o.mumap, "Mu-map in 1/cm for a single --from-image");
+  cmd->add_option("--body-threshold", o.body_threshold,
+                  "Without --mumap: body = activity > this x 99th percentile")
+      ->capture_default_str();
+  cmd->add_option("--weight", o.weight_kg, "With --from-image: weight in kg, for SUV");
+  cmd->add_option("--dose", o.dose_at_scan_bq,
+                  "With --from-image: dose at scan time in Bq, for SUV");
+  cmd->add_option("--matrix", args->matrix, "Phantom transaxial size (voxels)")->capture_default_str();
+  cmd->add_option("--slices", o.phantom.slices, "Phantom axial size (voxels)")->capture_default_str();
+  cmd->add_option("--voxel", o.phantom.voxel_mm, "Phantom transaxial voxel size (mm)")
+      ->capture_default_str();
+  cmd->add_option("--slice-thickness", o.phantom.slice_mm, "Phantom axial voxel size (mm)")
+      ->capture_default_str();
+  cmd->add_option("--lesions-min", o.phantom.min_lesions, "Fewest lesions per phantom")
+      ->capture_default_str();
+  cmd->add_option("--lesions-max", o.phantom.max_lesions, "Most lesions per phantom")
+      ->capture_default_str();
+  cmd->add_option("--counts", o.scanner.prompts, "Expected full-dose prompts per study")
+      ->capture_default_str();
+  cmd->add_option("--angles", o.scanner.angles, "Sinogram angles (0: image width)")
+      ->capture_default_str();
+  cmd->add_option("--psf", o.scanner.psf_fwhm_mm, "Scanner resolution FWHM (mm)")
+      ->capture_default_str();
+  cmd->add_option("--scatter-fraction", o.scanner.scatter_fraction, "Scatter / (trues + scatter)")
+      ->capture_default_str();
+  cmd->add_option("--randoms-fraction", o.scanner.randoms_fraction, "Randoms / prompts")
+      ->capture_default_str();
+  cmd->add_flag("--no-normalisation", args->no_normalisation,
+                "Ideal detectors (no efficiency variations)");
+  cmd->add_option("--iterations", o.osem.iterations, "OSEM iterations")->capture_default_str();
+  cmd->add_option("--subsets", o.osem.subsets, "OSEM subsets")->capture_default_str();
+  cmd->add_option("--post-filter", o.osem.post_filter_fwhm_mm,
+                  "Gaussian post-filter FWHM (mm, 0: none)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o.threads, "CPU threads (0: LibTorch default)")->capture_default_str();
+  cmd->callback([args] { run_simulate(*args); });
+}
+
+}  // namespace unipet::cli

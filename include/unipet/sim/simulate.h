@@ -1,0 +1,83 @@
+#pragma once
+/// The whole simulator: phantoms (or a user's full-dose images) -> Poisson prompts -> nested
+/// binomial thinning per DRF -> OSEM in Bq/ml -> a dataset folder described by dataset.json.
+///
+///   unipet::sim::SimulationOptions o;
+///   o.out_dir = "data/sim";
+///   o.subjects = 20;
+///   o.seed = 1;
+///   unipet::io::Dataset ds = unipet::sim::simulate_dataset(o);
+///
+/// Layout written: `out_dir/dataset.json` and per subject `out_dir/<id>/activity.nii.gz`,
+/// `mumap.nii.gz` (1/cm), `lesions.nii.gz` (phantoms only), `full.nii.gz`, `drf_<k>.nii.gz`, and
+/// `subject.json`, written last, which marks the subject complete. Re-running with the same
+/// options skips complete subjects, so an interrupted run resumes; running into a folder made with
+/// other options throws instead of mixing datasets. Every file is written atomically.
+///
+/// Subject i's random streams depend only on (seed, i), so the same seed gives the same bytes
+/// whatever the number of subjects or threads, and adding subjects keeps the earlier ones.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "unipet/core/volume.h"
+#include "unipet/io/dataset.h"
+#include "unipet/sim/osem.h"
+#include "unipet/sim/phantom.h"
+#include "unipet/sim/scanner.h"
+
+namespace unipet::sim {
+
+struct SimulationOptions {
+  std::string out_dir;                            ///< dataset folder (created)
+  std::string name = "unipet-simulated";          ///< dataset name in dataset.json
+  int64_t subjects = 10;                          ///< phantoms to draw (ignored with from_images)
+  std::vector<double> drfs = {2, 4, 10, 20, 50, 100};  ///< dose reduction factors, each > 1
+  uint64_t seed = 0;                              ///< < 2^53, so dataset.json stores it exactly
+  std::array<double, 3> split = {0.7, 0.15, 0.15};  ///< train, val, test fractions (sum 1)
+  PhantomOptions phantom;
+  ScannerOptions scanner;
+  OsemOptions osem;
+  std::vector<std::string> from_images;  ///< full-dose images (Bq/ml) used as activity instead
+  std::string mumap;                     ///< mu-map (1/cm) for a single from_image; else threshold
+  double body_threshold = 0.02;          ///< body = activity > this x its 99th percentile
+  double weight_kg = 0;                  ///< from_images: patient weight, for SUV (0 = unknown)
+  double dose_at_scan_bq = 0;            ///< from_images: decay-corrected dose (0 = unknown)
+  int threads = 0;                       ///< intra-op threads (0 = leave LibTorch's setting)
+
+  /// Throws unipet::Error naming the first invalid option (including nested options).
+  void validate() const;
+};
+
+/// One simulated acquisition and its reconstructions.
+struct SimulatedSubject {
+  Volume activity;                       ///< the truth, Bq/ml
+  Volume mumap;                          ///< 1/cm
+  Volume lesions;                        ///< labels; undefined data for user images
+  Volume full;                           ///< full-dose OSEM, Bq/ml
+  std::map<double, Volume> low;          ///< DRF -> low-dose OSEM, Bq/ml
+  std::map<std::string, double> numbers; ///< counts (realised and expected), gain, ...
+};
+
+/// Simulates the acquisitions and reconstructions of one activity / mu-map pair.
+SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
+                                  const SimulationOptions& options, uint64_t seed);
+
+/// A soft-tissue mu-map (0.096 / cm) over the voxels whose activity exceeds `threshold` times
+/// the 99th percentile; air elsewhere.
+Volume mumap_from_activity(const Volume& activity, double threshold);
+
+/// Train / val / test labels for `count` subjects: round(fraction * count) per split (test takes
+/// the rest), assigned in an order shuffled by `seed`.
+std::vector<std::string> assign_splits(int64_t count, const std::array<double, 3>& fractions,
+                                       uint64_t seed);
+
+/// Runs the whole simulation into options.out_dir and returns the dataset written to
+/// out_dir/dataset.json. `progress` receives one line per subject.
+io::Dataset simulate_dataset(const SimulationOptions& options,
+                             const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace unipet::sim

@@ -1,0 +1,338 @@
+#include "unipet/sim/simulate.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "unipet/core/error.h"
+#include "unipet/io/image_io.h"
+#include "unipet/sim/dose.h"
+
+namespace unipet::sim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSubjectFile = "subject.json";
+
+/// SplitMix64: decorrelates seeds that differ in a few bits (seed, seed + 1, ...).
+uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint64_t subject_seed(uint64_t seed, int64_t index) {
+  return mix(mix(seed) ^ static_cast<uint64_t>(index + 1));
+}
+
+std::string drf_name(double drf) {
+  std::ostringstream out;
+  out << drf;  // 2 -> "2", 2.5 -> "2.5"
+  return out.str();
+}
+
+std::string subject_id(const SimulationOptions& o, int64_t index) {
+  char buffer[32];
+  if (o.from_images.empty()) {
+    std::snprintf(buffer, sizeof buffer, "sim%04lld", static_cast<long long>(index));
+    return buffer;
+  }
+  std::string stem = fs::path(o.from_images[index]).filename().string();
+  for (const char* ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
+    const std::string e(ext);
+    if (stem.size() > e.size() && stem.compare(stem.size() - e.size(), e.size(), e) == 0) {
+      stem.resize(stem.size() - e.size());
+      break;
+    }
+  }
+  std::snprintf(buffer, sizeof buffer, "%03lld_", static_cast<long long>(index));
+  return buffer + stem;  // prefixed, so two inputs with the same file name stay distinct
+}
+
+/// Every option that changes a subject's content: stored in dataset.json and in each
+/// subject.json, and compared on resume.
+std::map<std::string, double> content_numbers(const SimulationOptions& o) {
+  const PhantomOptions& p = o.phantom;
+  const ScannerOptions& s = o.scanner;
+  return {{"seed", static_cast<double>(o.seed)},
+          {"phantom_width", static_cast<double>(p.width)},
+          {"phantom_height", static_cast<double>(p.height)},
+          {"phantom_slices", static_cast<double>(p.slices)},
+          {"phantom_voxel_mm", p.voxel_mm},
+          {"phantom_slice_mm", p.slice_mm},
+          {"lesions_min", static_cast<double>(p.min_lesions)},
+          {"lesions_max", static_cast<double>(p.max_lesions)},
+          {"lesion_min_mm", p.min_lesion_mm},
+          {"lesion_max_mm", p.max_lesion_mm},
+          {"lesion_min_contrast", p.min_contrast},
+          {"lesion_max_contrast", p.max_contrast},
+          {"heterogeneity", p.heterogeneity},
+          {"texture_mm", p.texture_mm},
+          {"dose_mbq_per_kg", p.dose_mbq_per_kg},
+          {"uptake_minutes", p.uptake_minutes},
+          {"angles", static_cast<double>(s.angles)},
+          {"bins", static_cast<double>(s.bins)},
+          {"bin_mm", s.bin_mm},
+          {"psf_fwhm_mm", s.psf_fwhm_mm},
+          {"psf_axial_fwhm_mm", s.psf_axial_fwhm_mm},
+          {"ring_diameter_mm", s.ring_diameter_mm},
+          {"normalisation", s.normalisation ? 1.0 : 0.0},
+          {"efficiency_spread", s.efficiency_spread},
+          {"ring_efficiency_spread", s.ring_efficiency_spread},
+          {"scatter_fraction", s.scatter_fraction},
+          {"randoms_fraction", s.randoms_fraction},
+          {"scatter_fwhm_mm", s.scatter_fwhm_mm},
+          {"prompts_per_study", s.prompts},
+          {"osem_iterations", static_cast<double>(o.osem.iterations)},
+          {"osem_subsets", static_cast<double>(o.osem.subsets)},
+          {"post_filter_fwhm_mm", o.osem.post_filter_fwhm_mm},
+          {"body_threshold", o.body_threshold},
+          {"from_image_weight_kg", o.weight_kg},
+          {"from_image_dose_at_scan_bq", o.dose_at_scan_bq}};
+}
+
+std::map<std::string, std::string> content_strings(const SimulationOptions& o) {
+  std::string inputs;
+  for (const std::string& path : o.from_images) inputs += (inputs.empty() ? "" : ";") + path;
+  return {{"tracer", "FDG"},
+          {"generator", "unipet simulate"},
+          {"mumap_units", "1/cm"},
+          {"activity_units", "Bq/ml"},
+          {"suv", "SUV = Bq/ml * weight_kg * 1000 / dose_at_scan_bq"},
+          {"noise_model", "Poisson prompts, binomial thinning p = 1/DRF (nested), OSEM"},
+          {"from_images", inputs},
+          {"mumap_input", o.mumap}};
+}
+
+void write_volume(const Volume& v, const fs::path& path) { io::write_image(v, path.string()); }
+
+/// The subject's record from a previous run, when it was made with the same options and all
+/// its files exist.
+bool load_complete_subject(const fs::path& dir, const io::Dataset& expected, io::DatasetSubject& out) {
+  const fs::path marker = dir / kSubjectFile;
+  if (!fs::exists(marker)) return false;
+  const io::Dataset previous = io::read_dataset(marker.string());
+  UNIPET_CHECK(previous.numbers == expected.numbers && previous.strings == expected.strings &&
+                   previous.drfs == expected.drfs,
+               marker.string() << ": this subject was simulated with other options; use a new "
+                                  "output folder or delete the old one");
+  UNIPET_CHECK(previous.subjects.size() == 1, marker.string() << ": expected one subject");
+  out = previous.subjects[0];
+  std::vector<std::string> files = {out.full_dose};
+  for (const auto& [drf, path] : out.low_dose) files.push_back(path);
+  for (const auto& [role, path] : out.images) files.push_back(path);
+  for (const std::string& f : files) {
+    if (!fs::exists(dir / f)) return false;
+  }
+  return true;
+}
+
+io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& dir, const std::string& id,
+                                 io::Dataset record) {
+  fs::create_directories(dir);
+  io::DatasetSubject subject;
+  subject.id = id;
+  subject.split = "train";  // placeholder; the dataset assigns the real split
+  write_volume(s.activity, dir / "activity.nii.gz");
+  write_volume(s.mumap, dir / "mumap.nii.gz");
+  subject.images = {{"activity", "activity.nii.gz"}, {"mumap", "mumap.nii.gz"}};
+  if (s.lesions.data.defined()) {
+    write_volume(s.lesions, dir / "lesions.nii.gz");
+    subject.images["lesions"] = "lesions.nii.gz";
+  }
+  write_volume(s.full, dir / "full.nii.gz");
+  subject.full_dose = "full.nii.gz";
+  for (const auto& [drf, v] : s.low) {
+    const std::string name = "drf_" + drf_name(drf) + ".nii.gz";
+    write_volume(v, dir / name);
+    subject.low_dose[drf] = name;
+  }
+  subject.numbers = s.numbers;
+  record.subjects = {subject};
+  // Written last: its presence means every image above is complete.
+  io::write_dataset(record, (dir / kSubjectFile).string());
+  return subject;
+}
+
+io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& id) {
+  s.full_dose = id + "/" + s.full_dose;
+  for (auto& [drf, path] : s.low_dose) path = id + "/" + path;
+  for (auto& [role, path] : s.images) path = id + "/" + path;
+  return s;
+}
+
+}  // namespace
+
+void SimulationOptions::validate() const {
+  UNIPET_CHECK(!out_dir.empty(), "SimulationOptions: an output folder is required");
+  UNIPET_CHECK(!name.empty(), "SimulationOptions: the dataset name must not be empty");
+  UNIPET_CHECK(!from_images.empty() || subjects >= 1,
+               "SimulationOptions: subjects must be >= 1, got " << subjects);
+  UNIPET_CHECK(!drfs.empty(), "SimulationOptions: at least one DRF is required");
+  std::set<double> unique;
+  for (double drf : drfs) {
+    UNIPET_CHECK(std::isfinite(drf) && drf > 1, "SimulationOptions: a DRF must be > 1, got " << drf);
+    UNIPET_CHECK(unique.insert(drf).second, "SimulationOptions: DRF " << drf << " is listed twice");
+  }
+  UNIPET_CHECK(seed < (uint64_t{1} << 53), "SimulationOptions: seed must be < 2^53, got " << seed);
+  double sum = 0;
+  for (double f : split) {
+    UNIPET_CHECK(f >= 0 && f <= 1, "SimulationOptions: split fractions must be in [0, 1], got " << f);
+    sum += f;
+  }
+  UNIPET_CHECK(std::abs(sum - 1) < 1e-6,
+               "SimulationOptions: split fractions must sum to 1, got " << sum);
+  UNIPET_CHECK(mumap.empty() || from_images.size() == 1,
+               "SimulationOptions: a mu-map goes with exactly one --from-image");
+  UNIPET_CHECK(body_threshold > 0 && body_threshold < 1,
+               "SimulationOptions: body threshold must be in (0, 1), got " << body_threshold);
+  UNIPET_CHECK(weight_kg >= 0 && dose_at_scan_bq >= 0,
+               "SimulationOptions: weight and dose must be >= 0 (0 = unknown)");
+  UNIPET_CHECK(threads >= 0, "SimulationOptions: threads must be >= 0, got " << threads);
+  phantom.validate();
+  scanner.validate();
+  osem.validate();
+}
+
+Volume mumap_from_activity(const Volume& activity, double threshold) {
+  activity.validate("activity");
+  UNIPET_CHECK(threshold > 0 && threshold < 1, "mumap_from_activity: threshold must be in (0, 1)");
+  torch::Tensor values = activity.data.to(torch::kCPU, torch::kFloat32).flatten();
+  // torch::quantile refuses very large inputs; a regular subsample estimates it as well.
+  const int64_t stride = std::max<int64_t>(1, values.numel() / (1 << 22));
+  values = values.slice(0, 0, values.numel(), stride);
+  const double p99 = torch::quantile(values, 0.99).item<double>();
+  UNIPET_CHECK(p99 > 0, "mumap_from_activity: the activity image is empty");
+  const torch::Tensor body = activity.data.to(torch::kCPU) > threshold * p99;
+  Volume mu = with_geometry_of(activity, body.to(torch::kFloat32) * 0.096);
+  mu.units = Units::Unknown;
+  return mu;
+}
+
+std::vector<std::string> assign_splits(int64_t count, const std::array<double, 3>& fractions,
+                                       uint64_t seed) {
+  UNIPET_CHECK(count >= 0, "assign_splits: count must be >= 0");
+  const auto train = std::min<int64_t>(count, std::llround(fractions[0] * count));
+  const auto val = std::min<int64_t>(count - train, std::llround(fractions[1] * count));
+  std::vector<int64_t> order(count);
+  for (int64_t i = 0; i < count; ++i) order[i] = i;
+  std::mt19937_64 engine(mix(seed ^ 0x73706c6974ull));
+  std::shuffle(order.begin(), order.end(), engine);
+  std::vector<std::string> split(count, "test");
+  for (int64_t k = 0; k < train + val; ++k) split[order[k]] = k < train ? "train" : "val";
+  return split;
+}
+
+SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
+                                  const SimulationOptions& o, uint64_t seed) {
+  const Projector projector = make_projector(o.scanner, activity);
+  const ScannerModel model = model_scanner(projector, activity, mumap, o.scanner, mix(seed ^ 1));
+  const torch::Tensor full_counts =
+      poisson_counts(model.expected_prompts(projector, activity.data.to(torch::kCPU)), mix(seed ^ 2));
+  const auto low_counts = thin_nested(full_counts, o.drfs, mix(seed ^ 3));
+  const Osem osem(projector, model.multiplicative, model.background, o.osem);
+
+  SimulatedSubject s;
+  s.activity = activity;
+  s.mumap = mumap;
+  auto total = [](const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); };
+  s.numbers = {{"counts_full", total(full_counts)},
+               {"expected_prompts_full", model.expected_trues + model.expected_scatter +
+                                             model.expected_randoms},
+               {"expected_trues_full", model.expected_trues},
+               {"expected_scatter_full", model.expected_scatter},
+               {"expected_randoms_full", model.expected_randoms},
+               {"gain_counts_per_bqml_mm", model.gain}};
+  s.full = with_geometry_of(activity, osem.reconstruct(full_counts, 1.0));
+  s.full.units = Units::BqPerMl;
+  for (const auto& [drf, counts] : low_counts) {
+    s.numbers["counts_drf_" + drf_name(drf)] = total(counts);
+    Volume v = with_geometry_of(activity, osem.reconstruct(counts, 1.0 / drf));
+    v.units = Units::BqPerMl;
+    s.low[drf] = v;
+  }
+  return s;
+}
+
+io::Dataset simulate_dataset(const SimulationOptions& o,
+                             const std::function<void(const std::string&)>& progress) {
+  o.validate();
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  const fs::path root(o.out_dir);
+  fs::create_directories(root);
+
+  // The per-subject record: options that shape the content, so a resume can check them.
+  io::Dataset record;
+  record.name = o.name;
+  record.source = "simulated";
+  record.units = Units::BqPerMl;
+  record.drfs = o.drfs;
+  std::sort(record.drfs.begin(), record.drfs.end());
+  record.numbers = content_numbers(o);
+  record.strings = content_strings(o);
+
+  const int64_t count = o.from_images.empty() ? o.subjects : static_cast<int64_t>(o.from_images.size());
+  const std::vector<std::string> splits = assign_splits(count, o.split, o.seed);
+  io::Dataset dataset = record;
+  dataset.numbers["split_train"] = o.split[0];
+  dataset.numbers["split_val"] = o.split[1];
+  dataset.numbers["split_test"] = o.split[2];
+  for (int64_t i = 0; i < count; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string id = subject_id(o, i);
+    const fs::path dir = root / id;
+    io::DatasetSubject subject;
+    const bool resumed = load_complete_subject(dir, record, subject);
+    if (!resumed) {
+      const uint64_t seed = subject_seed(o.seed, i);
+      SimulatedSubject s;
+      if (o.from_images.empty()) {
+        Phantom p = generate_phantom(o.phantom, seed);
+        s = simulate_subject(p.activity, p.mumap, o, seed);
+        s.lesions = p.lesions;
+        s.numbers["weight_kg"] = p.weight_kg;
+        s.numbers["injected_dose_bq"] = p.injected_dose_bq;
+        s.numbers["dose_at_scan_bq"] = p.dose_at_scan_bq;
+        s.numbers["lesions"] = static_cast<double>(p.lesion_list.size());
+        s.numbers["brain_in_view"] = p.brain_in_view ? 1.0 : 0.0;
+      } else {
+        Volume activity = io::read_image(o.from_images[i]);
+        UNIPET_CHECK(activity.units == Units::BqPerMl || activity.units == Units::Unknown,
+                     o.from_images[i] << ": expected activity in Bq/ml, got "
+                                      << to_string(activity.units));
+        activity.data = activity.data.clamp_min(0.0);  // OSEM-reconstructed inputs may dip below 0
+        activity.units = Units::BqPerMl;
+        const Volume mu = o.mumap.empty() ? mumap_from_activity(activity, o.body_threshold)
+                                          : io::read_image(o.mumap);
+        s = simulate_subject(activity, mu, o, seed);
+        if (o.weight_kg > 0) s.numbers["weight_kg"] = o.weight_kg;
+        if (o.dose_at_scan_bq > 0) s.numbers["dose_at_scan_bq"] = o.dose_at_scan_bq;
+      }
+      subject = write_subject(s, dir, id, record);
+    }
+    subject = relative_to_dataset(subject, id);
+    subject.split = splits[i];
+    dataset.subjects.push_back(subject);
+    if (progress) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::ostringstream line;
+      line << id << " (" << i + 1 << "/" << count << ", " << subject.split << "): "
+           << (resumed ? "already complete" : "simulated") << " in " << seconds << " s";
+      progress(line.str());
+    }
+  }
+  io::write_dataset(dataset, (root / "dataset.json").string());
+  return io::read_dataset((root / "dataset.json").string());
+}
+
+}  // namespace unipet::sim

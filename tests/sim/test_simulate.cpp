@@ -1,0 +1,167 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "unipet/core/error.h"
+#include "unipet/io/image_io.h"
+#include "unipet/sim/simulate.h"
+
+namespace unipet::sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Simulation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           (std::string("unipet_test_simulate_") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// A study small enough for a unit test: 32 x 32 x 6 voxels, 16 angles.
+  SimulationOptions tiny(const std::string& sub) const {
+    SimulationOptions o;
+    o.out_dir = (dir_ / sub).string();
+    o.subjects = 2;
+    o.drfs = {10, 2};
+    o.seed = 17;
+    o.phantom.width = o.phantom.height = 32;
+    o.phantom.voxel_mm = 14.0;
+    o.phantom.slices = 6;
+    o.phantom.slice_mm = 20.0;
+    o.scanner.angles = 16;
+    o.scanner.prompts = 2e6;
+    o.osem.iterations = 2;
+    o.osem.subsets = 4;
+    return o;
+  }
+
+  fs::path dir_;
+};
+
+TEST(Splits, FollowTheFractionsAndTheSeed) {
+  const auto a = assign_splits(20, {0.7, 0.15, 0.15}, 1);
+  EXPECT_EQ(std::count(a.begin(), a.end(), "train"), 14);
+  EXPECT_EQ(std::count(a.begin(), a.end(), "val"), 3);
+  EXPECT_EQ(std::count(a.begin(), a.end(), "test"), 3);
+  EXPECT_EQ(a, assign_splits(20, {0.7, 0.15, 0.15}, 1));
+  EXPECT_NE(a, assign_splits(20, {0.7, 0.15, 0.15}, 2));
+  const auto one = assign_splits(1, {0.7, 0.15, 0.15}, 1);
+  EXPECT_EQ(one, std::vector<std::string>{"train"});
+}
+
+TEST_F(Simulation, WritesEveryImageWithGeometryAndADatasetDescription) {
+  const SimulationOptions o = tiny("a");
+  const io::Dataset ds = simulate_dataset(o);
+  EXPECT_EQ(ds.drfs, (std::vector<double>{2, 10}));
+  EXPECT_EQ(ds.source, "simulated");
+  EXPECT_EQ(ds.numbers.at("seed"), 17);
+  EXPECT_EQ(ds.strings.at("mumap_units"), "1/cm");
+  ASSERT_EQ(ds.subjects.size(), 2u);
+  for (const io::DatasetSubject& s : ds.subjects) {
+    const Volume activity = io::read_image(ds.resolve(s.images.at("activity")));
+    const Volume full = io::read_image(ds.resolve(s.full_dose));
+    EXPECT_TRUE(same_geometry(activity, full));
+    EXPECT_EQ(full.spacing, (std::array<double, 3>{14.0, 14.0, 20.0}));
+    EXPECT_NEAR(full.origin[0], -15.5 * 14.0, 1e-3);
+    EXPECT_EQ(full.units, Units::BqPerMl);
+    for (const char* role : {"mumap", "lesions"}) {
+      EXPECT_TRUE(fs::exists(ds.resolve(s.images.at(role)))) << role;
+    }
+    ASSERT_EQ(s.low_dose.size(), 2u);
+    for (const auto& [drf, path] : s.low_dose) {
+      EXPECT_TRUE(same_geometry(activity, io::read_image(ds.resolve(path)))) << drf;
+      // Thinning keeps 1 / DRF of the counts (tolerance: many standard deviations).
+      EXPECT_NEAR(s.numbers.at("counts_drf_" + std::to_string(static_cast<int>(drf))),
+                  s.numbers.at("counts_full") / drf, 0.01 * s.numbers.at("counts_full") / drf);
+    }
+    EXPECT_NEAR(s.numbers.at("counts_full"), 2e6, 5 * std::sqrt(2e6));
+    EXPECT_GT(s.numbers.at("weight_kg"), 0);
+    EXPECT_GT(s.numbers.at("injected_dose_bq"), 0);
+    // Full-dose reconstruction is quantitative: its total activity is close to the truth's.
+    const double truth = activity.data.to(torch::kFloat64).sum().item<double>();
+    EXPECT_NEAR(full.data.to(torch::kFloat64).sum().item<double>(), truth, 0.15 * truth);
+  }
+}
+
+TEST_F(Simulation, TheSameSeedGivesTheSameBytesAndAnotherSeedAnotherAnatomy) {
+  SimulationOptions o = tiny("a");
+  o.subjects = 1;
+  const io::Dataset a = simulate_dataset(o);
+  o.out_dir = (dir_ / "b").string();
+  const io::Dataset b = simulate_dataset(o);
+  o.out_dir = (dir_ / "c").string();
+  o.seed = 18;
+  const io::Dataset c = simulate_dataset(o);
+  for (const char* role : {"activity", "mumap", "lesions"}) {
+    const auto path = a.subjects[0].images.at(role);
+    EXPECT_TRUE(torch::equal(io::read_image(a.resolve(path)).data, io::read_image(b.resolve(path)).data)) << role;
+  }
+  const auto& low_a = a.subjects[0].low_dose.at(10), &low_b = b.subjects[0].low_dose.at(10);
+  EXPECT_TRUE(torch::equal(io::read_image(a.resolve(low_a)).data, io::read_image(b.resolve(low_b)).data));
+  EXPECT_EQ(a.subjects[0].numbers, b.subjects[0].numbers);
+  const auto mu = a.subjects[0].images.at("mumap");
+  EXPECT_FALSE(torch::equal(io::read_image(a.resolve(mu)).data, io::read_image(c.resolve(mu)).data));
+}
+
+TEST_F(Simulation, AnInterruptedRunResumesAndOtherOptionsAreRefused) {
+  SimulationOptions o = tiny("a");
+  const io::Dataset first = simulate_dataset(o);
+  const fs::path done = fs::path(o.out_dir) / first.subjects[0].id / "subject.json";
+  const fs::path kept = fs::path(first.resolve(first.subjects[1].full_dose));
+  const auto kept_time = fs::last_write_time(kept);
+  // Simulate a run killed while writing subject 0: its marker is missing.
+  fs::remove(done);
+  fs::remove(fs::path(o.out_dir) / "dataset.json");
+  const io::Dataset second = simulate_dataset(o);
+  EXPECT_TRUE(fs::exists(done));
+  EXPECT_EQ(fs::last_write_time(kept), kept_time);  // the complete subject was not redone
+  EXPECT_EQ(second.subjects[0].numbers, first.subjects[0].numbers);
+  o.scanner.prompts = 3e6;
+  EXPECT_THROW(simulate_dataset(o), Error);
+}
+
+TEST_F(Simulation, AUsersFullDoseImageBecomesTheActivity) {
+  SimulationOptions o = tiny("from");
+  const Phantom p = generate_phantom(o.phantom, 3);
+  fs::create_directories(dir_);
+  const std::string input = (dir_ / "patient.nii.gz").string();
+  io::write_image(p.activity, input);
+  o.from_images = {input};
+  o.weight_kg = 80;
+  const io::Dataset ds = simulate_dataset(o);
+  ASSERT_EQ(ds.subjects.size(), 1u);
+  const io::DatasetSubject& s = ds.subjects[0];
+  EXPECT_EQ(s.id, "000_patient");
+  EXPECT_EQ(s.images.count("lesions"), 0u);
+  EXPECT_EQ(s.numbers.at("weight_kg"), 80);
+  const Volume mu = io::read_image(ds.resolve(s.images.at("mumap")));
+  // The threshold body covers the phantom's body closely.
+  const double overlap = ((mu.data > 0) == (p.mumap.data > 0)).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(overlap, 0.95);
+  EXPECT_TRUE(fs::exists(ds.resolve(s.low_dose.at(2))));
+}
+
+TEST(SimulationOptions, InvalidOptionsAreRejected) {
+  SimulationOptions o;
+  o.out_dir = "x";
+  o.validate();
+  o.drfs = {2, 0.5};
+  EXPECT_THROW(o.validate(), Error);
+  o = SimulationOptions{};
+  o.out_dir = "x";
+  o.split = {0.5, 0.5, 0.5};
+  EXPECT_THROW(o.validate(), Error);
+  o = SimulationOptions{};
+  o.out_dir = "x";
+  o.mumap = "mu.nii.gz";
+  EXPECT_THROW(o.validate(), Error);
+  o = SimulationOptions{};
+  EXPECT_THROW(o.validate(), Error);  // no output folder
+}
+
+}  // namespace
+}  // namespace unipet::sim
