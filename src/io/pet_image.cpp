@@ -1,6 +1,7 @@
 #include "unipet/io/pet_image.h"
 
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <sstream>
 
@@ -22,7 +23,8 @@ std::string format_name(const std::string& path) {
 template <typename T>
 std::string triple(const T& v) {
   std::ostringstream out;
-  out << std::setprecision(8) << v[0] << ", " << v[1] << ", " << v[2];
+  // 7 digits: NIfTI stores geometry as float32. + 0.0 prints -0 as 0.
+  out << std::setprecision(7) << v[0] + 0.0 << ", " << v[1] + 0.0 << ", " << v[2] + 0.0;
   return out.str();
 }
 
@@ -47,6 +49,12 @@ PetImage read_pet(const std::string& path, const std::string& series_uid) {
 void write_pet(const Volume& volume, const std::string& path, const PetImage* source,
                const DicomWriteOptions& dicom) {
   if (is_image_path(path)) return write_image(volume, path);
+  // "out.png" is a mistyped file name far more often than a folder name; folders with a dot can
+  // be written as "out.v2/".
+  const std::filesystem::path p(path);
+  UNIPET_CHECK(p.extension().empty() || p.filename().empty() || is_directory(path),
+               path << ": unknown image format (expected .nii, .nii.gz, .mha, .mhd, .nrrd, or a "
+                       "folder name without extension for a DICOM series)");
   DicomWriteOptions options = dicom;
   if (source && source->dicom && options.template_file.empty())
     options.template_file = source->dicom->files.front();

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdio>
@@ -77,6 +78,16 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
     EXPECT_EQ(msg.find('\n'), std::string::npos) << "error is not one line: " << msg;
     for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
   }
+}
+
+/// A MetaImage file written byte by byte (float32, x fastest), bypassing write_image's checks:
+/// the way to make NaN-filled or oddly shaped inputs.
+inline void write_raw_mha(const std::string& path, const std::vector<int>& sizes, const std::vector<float>& values,
+                          const std::string& extra_header = "") {
+  std::string header = "ObjectType = Image\nNDims = " + std::to_string(sizes.size()) + "\nDimSize =";
+  for (int s : sizes) header += " " + std::to_string(s);
+  header += "\n" + extra_header + "ElementType = MET_FLOAT\nElementDataFile = LOCAL\n";
+  write_bytes(path, header + std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
 }
 
 /// Output (stdout and stderr) and exit status of a shell command.
