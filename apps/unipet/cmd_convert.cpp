@@ -24,8 +24,9 @@ void run_convert(ConvertCliOptions o) {
 
 void setup_convert(CLI::App& app) {
   auto options = std::make_shared<ConvertCliOptions>();
-  auto* cmd = app.add_subcommand(
-      "convert", "Convert between NIfTI, MetaImage, NRRD and DICOM series, keeping geometry; optionally to SUV or Bq/ml");
+  auto* cmd = app.add_subcommand("convert",
+                                 "Convert between NIfTI, MetaImage, NRRD and DICOM series, keeping geometry; "
+                                 "optionally to SUV or Bq/ml");
   cmd->add_option("input", options->input, "Image file or DICOM folder")->required();
   cmd->add_option("output", options->output,
                   "Image file (.nii, .nii.gz, .mha, .mhd, .nrrd) or a new folder for a DICOM series")
@@ -34,11 +35,13 @@ void setup_convert(CLI::App& app) {
       ->check(CLI::IsMember({"suv", "bqml"}, CLI::ignore_case));
   cmd->add_option("--suv-factor", options->suv_factor,
                   "SUV = Bq/ml x factor; overrides the DICOM tags (needed for non-DICOM input)");
-  cmd->add_option("--series", options->convert.series_uid, "SeriesInstanceUID, for a folder with several PET series");
+  cmd->add_option("--series", options->convert.series_uid,
+                  "SeriesInstanceUID, for a folder with several PET series");
   cmd->add_option("--series-description", options->convert.dicom.series_description,
                   "SeriesDescription of a DICOM output (always marked unipet)");
   cmd->add_option("--patient-name", options->convert.dicom.patient_name,
-                  "PatientName of a standalone DICOM output (non-DICOM input)")->capture_default_str();
+                  "PatientName of a standalone DICOM output (non-DICOM input)")
+      ->capture_default_str();
   cmd->callback([options] { run_convert(*options); });
 }
 

@@ -36,7 +36,8 @@ void setup_info(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   auto* cmd = app.add_subcommand(
       "info", "Print geometry, units, value range and SUV factor of an image, DICOM folder or model");
-  cmd->add_option("path", options->path, "Image (.nii, .nii.gz, .mha, .mhd, .nrrd), DICOM folder or .safetensors")
+  cmd->add_option("path", options->path,
+                  "Image (.nii, .nii.gz, .mha, .mhd, .nrrd), DICOM folder or .safetensors")
       ->required();
   cmd->add_option("--series", options->series_uid, "SeriesInstanceUID, for a folder with several PET series");
   cmd->add_option("--suv-factor", options->suv_factor, "SUV factor to report instead of the DICOM tags' one");

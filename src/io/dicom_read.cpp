@@ -126,10 +126,13 @@ Slice read_slice(const std::string& path) {
   dicom_number(ds, DCM_SamplesPerPixel, samples);
   UNIPET_CHECK(samples == 1, path << ": expected one sample per pixel, got " << samples);
   for (int i = 0; i < 3; ++i)
-    s.position[i] = required_number(ds, DCM_ImagePositionPatient, "ImagePositionPatient (0020,0032)", path, i);
+    s.position[i] =
+        required_number(ds, DCM_ImagePositionPatient, "ImagePositionPatient (0020,0032)", path, i);
   for (int i = 0; i < 3; ++i) {
-    s.row[i] = required_number(ds, DCM_ImageOrientationPatient, "ImageOrientationPatient (0020,0037)", path, i);
-    s.column[i] = required_number(ds, DCM_ImageOrientationPatient, "ImageOrientationPatient (0020,0037)", path, i + 3);
+    s.row[i] =
+        required_number(ds, DCM_ImageOrientationPatient, "ImageOrientationPatient (0020,0037)", path, i);
+    s.column[i] =
+        required_number(ds, DCM_ImageOrientationPatient, "ImageOrientationPatient (0020,0037)", path, i + 3);
   }
   s.row_spacing = required_number(ds, DCM_PixelSpacing, "PixelSpacing (0028,0030)", path, 0);
   s.column_spacing = required_number(ds, DCM_PixelSpacing, "PixelSpacing (0028,0030)", path, 1);
@@ -137,7 +140,8 @@ Slice read_slice(const std::string& path) {
   double slope = 1, intercept = 0;
   dicom_number(ds, DCM_RescaleSlope, slope);
   dicom_number(ds, DCM_RescaleIntercept, intercept);
-  const auto bits_allocated = static_cast<int>(required_number(ds, DCM_BitsAllocated, "BitsAllocated (0028,0100)", path));
+  const auto bits_allocated =
+      static_cast<int>(required_number(ds, DCM_BitsAllocated, "BitsAllocated (0028,0100)", path));
   double bits_stored = bits_allocated, representation = 0;
   dicom_number(ds, DCM_BitsStored, bits_stored);
   dicom_number(ds, DCM_PixelRepresentation, representation);
@@ -166,7 +170,11 @@ Slice read_slice(const std::string& path) {
   for (size_t i = 0; i < n; ++i) {
     uint32_t raw = 0;
     if (bits_allocated == 8) raw = bytes[i];
-    if (bits_allocated == 16) { uint16_t w; std::memcpy(&w, bytes + 2 * i, 2); raw = w; }
+    if (bits_allocated == 16) {
+      uint16_t w;
+      std::memcpy(&w, bytes + 2 * i, 2);
+      raw = w;
+    }
     if (bits_allocated == 32) std::memcpy(&raw, bytes + 4 * i, 4);
     // Keep only BitsStored bits, then sign-extend from the top stored bit.
     if (stored < 32) raw &= (uint32_t{1} << stored) - 1;
@@ -212,7 +220,8 @@ SuvTags read_suv_tags(const std::string& path) {
 // regular 3D grid: the geometry must be exact, or denoised images land in the wrong place.
 Volume assemble(const std::string& dir, std::vector<Slice>& slices) {
   const Slice& first = slices.front();
-  UNIPET_CHECK(slices.size() >= 2, dir << ": the PET series has a single slice (a 2D image); expected a 3D volume");
+  UNIPET_CHECK(slices.size() >= 2,
+               dir << ": the PET series has a single slice (a 2D image); expected a 3D volume");
   const Vec3 normal = cross(first.row, first.column);
   for (const auto& s : slices) {
     UNIPET_CHECK(s.rows == first.rows && s.columns == first.columns,
@@ -285,20 +294,23 @@ DicomSeries read_dicom_series(const std::string& dir, const std::string& series_
     for (const auto& s : series)
       if (s.series_uid == series_uid) chosen = &s;
     UNIPET_CHECK(chosen != nullptr, dir << ": no series with SeriesInstanceUID " << series_uid);
-    UNIPET_CHECK(chosen->modality == "PT", dir << ": series " << series_uid << " is "
-                                               << chosen->modality << ", not PET (PT)");
+    UNIPET_CHECK(chosen->modality == "PT",
+                 dir << ": series " << series_uid << " is " << chosen->modality << ", not PET (PT)");
   } else {
     std::vector<const DicomSeriesInfo*> pet;
     std::string others;
     for (const auto& s : series) {
-      if (s.modality == "PT") pet.push_back(&s);
-      else others += (others.empty() ? "" : ", ") + s.modality;
+      if (s.modality == "PT")
+        pet.push_back(&s);
+      else
+        others += (others.empty() ? "" : ", ") + s.modality;
     }
     UNIPET_CHECK(!pet.empty(), dir << ": no PET series (Modality PT) found; found " << others);
     if (pet.size() > 1) {
       std::string list;
       for (const auto* s : pet)
-        list += " " + s->series_uid + " ('" + s->series_description + "', " + std::to_string(s->files) + " files);";
+        list += " " + s->series_uid + " ('" + s->series_description + "', " + std::to_string(s->files) +
+                " files);";
       UNIPET_FAIL(dir << ": " << pet.size() << " PET series found, choose one by SeriesInstanceUID:" << list);
     }
     chosen = pet.front();

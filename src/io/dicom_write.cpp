@@ -22,18 +22,46 @@ namespace {
 // Patient, study, frame-of-reference, equipment and PET isotope/series tags copied from the source
 // series. SeriesDate/Time and the acquisition times are kept on purpose: with DecayCorrection START
 // they are the reference time of the activity, so a derived series must keep them for SUV.
-const DcmTagKey kCopiedTags[] = {
-    DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex,
-    DCM_PatientAge, DCM_PatientWeight, DCM_PatientSize, DCM_StudyInstanceUID, DCM_StudyDate,
-    DCM_StudyTime, DCM_StudyID, DCM_AccessionNumber, DCM_ReferringPhysicianName,
-    DCM_StudyDescription, DCM_FrameOfReferenceUID, DCM_PositionReferenceIndicator,
-    DCM_Manufacturer, DCM_ManufacturerModelName, DCM_InstitutionName, DCM_StationName,
-    DCM_SeriesDate, DCM_SeriesTime, DCM_AcquisitionDate, DCM_AcquisitionTime,
-    DCM_RadiopharmaceuticalInformationSequence, DCM_CorrectedImage, DCM_DecayCorrection,
-    DCM_CountsSource, DCM_SeriesType, DCM_RandomsCorrectionMethod, DCM_ReconstructionMethod,
-    DCM_AttenuationCorrectionMethod, DCM_ScatterCorrectionMethod, DCM_ActualFrameDuration,
-    DCM_FrameReferenceTime, DCM_DecayFactor, DCM_DoseCalibrationFactor, DCM_PatientPosition,
-    DCM_BodyPartExamined};
+const DcmTagKey kCopiedTags[] = {DCM_SpecificCharacterSet,
+                                 DCM_PatientName,
+                                 DCM_PatientID,
+                                 DCM_PatientBirthDate,
+                                 DCM_PatientSex,
+                                 DCM_PatientAge,
+                                 DCM_PatientWeight,
+                                 DCM_PatientSize,
+                                 DCM_StudyInstanceUID,
+                                 DCM_StudyDate,
+                                 DCM_StudyTime,
+                                 DCM_StudyID,
+                                 DCM_AccessionNumber,
+                                 DCM_ReferringPhysicianName,
+                                 DCM_StudyDescription,
+                                 DCM_FrameOfReferenceUID,
+                                 DCM_PositionReferenceIndicator,
+                                 DCM_Manufacturer,
+                                 DCM_ManufacturerModelName,
+                                 DCM_InstitutionName,
+                                 DCM_StationName,
+                                 DCM_SeriesDate,
+                                 DCM_SeriesTime,
+                                 DCM_AcquisitionDate,
+                                 DCM_AcquisitionTime,
+                                 DCM_RadiopharmaceuticalInformationSequence,
+                                 DCM_CorrectedImage,
+                                 DCM_DecayCorrection,
+                                 DCM_CountsSource,
+                                 DCM_SeriesType,
+                                 DCM_RandomsCorrectionMethod,
+                                 DCM_ReconstructionMethod,
+                                 DCM_AttenuationCorrectionMethod,
+                                 DCM_ScatterCorrectionMethod,
+                                 DCM_ActualFrameDuration,
+                                 DCM_FrameReferenceTime,
+                                 DCM_DecayFactor,
+                                 DCM_DoseCalibrationFactor,
+                                 DCM_PatientPosition,
+                                 DCM_BodyPartExamined};
 
 std::string now_date() {
   const std::time_t t = std::time(nullptr);
@@ -78,29 +106,35 @@ std::string join(const double* values, int count) {
 
 const char* dicom_units(Units units) {
   switch (units) {
-    case Units::BqPerMl: return "BQML";
-    case Units::SUV: return "GML";
-    case Units::Counts: return "CNTS";
-    default: return "NONE";
+    case Units::BqPerMl:
+      return "BQML";
+    case Units::SUV:
+      return "GML";
+    case Units::Counts:
+      return "CNTS";
+    default:
+      return "NONE";
   }
 }
 
 void put(DcmDataset& ds, const DcmTagKey& tag, const std::string& value, const std::string& dir) {
   const OFCondition status = ds.putAndInsertString(tag, value.c_str());
-  UNIPET_CHECK(status.good(), dir << ": cannot set DICOM tag " << DcmTag(tag).getTagName() << " ("
-                                  << status.text() << ")");
+  UNIPET_CHECK(status.good(),
+               dir << ": cannot set DICOM tag " << DcmTag(tag).getTagName() << " (" << status.text() << ")");
 }
 
 // The series-level dataset every slice starts from.
 DcmDataset series_template(const Volume& volume, const std::string& dir, const DicomWriteOptions& o) {
   DcmDataset base;
   std::string series_description = o.series_description;
-  if (series_description.find("unipet") == std::string::npos) series_description = "unipet " + series_description;
+  if (series_description.find("unipet") == std::string::npos)
+    series_description = "unipet " + series_description;
   if (!o.template_file.empty()) {
     DcmFileFormat source;
     const OFCondition status = source.loadFileUntilTag(o.template_file.c_str(), EXS_Unknown, EGL_noChange,
                                                        DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-    UNIPET_CHECK(status.good(), o.template_file << ": cannot read the source DICOM file (" << status.text() << ")");
+    UNIPET_CHECK(status.good(),
+                 o.template_file << ": cannot read the source DICOM file (" << status.text() << ")");
     DcmDataset& src = *source.getDataset();
     for (const auto& tag : kCopiedTags) {
       DcmElement* element = nullptr;
@@ -110,7 +144,8 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     const std::string source_description = detail::dicom_string(src, DCM_SeriesDescription);
     if (!source_description.empty() && o.series_description == DicomWriteOptions{}.series_description)
       series_description = "unipet (" + source_description + ")";
-    put(base, DCM_DerivationDescription, "unipet from series " + detail::dicom_string(src, DCM_SeriesInstanceUID), dir);
+    put(base, DCM_DerivationDescription,
+        "unipet from series " + detail::dicom_string(src, DCM_SeriesInstanceUID), dir);
   } else {
     put(base, DCM_PatientName, o.patient_name, dir);
     put(base, DCM_PatientID, o.patient_id, dir);
@@ -153,7 +188,7 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
   put(base, DCM_BitsStored, "16", dir);
   put(base, DCM_HighBit, "15", dir);
   put(base, DCM_PixelRepresentation, "1", dir);
-  put(base, DCM_RescaleIntercept, "0", dir);  // the PET Image module requires 0
+  put(base, DCM_RescaleIntercept, "0", dir);                               // the PET Image module requires 0
   const double pixel_spacing[2] = {volume.spacing[1], volume.spacing[0]};  // row, column spacing
   put(base, DCM_PixelSpacing, join(pixel_spacing, 2), dir);
   put(base, DCM_SliceThickness, decimal_string(volume.spacing[2]), dir);

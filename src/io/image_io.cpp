@@ -90,16 +90,13 @@ void check_is_3d_scalar(const itk::ImageIOBase& io, const std::string& path) {
   const unsigned dims = io.GetNumberOfDimensions();
   UNIPET_CHECK(dims >= 3, path << ": expected a 3D image, got a " << dims << "D image");
   for (unsigned d = 3; d < dims; ++d)
-    UNIPET_CHECK(io.GetDimensions(d) == 1, path << ": expected a 3D image, got a " << dims
-                                                << "D image with " << io.GetDimensions(d)
-                                                << " entries along axis " << d);
+    UNIPET_CHECK(io.GetDimensions(d) == 1, path << ": expected a 3D image, got a " << dims << "D image with "
+                                                << io.GetDimensions(d) << " entries along axis " << d);
   for (unsigned d = 0; d < 3; ++d)
-    UNIPET_CHECK(io.GetDimensions(d) >= 2, path << ": expected a 3D image, but axis " << d
-                                                << " has " << io.GetDimensions(d)
-                                                << " voxel(s) (a 2D image?)");
+    UNIPET_CHECK(io.GetDimensions(d) >= 2, path << ": expected a 3D image, but axis " << d << " has "
+                                                << io.GetDimensions(d) << " voxel(s) (a 2D image?)");
   UNIPET_CHECK(io.GetNumberOfComponents() == 1,
-               path << ": expected one value per voxel, got " << io.GetNumberOfComponents()
-                    << " components");
+               path << ": expected one value per voxel, got " << io.GetNumberOfComponents() << " components");
 }
 
 // Byte offset at which the voxels start in an uncompressed single-file image, -2 for a gzipped
@@ -164,8 +161,8 @@ void check_gzip_nifti_not_truncated(const itk::ImageIOBase& io, const std::strin
   in.read(reinterpret_cast<char*>(tail), 4);
   const uint32_t isize = tail[0] | (tail[1] << 8) | (tail[2] << 16) | (uint32_t(tail[3]) << 24);
   UNIPET_CHECK(isize == static_cast<uint32_t>(expected),
-               path << ": file is truncated or corrupt (gzip stream does not hold the "
-                    << expected << " bytes its NIfTI header describes)");
+               path << ": file is truncated or corrupt (gzip stream does not hold the " << expected
+                    << " bytes its NIfTI header describes)");
 }
 
 // Some ITK readers (MetaImage, uncompressed NIfTI) report a short read on stderr, or not at all,
@@ -176,9 +173,9 @@ void check_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
   if (offset < 0) return;
   const auto file_bytes = static_cast<int64_t>(fs::file_size(path));
   const auto voxel_bytes = static_cast<int64_t>(io.GetImageSizeInBytes());
-  UNIPET_CHECK(file_bytes >= offset + voxel_bytes,
-               path << ": file is truncated (" << file_bytes << " bytes, expected "
-                    << offset + voxel_bytes << ")");
+  UNIPET_CHECK(file_bytes >= offset + voxel_bytes, path << ": file is truncated (" << file_bytes
+                                                        << " bytes, expected " << offset + voxel_bytes
+                                                        << ")");
 }
 
 }  // namespace
@@ -214,9 +211,9 @@ Volume read_image(const std::string& path) {
 
   const auto size = image->GetLargestPossibleRegion().GetSize();
   Volume volume;
-  volume.data = torch::empty({static_cast<int64_t>(size[2]), static_cast<int64_t>(size[1]),
-                              static_cast<int64_t>(size[0])},
-                             torch::kFloat32);
+  volume.data = torch::empty(
+      {static_cast<int64_t>(size[2]), static_cast<int64_t>(size[1]), static_cast<int64_t>(size[0])},
+      torch::kFloat32);
   // ITK's buffer is x-fastest, which is exactly a contiguous [D, H, W] tensor.
   std::memcpy(volume.data.data_ptr<float>(), image->GetBufferPointer(),
               sizeof(float) * static_cast<size_t>(volume.data.numel()));

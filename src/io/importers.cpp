@@ -28,17 +28,17 @@ uint64_t stable_hash(uint64_t seed, const std::string& text) {
 std::string describe_geometry(const Volume& v) {
   std::ostringstream out;
   const auto s = v.size_xyz();
-  out << s[0] << "x" << s[1] << "x" << s[2] << " voxels, spacing " << v.spacing[0] << "/"
-      << v.spacing[1] << "/" << v.spacing[2] << " mm, origin " << v.origin[0] << "/" << v.origin[1]
-      << "/" << v.origin[2];
+  out << s[0] << "x" << s[1] << "x" << s[2] << " voxels, spacing " << v.spacing[0] << "/" << v.spacing[1]
+      << "/" << v.spacing[2] << " mm, origin " << v.origin[0] << "/" << v.origin[1] << "/" << v.origin[2];
   return out.str();
 }
 
 void check_pair(const Volume& full, const std::string& full_path, const Volume& low,
                 const std::string& low_path) {
-  UNIPET_CHECK(same_geometry(full, low),
-               "geometry mismatch between full-dose " << full_path << " (" << describe_geometry(full)
-                   << ") and low-dose " << low_path << " (" << describe_geometry(low) << ")");
+  UNIPET_CHECK(same_geometry(full, low), "geometry mismatch between full-dose "
+                                             << full_path << " (" << describe_geometry(full)
+                                             << ") and low-dose " << low_path << " ("
+                                             << describe_geometry(low) << ")");
 }
 
 // Images of unknown units (NIfTI carries none) are taken as Bq/ml, as the UDPET data are.
@@ -158,10 +158,12 @@ Dataset import_udpet(const UdpetImportOptions& o) {
         }
         require_bqml(v, source);
         if (o.convert_dicom) {
-          const fs::path image = out_dir / "images" / s.id /
-                                 (entry.drf == 1 ? std::string("full_dose.nii.gz") : "drf_" + drf_text(entry.drf) + ".nii.gz");
+          const fs::path image =
+              out_dir / "images" / s.id /
+              (entry.drf == 1 ? std::string("full_dose.nii.gz") : "drf_" + drf_text(entry.drf) + ".nii.gz");
           fs::create_directories(image.parent_path(), ec);
-          UNIPET_CHECK(!ec, image.parent_path().string() << ": cannot create folder (" << ec.message() << ")");
+          UNIPET_CHECK(!ec, image.parent_path().string()
+                                << ": cannot create folder (" << ec.message() << ")");
           write_image(v, image.string());
           stored = relative_to(image, out_dir);
         } else {
@@ -220,8 +222,8 @@ Dataset import_pairs(const PairsImportOptions& o) {
                "--full pattern must contain {id} exactly once, got '" << pattern << "'");
   UNIPET_CHECK(!o.drfs.empty(), "give at least one --drf");
   UNIPET_CHECK(o.low_patterns.size() == 1 || o.low_patterns.size() == o.drfs.size(),
-               "give one --low pattern (using {drf}) or one per --drf; got " << o.low_patterns.size()
-                                                                             << " for " << o.drfs.size() << " DRFs");
+               "give one --low pattern (using {drf}) or one per --drf; got "
+                   << o.low_patterns.size() << " for " << o.drfs.size() << " DRFs");
   for (double drf : o.drfs) UNIPET_CHECK(drf > 1, "--drf must be > 1, got " << drf);
   UNIPET_CHECK(o.low_patterns.size() > 1 || o.drfs.size() == 1 ||
                    o.low_patterns.front().find("{drf}") != std::string::npos,
@@ -256,10 +258,12 @@ Dataset import_pairs(const PairsImportOptions& o) {
     require_bqml(full, full_path);
     s.full_dose = relative_to(full_path, out_dir);
     for (size_t i = 0; i < o.drfs.size(); ++i) {
-      const std::string& low_pattern = o.low_patterns.size() == 1 ? o.low_patterns.front() : o.low_patterns[i];
-      const std::string low_path = substitute(substitute(low_pattern, "{id}", id), "{drf}", drf_text(o.drfs[i]));
-      UNIPET_CHECK(fs::exists(low_path), "subject " << id << ": low-dose file " << low_path
-                                                    << " (DRF " << o.drfs[i] << ") does not exist");
+      const std::string& low_pattern =
+          o.low_patterns.size() == 1 ? o.low_patterns.front() : o.low_patterns[i];
+      const std::string low_path =
+          substitute(substitute(low_pattern, "{id}", id), "{drf}", drf_text(o.drfs[i]));
+      UNIPET_CHECK(fs::exists(low_path), "subject " << id << ": low-dose file " << low_path << " (DRF "
+                                                    << o.drfs[i] << ") does not exist");
       Volume low = read_image(low_path);
       require_bqml(low, low_path);
       check_pair(full, full_path, low, low_path);

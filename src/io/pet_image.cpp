@@ -81,8 +81,7 @@ Volume convert_units(const PetImage& image, const std::string& units_in,
   const std::string units = detail::lower(units_in);
   const Volume& v = image.volume;
   if (units.empty()) return v;
-  UNIPET_CHECK(units == "suv" || units == "bqml",
-               "--to must be suv or bqml, got '" << units_in << "'");
+  UNIPET_CHECK(units == "suv" || units == "bqml", "--to must be suv or bqml, got '" << units_in << "'");
   UNIPET_CHECK(v.units != Units::Counts && v.units != Units::Unitless,
                image.path << ": cannot convert " << to_string(v.units) << " to " << units_in);
   const Units target = units == "suv" ? Units::SUV : Units::BqPerMl;
@@ -159,8 +158,8 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
     out << "  SUV factor:  " << std::setprecision(8) << suv.factor << " (SUV = " << to_string(Units::BqPerMl)
         << " x factor)\n";
     if (suv.decayed_dose_bq > 0)
-      out << "  decayed dose " << std::setprecision(8) << suv.decayed_dose_bq << " Bq after "
-          << suv.elapsed_s << " s\n";
+      out << "  decayed dose " << std::setprecision(8) << suv.decayed_dose_bq << " Bq after " << suv.elapsed_s
+          << " s\n";
     for (const auto& [tag, value] : suv.used) out << "    " << tag << ": " << value << "\n";
   } catch (const Error& e) {
     out << "  SUV factor:  not available: " << e.what() << "\n";

@@ -20,13 +20,13 @@ StagingDir::StagingDir(const fs::path& target) {
                target.string() << ": output folder " << destination_.string() << " does not exist");
   // pid + counter keeps concurrent writers (tests, parallel jobs) from sharing a folder.
   static std::atomic<unsigned> counter{0};
-  const std::string name = ".unipet-tmp-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++) + "-" + target.filename().string();
+  const std::string name = ".unipet-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+                           "-" + target.filename().string();
   dir_ = destination_ / name;
   fs::remove_all(dir_, ec);
-  UNIPET_CHECK(fs::create_directory(dir_, ec),
-               target.string() << ": cannot create a temporary folder in "
-                               << destination_.string() << " (" << ec.message() << ")");
+  UNIPET_CHECK(fs::create_directory(dir_, ec), target.string()
+                                                   << ": cannot create a temporary folder in "
+                                                   << destination_.string() << " (" << ec.message() << ")");
 }
 
 StagingDir::~StagingDir() {
@@ -41,8 +41,7 @@ void StagingDir::publish(const std::vector<std::string>& names) {
     // rename() cannot replace a non-empty folder; an existing output folder is replaced whole.
     if (fs::is_directory(to, ec)) fs::remove_all(to, ec);
     fs::rename(dir_ / name, to, ec);
-    UNIPET_CHECK(!ec, to.string() << ": cannot move the finished output into place ("
-                                  << ec.message() << ")");
+    UNIPET_CHECK(!ec, to.string() << ": cannot move the finished output into place (" << ec.message() << ")");
   }
 }
 

@@ -63,8 +63,7 @@ double dicom_seconds(const std::string& date_in, const std::string& time_in, con
   const int s = whole.size() >= 6 ? std::stoi(whole.substr(4, 2)) : 0;
   UNIPET_CHECK(h < 24 && mi < 60 && s < 61, what << ": invalid time '" << time_in << "'");
   const double fraction = frac.size() > 1 ? std::stod("0" + frac) : 0.0;
-  return static_cast<double>(days_from_civil(y, mo, d)) * 86400.0 + h * 3600.0 + mi * 60.0 + s +
-         fraction;
+  return static_cast<double>(days_from_civil(y, mo, d)) * 86400.0 + h * 3600.0 + mi * 60.0 + s + fraction;
 }
 
 SuvResult suv_factor(const SuvTags& t) {
@@ -82,9 +81,8 @@ SuvResult suv_factor(const SuvTags& t) {
   };
   std::string corrected;
   for (const auto& c : t.corrected_image) corrected += (corrected.empty() ? "" : "\\") + c;
-  UNIPET_CHECK(has("ATTN") && has("DECY"),
-               src << ": cannot compute SUV: CorrectedImage (0028,0051) is '" << corrected
-                   << "', it must include ATTN and DECY");
+  UNIPET_CHECK(has("ATTN") && has("DECY"), src << ": cannot compute SUV: CorrectedImage (0028,0051) is '"
+                                               << corrected << "', it must include ATTN and DECY");
   r.used.emplace_back("CorrectedImage (0028,0051)", corrected);
 
   const std::string decay = trimmed(t.decay_correction);
@@ -120,23 +118,23 @@ SuvResult suv_factor(const SuvTags& t) {
                         trimmed(t.series_date) + " " + trimmed(t.series_time));
     double injection = 0;
     if (!trimmed(t.injection_datetime).empty()) {
-      injection = dicom_seconds(t.injection_datetime, "",
-                                src + ": RadiopharmaceuticalStartDateTime (0018,1078)");
+      injection =
+          dicom_seconds(t.injection_datetime, "", src + ": RadiopharmaceuticalStartDateTime (0018,1078)");
       r.used.emplace_back("RadiopharmaceuticalStartDateTime (0018,1078)", trimmed(t.injection_datetime));
     } else {
       UNIPET_CHECK(!trimmed(t.injection_time).empty(),
                    src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) and "
                           "RadiopharmaceuticalStartDateTime (0018,1078) are missing");
-      injection = dicom_seconds(t.series_date, t.injection_time,
-                                src + ": RadiopharmaceuticalStartTime (0018,1072)");
+      injection =
+          dicom_seconds(t.series_date, t.injection_time, src + ": RadiopharmaceuticalStartTime (0018,1072)");
       // Only a time of day was stored: an injection "after" the series means the scan started
       // past midnight, so the injection was on the day before SeriesDate.
       if (injection > series) injection -= 86400.0;
       r.used.emplace_back("RadiopharmaceuticalStartTime (0018,1072)", trimmed(t.injection_time));
     }
     r.elapsed_s = series - injection;
-    UNIPET_CHECK(r.elapsed_s >= 0, src << ": cannot compute SUV: the injection is "
-                                       << -r.elapsed_s << " s after SeriesDate/SeriesTime");
+    UNIPET_CHECK(r.elapsed_s >= 0, src << ": cannot compute SUV: the injection is " << -r.elapsed_s
+                                       << " s after SeriesDate/SeriesTime");
     decayed = *t.total_dose_bq * std::exp2(-r.elapsed_s / *t.half_life_s);
   }
   r.decayed_dose_bq = decayed;

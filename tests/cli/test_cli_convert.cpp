@@ -35,7 +35,10 @@ TEST(CliConvert, DicomToSuvUsesTheTagsAndSuvFactorOverridesThem) {
   const Volume suv = io::read_image(dir / "suv.nrrd");
   EXPECT_EQ(suv.units, Units::SUV);
   EXPECT_NEAR(suv.data[0][0][0].item<double>(), 1000 * 2.960750161260463e-4, 1e-6);
-  ASSERT_EQ(unipet_cli("convert " + q(dir / "pet") + " " + q(dir / "suv2.nrrd") + " --to suv --suv-factor 0.001").status, 0);
+  ASSERT_EQ(
+      unipet_cli("convert " + q(dir / "pet") + " " + q(dir / "suv2.nrrd") + " --to suv --suv-factor 0.001")
+          .status,
+      0);
   EXPECT_NEAR(io::read_image(dir / "suv2.nrrd").data[0][0][0].item<double>(), 1.0, 1e-6);
   // And to a DICOM series in SUV (GML), still derived from the patient's series.
   ASSERT_EQ(unipet_cli("convert " + q(dir / "pet") + " " + q(dir / "suv_dicom") + " --to suv").status, 0);
@@ -61,7 +64,8 @@ TEST(CliConvert, FailuresExitNonZeroAndLeaveNoOutput) {
   const Case cases[] = {
       {q(dir / "nan.mha") + " " + q(dir / "o1.nii"), "o1.nii", "NaN or Inf"},
       {q(dir / "cut.nii") + " " + q(dir / "o2.nii.gz"), "o2.nii.gz", "truncated"},
-      {q(dir / "noweight") + " " + q(dir / "o3.nii") + " --to suv", "o3.nii", "PatientWeight (0010,1030) is missing"},
+      {q(dir / "noweight") + " " + q(dir / "o3.nii") + " --to suv", "o3.nii",
+       "PatientWeight (0010,1030) is missing"},
       {q(dir / "nan.mha") + " " + q(dir / "o4_dicom"), "o4_dicom", "NaN or Inf"},
       {q(dir / "good.nii") + " " + q(dir / "o5.nii") + " --to suv", "o5.nii", "--suv-factor"},
       {q(dir / "good.nii") + " " + q(dir / "o6.png"), "o6.png", "unknown image format"}};

@@ -16,7 +16,8 @@ TEST(CliImport, UdpetTreeBecomesADatasetJson) {
   io::write_dicom_series(awkward_volume(), dir / "UDPET/p1/1-10 dose");
   io::write_image(awkward_volume(), dir / "UDPET/p2/Full_dose.nii.gz");
   io::write_image(awkward_volume(), dir / "UDPET/p2/1-10 dose.nii.gz");
-  const auto r = unipet_cli("import udpet " + q(dir / "UDPET") + " --out " + q(dir / "ds/dataset.json") + " --val 0 --test 0");
+  const auto r = unipet_cli("import udpet " + q(dir / "UDPET") + " --out " + q(dir / "ds/dataset.json") +
+                            " --val 0 --test 0");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("2 subjects (2 train, 0 val, 0 test), DRFs 10"), std::string::npos) << r.output;
   const io::Dataset d = io::read_dataset(dir / "ds/dataset.json");
@@ -27,8 +28,8 @@ TEST(CliImport, PairsUsePatternsAndRejectMismatchedGeometry) {
   TempDir dir;
   io::write_image(awkward_volume(), dir / "s1_full.nii");
   io::write_image(awkward_volume(), dir / "s1_low4.nii");
-  const std::string args = "import pairs --full " + q(dir / "{id}_full.nii") + " --low " + q(dir / "{id}_low{drf}.nii") +
-                           " --drf 4 --out " + q(dir / "dataset.json");
+  const std::string args = "import pairs --full " + q(dir / "{id}_full.nii") + " --low " +
+                           q(dir / "{id}_low{drf}.nii") + " --drf 4 --out " + q(dir / "dataset.json");
   const auto ok = unipet_cli(args);
   ASSERT_EQ(ok.status, 0) << ok.output;
   EXPECT_EQ(io::read_dataset(dir / "dataset.json").subjects.at(0).id, "s1");

@@ -17,9 +17,10 @@ TEST(CliInfo, PrintsGeometryUnitsAndTheNegativeVoxels) {
   io::write_image(v, dir / "pet.nii.gz");
   const auto r = unipet_cli("info " + q(dir / "pet.nii.gz"));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const std::string part : {"format:      NIfTI", "size:        7 x 6 x 5 voxels", "spacing:     1.65, 2.1, 3.27 mm",
-                                 "origin:      -120.25, 33.5, 402.75 mm", "units:       Bq/ml",
-                                 "negative:    2 voxels, minimum -2", "SUV factor:  not available"})
+  for (const std::string part :
+       {"format:      NIfTI", "size:        7 x 6 x 5 voxels", "spacing:     1.65, 2.1, 3.27 mm",
+        "origin:      -120.25, 33.5, 402.75 mm", "units:       Bq/ml", "negative:    2 voxels, minimum -2",
+        "SUV factor:  not available"})
     EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' not in:\n" << r.output;
 }
 
@@ -27,11 +28,13 @@ TEST(CliInfo, ShowsTheSuvFactorOfADicomSeriesWithItsTags) {
   TempDir dir;
   std::filesystem::create_directories(dir / "pet");
   for (int k = 0; k < 2; ++k)
-    pet_slice("1.2.826.0.1.3680043.99.40", k, 3.0 * k, 2, 2, {1, 2, 3, 4}, 1.0, 0).save(dir / ("pet/" + std::to_string(k)));
+    pet_slice("1.2.826.0.1.3680043.99.40", k, 3.0 * k, 2, 2, {1, 2, 3, 4}, 1.0, 0)
+        .save(dir / ("pet/" + std::to_string(k)));
   const auto r = unipet_cli("info " + q(dir / "pet"));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const std::string part : {"SUV factor:  0.00029607502", "decayed dose 2.5331418e+08 Bq after 3600 s",
-                                 "DecayCorrection (0054,1102): START", "RadionuclideTotalDose (0018,1074): 370000000 Bq"})
+  for (const std::string part :
+       {"SUV factor:  0.00029607502", "decayed dose 2.5331418e+08 Bq after 3600 s",
+        "DecayCorrection (0054,1102): START", "RadionuclideTotalDose (0018,1074): 370000000 Bq"})
     EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' not in:\n" << r.output;
   const auto overridden = unipet_cli("info " + q(dir / "pet") + " --suv-factor 0.5");
   EXPECT_NE(overridden.output.find("SUV factor:  0.5"), std::string::npos) << overridden.output;
@@ -60,10 +63,13 @@ TEST(CliInfo, BadInputsFailWithOneLineNamingTheFile) {
   write_raw_mha(dir / "wide.mha", {2, 2, 2}, std::vector<float>(8, 1.0f), "ElementSpacing = 1 1 1e9\n");
   std::filesystem::create_directories(dir / "nopet");
   write_bytes(dir / "nopet/notes.txt", "hello");
-  const std::pair<std::string, std::string> cases[] = {
-      {"junk.nii", "junk.nii"},          {"nan.mha", "NaN or Inf"},  {"movie.mha", "4D"},
-      {"flat.mha", "2D"},                {"wide.mha", "absurd voxel spacing"},
-      {"nopet", "no DICOM series found"}, {"missing.nii", "no such file"}};
+  const std::pair<std::string, std::string> cases[] = {{"junk.nii", "junk.nii"},
+                                                       {"nan.mha", "NaN or Inf"},
+                                                       {"movie.mha", "4D"},
+                                                       {"flat.mha", "2D"},
+                                                       {"wide.mha", "absurd voxel spacing"},
+                                                       {"nopet", "no DICOM series found"},
+                                                       {"missing.nii", "no such file"}};
   for (const auto& [name, problem] : cases) {
     const auto r = unipet_cli("info " + q(dir / name));
     EXPECT_EQ(r.status, 1) << name << ": " << r.output;

@@ -114,7 +114,8 @@ inline RawDicom pet_slice(const std::string& series_uid, int index, double z, in
       .set(0x0054, 0x1001, "CS", "BQML")
       .set(0x0054, 0x1102, "CS", "START")
       .set_sequence(0x0054, 0x0016, isotope)
-      .set(0x7FE0, 0x0010, "OW", std::string(reinterpret_cast<const char*>(stored.data()), stored.size() * 2));
+      .set(0x7FE0, 0x0010, "OW",
+           std::string(reinterpret_cast<const char*>(stored.data()), stored.size() * 2));
   return d;
 }
 

@@ -3,14 +3,14 @@
 // deliberately awkward geometry.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cstdio>
 
 #include "unipet/core/volume.h"
 
@@ -39,9 +39,8 @@ class TempDir {
 inline std::array<double, 9> oblique_direction(double degrees) {
   const double t = degrees * M_PI / 180.0, c = std::cos(t), s = std::sin(t), k = 1.0 / std::sqrt(3.0);
   const double C = 1 - c;
-  return {c + k * k * C,     k * k * C - k * s, k * k * C + k * s,
-          k * k * C + k * s, c + k * k * C,     k * k * C - k * s,
-          k * k * C - k * s, k * k * C + k * s, c + k * k * C};
+  return {c + k * k * C,     k * k * C - k * s, k * k * C + k * s, k * k * C + k * s, c + k * k * C,
+          k * k * C - k * s, k * k * C - k * s, k * k * C + k * s, c + k * k * C};
 }
 
 /// A [D, H, W] = [5, 6, 7] volume with distinct values (some negative), anisotropic spacing, an
@@ -82,8 +81,8 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
 
 /// A MetaImage file written byte by byte (float32, x fastest), bypassing write_image's checks:
 /// the way to make NaN-filled or oddly shaped inputs.
-inline void write_raw_mha(const std::string& path, const std::vector<int>& sizes, const std::vector<float>& values,
-                          const std::string& extra_header = "") {
+inline void write_raw_mha(const std::string& path, const std::vector<int>& sizes,
+                          const std::vector<float>& values, const std::string& extra_header = "") {
   std::string header = "ObjectType = Image\nNDims = " + std::to_string(sizes.size()) + "\nDimSize =";
   for (int s : sizes) header += " " + std::to_string(s);
   header += "\n" + extra_header + "ElementType = MET_FLOAT\nElementDataFile = LOCAL\n";
@@ -109,8 +108,6 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 /// True when `tool` is an executable on PATH.
-inline bool on_path(const std::string& tool) {
-  return run_command("command -v " + tool).status == 0;
-}
+inline bool on_path(const std::string& tool) { return run_command("command -v " + tool).status == 0; }
 
 }  // namespace unipet::test

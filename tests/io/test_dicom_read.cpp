@@ -72,7 +72,8 @@ TEST(DicomRead, SeveralPetSeriesAreListedAndChosenByUid) {
                {"2 PET series found", "1.2.826.0.1.3680043.99.10", "1.2.826.0.1.3680043.99.11"});
   EXPECT_EQ(read_dicom_series(dir / "study", "1.2.826.0.1.3680043.99.11").info.series_uid,
             "1.2.826.0.1.3680043.99.11");
-  expect_error([&] { read_dicom_series(dir / "study", "1.2.3"); }, {"no series with SeriesInstanceUID 1.2.3"});
+  expect_error([&] { read_dicom_series(dir / "study", "1.2.3"); },
+               {"no series with SeriesInstanceUID 1.2.3"});
 }
 
 TEST(DicomRead, AFolderWithoutAPetSeriesIsAnError) {

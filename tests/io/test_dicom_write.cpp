@@ -85,14 +85,16 @@ TEST(DicomWrite, DerivedSeriesKeepsPatientAndStudyWithNewUids) {
   EXPECT_DOUBLE_EQ(suv_factor(derived.suv_tags).factor, suv_factor(source.suv_tags).factor);
 
   if (!test::on_path("dcmdump")) GTEST_SKIP() << "dcmdump not on PATH: dcmtk check skipped";
-  const auto dump = test::run_command("dcmdump +P 0008,0008 +P 0008,0018 +P 0010,0010 +P 0020,000d "
-                                      "+P 0020,000e +P 0054,1001 +P 0008,0060 " +
-                                      derived.files.front());
+  const auto dump = test::run_command(
+      "dcmdump +P 0008,0008 +P 0008,0018 +P 0010,0010 +P 0020,000d "
+      "+P 0020,000e +P 0054,1001 +P 0008,0060 " +
+      derived.files.front());
   ASSERT_EQ(dump.status, 0) << dump.output;
   EXPECT_NE(dump.output.find("[DERIVED\\SECONDARY]"), std::string::npos) << dump.output;
   EXPECT_NE(dump.output.find("[Test^Patient]"), std::string::npos) << dump.output;
   EXPECT_NE(dump.output.find("[1.2.826.0.1.3680043.99.1]"), std::string::npos) << dump.output;  // study kept
-  EXPECT_EQ(dump.output.find("1.2.826.0.1.3680043.99.20"), std::string::npos) << dump.output;  // new series and SOP UIDs
+  EXPECT_EQ(dump.output.find("1.2.826.0.1.3680043.99.20"), std::string::npos)
+      << dump.output;  // new series and SOP UIDs
   EXPECT_NE(dump.output.find("[BQML]"), std::string::npos) << dump.output;
   EXPECT_NE(dump.output.find("[PT]"), std::string::npos) << dump.output;
 }
@@ -114,6 +116,20 @@ TEST(DicomWrite, StandaloneSeriesIsValidForDcmtkAndGdcm) {
   const auto gdcm = test::run_command("gdcminfo " + files.back());
   EXPECT_EQ(gdcm.status, 0) << gdcm.output;
   EXPECT_NE(gdcm.output.find("1.2.840.10008.5.1.4.1.1.128"), std::string::npos) << gdcm.output;
+}
+
+TEST(DicomWrite, PydicomReadsTheFilesWherePresent) {
+  if (test::run_command("python3 -c 'import pydicom'").status != 0)
+    GTEST_SKIP() << "python3 with pydicom not available: pydicom check skipped";
+  TempDir dir;
+  write_dicom_series(test::awkward_volume(), dir / "py");
+  const auto files = read_dicom_series(dir / "py").files;
+  const auto r = test::run_command(
+      "python3 -c \"import pydicom, sys; d = pydicom.dcmread(sys.argv[1]); "
+      "print(d.Modality, '/'.join(d.ImageType), d.Rows, d.Columns, len(d.PixelData), d.Units)\" " +
+      files.front());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("PT DERIVED/SECONDARY 6 7 84 BQML"), std::string::npos) << r.output;
 }
 
 TEST(DicomWrite, ANonEmptyFolderIsRefusedAndErrorsLeaveNothing) {

@@ -8,8 +8,8 @@
 namespace unipet::io {
 namespace {
 
-using test::TempDir;
 using test::expect_error;
+using test::TempDir;
 
 void expect_same_volume(const Volume& a, const Volume& b) {
   EXPECT_TRUE(same_geometry(a, b, 1e-4)) << "geometry changed";
@@ -40,8 +40,7 @@ TEST_P(ImageIoRoundTrip, KeepsValuesObliqueGeometryAndUnits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ImageIoEveryFormat, ImageIoRoundTrip,
-                         ::testing::Values(".nii", ".nii.gz", ".mha", ".mhd", ".nrrd"),
-                         [](const auto& info) {
+                         ::testing::Values(".nii", ".nii.gz", ".mha", ".mhd", ".nrrd"), [](const auto& info) {
                            std::string n = info.param.substr(1);
                            for (char& c : n) c = c == '.' ? '_' : c;
                            return n;
@@ -103,11 +102,13 @@ TEST(ImageIo, TwoDimensionalAndFourDimensionalImagesAreRejected) {
   // Hand-written MetaImage headers: the simplest way to make a 2D and a 4D image.
   test::write_bytes(dir / "flat.mha",
                     "ObjectType = Image\nNDims = 2\nDimSize = 3 4\nElementType = MET_FLOAT\n"
-                    "ElementDataFile = LOCAL\n" + std::string(3 * 4 * 4, '\0'));
+                    "ElementDataFile = LOCAL\n" +
+                        std::string(3 * 4 * 4, '\0'));
   expect_error([&] { read_image(dir / "flat.mha"); }, {"flat.mha", "expected a 3D image", "2D"});
   test::write_bytes(dir / "movie.mha",
                     "ObjectType = Image\nNDims = 4\nDimSize = 2 2 2 3\nElementType = MET_FLOAT\n"
-                    "ElementDataFile = LOCAL\n" + std::string(2 * 2 * 2 * 3 * 4, '\0'));
+                    "ElementDataFile = LOCAL\n" +
+                        std::string(2 * 2 * 2 * 3 * 4, '\0'));
   expect_error([&] { read_image(dir / "movie.mha"); }, {"movie.mha", "4D"});
   // A single slice stored as 3D is a 2D image too.
   Volume v = test::awkward_volume();
@@ -119,10 +120,12 @@ TEST(ImageIo, TwoDimensionalAndFourDimensionalImagesAreRejected) {
 TEST(ImageIo, NanVoxelsAreRejectedOnReadAndWrite) {
   TempDir dir;
   Volume v = test::awkward_volume();
-  expect_error([&] {
-    v.data[1][2][3] = std::nanf("");
-    write_image(v, dir / "nan.nii");
-  }, {"nan.nii", "NaN or Inf"});
+  expect_error(
+      [&] {
+        v.data[1][2][3] = std::nanf("");
+        write_image(v, dir / "nan.nii");
+      },
+      {"nan.nii", "NaN or Inf"});
   EXPECT_FALSE(std::filesystem::exists(dir / "nan.nii"));
   test::write_bytes(dir / "inf.mha",
                     "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\n"
@@ -138,7 +141,8 @@ TEST(ImageIo, AbsurdSpacingIsRejected) {
   TempDir dir;
   test::write_bytes(dir / "huge.mha",
                     "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementSpacing = 1 1 50000\n"
-                    "ElementType = MET_FLOAT\nElementDataFile = LOCAL\n" + std::string(32, '\0'));
+                    "ElementType = MET_FLOAT\nElementDataFile = LOCAL\n" +
+                        std::string(32, '\0'));
   expect_error([&] { read_image(dir / "huge.mha"); }, {"huge.mha", "absurd voxel spacing"});
 }
 

@@ -57,7 +57,8 @@ TEST(PetImage, NiftiToSuvWithoutDicomTagsAsksForTheFactor) {
   write_image(test::awkward_volume(Units::Unknown), dir / "x.nrrd");
   ConvertOptions o;
   o.to = "suv";
-  expect_error([&] { convert_pet(dir / "x.nrrd", dir / "y.nrrd", o); }, {"x.nrrd", "no SUV tags", "--suv-factor"});
+  expect_error([&] { convert_pet(dir / "x.nrrd", dir / "y.nrrd", o); },
+               {"x.nrrd", "no SUV tags", "--suv-factor"});
 }
 
 TEST(PetImage, ConvertingDicomToDicomMakesADerivedSeries) {
@@ -74,10 +75,10 @@ TEST(PetImage, ConvertingDicomToDicomMakesADerivedSeries) {
 TEST(PetImage, DescriptionReportsGeometryNegativesAndSuvTags) {
   TempDir dir;
   const std::string text = describe_pet(make_dicom(dir));
-  for (const std::string part : {"DICOM series (3 files)", "3 x 2 x 3 voxels", "spacing:     2, 2.5, 4 mm",
-                                 "units:       Bq/ml", "negative:    3 voxels, minimum -100",
-                                 "SUV factor:  0.00029607502", "PatientWeight (0010,1030): 75 kg",
-                                 "RadiopharmaceuticalStartTime (0018,1072): 100000"})
+  for (const std::string part :
+       {"DICOM series (3 files)", "3 x 2 x 3 voxels", "spacing:     2, 2.5, 4 mm", "units:       Bq/ml",
+        "negative:    3 voxels, minimum -100", "SUV factor:  0.00029607502",
+        "PatientWeight (0010,1030): 75 kg", "RadiopharmaceuticalStartTime (0018,1072): 100000"})
     EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in:\n" << text;
   write_image(test::awkward_volume(), dir / "plain.mha");
   const std::string plain = describe_pet(dir / "plain.mha");

@@ -36,7 +36,7 @@ TEST(Suv, StartDecayCorrectionMatchesAHandComputedFactor) {
 
 TEST(Suv, StartDateTimeTakesPrecedenceOverStartTime) {
   SuvTags t = start_case();
-  t.injection_time = "090000";               // would give two hours
+  t.injection_time = "090000";                          // would give two hours
   t.injection_datetime = "20240315100000.000000+0100";  // UTC offsets ignored: one hour
   EXPECT_NEAR(suv_factor(t).factor, 2.960750161260463e-4, 1e-15);
 }
@@ -54,7 +54,7 @@ TEST(Suv, InjectionBeforeMidnightWithASeriesAfterMidnightUsesThePreviousDay) {
   SuvTags t = start_case();
   t.injection_time = "234000";  // 23:40 on the 14th
   t.series_date = "20240315";
-  t.series_time = "002500";     // 00:25 on the 15th: 45 minutes later
+  t.series_time = "002500";  // 00:25 on the 15th: 45 minutes later
   const SuvResult r = suv_factor(t);
   EXPECT_NEAR(r.elapsed_s, 2700.0, 1e-9);
   EXPECT_NEAR(r.factor, 2.693185118355678e-4, 1e-15);
@@ -77,26 +77,38 @@ TEST(Suv, EachMissingOrBadQuantityIsAnErrorNamingTheTag) {
     change(t);
     return t;
   };
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.units = "CNTS"; })); }, {"slice.dcm", "Units (0054,1001)", "CNTS"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.units = "CNTS"; })); },
+               {"slice.dcm", "Units (0054,1001)", "CNTS"});
   expect_error([&] { suv_factor(with([](SuvTags& t) { t.units = ""; })); }, {"Units (0054,1001) is missing"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.corrected_image = {"ATTN"}; })); }, {"CorrectedImage (0028,0051)"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.decay_correction = "NONE"; })); }, {"DecayCorrection (0054,1102)"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg.reset(); })); }, {"PatientWeight (0010,1030) is missing"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg = -3; })); }, {"PatientWeight (0010,1030) is -3"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq.reset(); })); }, {"RadionuclideTotalDose (0018,1074)"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq = 0; })); }, {"RadionuclideTotalDose (0018,1074) is 0"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.half_life_s.reset(); })); }, {"RadionuclideHalfLife (0018,1075)"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_time = ""; })); }, {"RadiopharmaceuticalStartTime (0018,1072)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.corrected_image = {"ATTN"}; })); },
+               {"CorrectedImage (0028,0051)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.decay_correction = "NONE"; })); },
+               {"DecayCorrection (0054,1102)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg.reset(); })); },
+               {"PatientWeight (0010,1030) is missing"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.patient_weight_kg = -3; })); },
+               {"PatientWeight (0010,1030) is -3"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq.reset(); })); },
+               {"RadionuclideTotalDose (0018,1074)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.total_dose_bq = 0; })); },
+               {"RadionuclideTotalDose (0018,1074) is 0"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.half_life_s.reset(); })); },
+               {"RadionuclideHalfLife (0018,1075)"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_time = ""; })); },
+               {"RadiopharmaceuticalStartTime (0018,1072)"});
   expect_error([&] { suv_factor(with([](SuvTags& t) { t.series_time = ""; })); }, {"SeriesTime (0008,0031)"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_datetime = "20240315120000"; })); }, {"injection is", "after"});
-  expect_error([&] { suv_factor(with([](SuvTags& t) { t.series_date = "2024-03-15"; })); }, {"malformed DICOM date"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.injection_datetime = "20240315120000"; })); },
+               {"injection is", "after"});
+  expect_error([&] { suv_factor(with([](SuvTags& t) { t.series_date = "2024-03-15"; })); },
+               {"malformed DICOM date"});
 }
 
 TEST(Suv, DicomSecondsCountsDaysAcrossLeapYears) {
   EXPECT_DOUBLE_EQ(dicom_seconds("19700101", "000000", "x"), 0.0);
   EXPECT_DOUBLE_EQ(dicom_seconds("20240301", "", "x") - dicom_seconds("20240228", "", "x"), 2 * 86400.0);
   EXPECT_DOUBLE_EQ(dicom_seconds("20240101", "1230", "x"), dicom_seconds("20240101123000", "", "x"));
-  EXPECT_NEAR(dicom_seconds("20240101", "12:30:15.25", "x") - dicom_seconds("20240101", "1230", "x"), 15.25, 1e-6);
+  EXPECT_NEAR(dicom_seconds("20240101", "12:30:15.25", "x") - dicom_seconds("20240101", "1230", "x"), 15.25,
+              1e-6);
 }
 
 }  // namespace

@@ -23,12 +23,12 @@ namespace unipet::io {
 /// One series found in a folder.
 struct DicomSeriesInfo {
   std::string series_uid;
-  std::string modality;            ///< e.g. "PT", "CT"
+  std::string modality;  ///< e.g. "PT", "CT"
   std::string series_description;
   std::string series_number;
   std::string patient_id;
   std::string study_date;
-  int64_t files = 0;               ///< number of files (slices) in the series
+  int64_t files = 0;  ///< number of files (slices) in the series
 };
 
 /// Every series below `dir`, sorted by series number then UID. Throws unipet::Error when `dir` is
@@ -40,7 +40,7 @@ std::string format_series_list(const std::vector<DicomSeriesInfo>& series);
 
 /// A series read into a Volume, with what is needed to compute SUV and to write a derived series.
 struct DicomSeries {
-  Volume volume;                   ///< float32 [D, H, W]; units from (0054,1001)
+  Volume volume;  ///< float32 [D, H, W]; units from (0054,1001)
   DicomSeriesInfo info;
   SuvTags suv_tags;                ///< from the first slice (series-level tags)
   std::vector<std::string> files;  ///< slice files, in the order of volume's D axis
@@ -68,8 +68,7 @@ struct DicomWriteOptions {
 /// that is renamed to `dir` when complete. Stored values are int16 with RescaleIntercept 0 and a
 /// per-slice RescaleSlope of max|slice| / 32767 (relative precision 1.5e-5 of each slice's max).
 /// Units: Bq/ml -> BQML, SUV -> GML, counts -> CNTS. Throws unipet::Error naming `dir`.
-void write_dicom_series(const Volume& volume, const std::string& dir,
-                        const DicomWriteOptions& options = {});
+void write_dicom_series(const Volume& volume, const std::string& dir, const DicomWriteOptions& options = {});
 
 /// True when `path` is a folder (which read_image cannot read but read_dicom_series can).
 bool is_directory(const std::string& path);

@@ -40,8 +40,8 @@ void assign_splits(std::vector<DatasetSubject>& subjects, const SplitOptions& op
 /// Imaging) or as NIfTI files named the same (`Full_dose.nii.gz`, `1-4 dose.nii`). Names are
 /// matched ignoring case, with space, underscore or hyphen as separator.
 struct UdpetImportOptions {
-  std::string root;                 ///< the folder holding one folder per patient
-  std::string out = "dataset.json"; ///< dataset.json to write; converted images go beside it
+  std::string root;                  ///< the folder holding one folder per patient
+  std::string out = "dataset.json";  ///< dataset.json to write; converted images go beside it
   std::string name = "udpet";
   SplitOptions split;
   /// DICOM series are converted to NIfTI under <out folder>/images/<patient>/ (training reads
@@ -61,7 +61,7 @@ Dataset import_udpet(const UdpetImportOptions& options);
 struct PairsImportOptions {
   std::string full_pattern;
   std::vector<std::string> low_patterns;
-  std::vector<double> drfs;         ///< each > 1
+  std::vector<double> drfs;  ///< each > 1
   std::string out = "dataset.json";
   std::string name = "nifti-pairs";
   SplitOptions split;

@@ -46,10 +46,10 @@ Volume convert_units(const PetImage& image, const std::string& units,
                      std::optional<double> override_factor = std::nullopt);
 
 struct ConvertOptions {
-  std::string to;                      ///< "", "suv" or "bqml"
-  std::optional<double> suv_factor;    ///< overrides the factor from DICOM tags
-  std::string series_uid;              ///< picks a series in a DICOM folder with several
-  DicomWriteOptions dicom;             ///< labels of a DICOM output
+  std::string to;                    ///< "", "suv" or "bqml"
+  std::optional<double> suv_factor;  ///< overrides the factor from DICOM tags
+  std::string series_uid;            ///< picks a series in a DICOM folder with several
+  DicomWriteOptions dicom;           ///< labels of a DICOM output
 };
 
 /// Reads `in`, converts units, writes `out` (atomically). Returns a one-line summary.
