@@ -167,7 +167,31 @@ void check_gzip_nifti_not_truncated(const itk::ImageIOBase& io, const std::strin
 
 // Some ITK readers (MetaImage, uncompressed NIfTI) report a short read on stderr, or not at all,
 // and return zeros instead of failing; check the file holds every voxel before reading.
+// A .mhd header names a separate data file; uncompressed, it must hold every voxel.
+void check_mhd_data_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
+  if (io.GetUseCompression()) return;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("ElementDataFile", 0) != 0) continue;
+    std::string name = line.substr(line.find('=') + 1);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t\r") + 1);
+    if (name == "LOCAL" || name.find_first_of("% ") != std::string::npos || name.rfind("LIST", 0) == 0)
+      return;  // inline, or a list of slice files that ITK checks itself
+    const fs::path data = fs::path(path).parent_path() / name;
+    std::error_code ec;
+    const auto bytes = fs::file_size(data, ec);
+    UNIPET_CHECK(!ec, path << ": its data file " << data.string() << " is missing");
+    UNIPET_CHECK(bytes >= static_cast<uintmax_t>(io.GetImageSizeInBytes()),
+                 path << ": data file " << data.string() << " is truncated (" << bytes << " bytes, expected "
+                      << io.GetImageSizeInBytes() << ")");
+    return;
+  }
+}
+
 void check_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
+  if (detail::ends_with_ci(path, ".mhd")) return check_mhd_data_not_truncated(io, path);
   const int64_t offset = voxel_data_offset(io, path);
   if (offset == -2) return check_gzip_nifti_not_truncated(io, path);
   if (offset < 0) return;

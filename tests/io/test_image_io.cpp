@@ -95,6 +95,11 @@ TEST(ImageIo, TruncatedFilesAreErrors) {
     test::write_bytes(cut, bytes.substr(0, bytes.size() * 2 / 3));
     expect_error([&] { read_image(cut); }, {cut});
   }
+  // A .mhd whose separate .raw data file lost its end.
+  write_image(test::awkward_volume(), dir / "split.mhd");
+  const std::string raw = test::read_bytes(dir / "split.raw");
+  test::write_bytes(dir / "split.raw", raw.substr(0, raw.size() / 2));
+  expect_error([&] { read_image(dir / "split.mhd"); }, {"split.mhd", "truncated"});
 }
 
 TEST(ImageIo, TwoDimensionalAndFourDimensionalImagesAreRejected) {
