@@ -174,9 +174,8 @@ Projector::Projector(ProjectorOptions options) : options_(options) {
       row_start_.push_back(static_cast<int64_t>(column_.size()));
     }
   }
-  psf_x_ = gaussian_kernel(o.psf_fwhm_mm / o.voxel_x_mm);
-  psf_y_ = gaussian_kernel(o.psf_fwhm_mm / o.voxel_y_mm);
-  psf_z_ = gaussian_kernel(o.psf_axial_fwhm_mm / o.voxel_z_mm);
+  psf_radial_ = gaussian_kernel(o.psf_fwhm_mm / o.bin_mm);
+  psf_axial_ = gaussian_kernel(o.psf_axial_fwhm_mm / o.voxel_z_mm);
 }
 
 int64_t Projector::nonzeros() const { return static_cast<int64_t>(column_.size()); }
@@ -187,11 +186,12 @@ std::vector<int64_t> Projector::all_angles() const {
   return list;
 }
 
-torch::Tensor Projector::blur(const torch::Tensor& image) const {
-  check_float(image, "image");
-  torch::Tensor out = convolve_along(image, psf_x_, 2);
-  out = convolve_along(out, psf_y_, 1);
-  return convolve_along(out, psf_z_, 0);
+torch::Tensor Projector::blur_sinogram(const torch::Tensor& sinogram) const {
+  check_float(sinogram, "sinogram");
+  UNIPET_CHECK(sinogram.dim() == 3 && sinogram.size(2) == options_.bins,
+               "Projector: expected a sinogram [D, angles, " << options_.bins << "], got "
+                                                             << sinogram.sizes());
+  return convolve_along(convolve_along(sinogram, psf_radial_, 2), psf_axial_, 0);
 }
 
 torch::Tensor Projector::project(const torch::Tensor& image,
@@ -247,12 +247,12 @@ torch::Tensor Projector::back(const torch::Tensor& sinogram) const {
 
 torch::Tensor Projector::forward(const torch::Tensor& image,
                                  const std::vector<int64_t>& angle_list) const {
-  return project(blur(image), angle_list);
+  return blur_sinogram(project(image, angle_list));
 }
 
 torch::Tensor Projector::back(const torch::Tensor& sinogram,
                               const std::vector<int64_t>& angle_list) const {
-  return blur(backproject(sinogram, angle_list));
+  return backproject(blur_sinogram(sinogram), angle_list);
 }
 
 torch::Tensor Projector::line_integrals(const torch::Tensor& image) const {

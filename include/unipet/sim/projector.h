@@ -12,6 +12,11 @@
 /// the line x cos(theta) + y sin(theta) = s_b from the axis. Projections are line integrals in mm
 /// (image value x mm), so projecting a mu-map in 1/mm gives attenuation exponents directly.
 ///
+/// Resolution model: a Gaussian blur of the sinogram along the radial bins (transaxial FWHM) and
+/// across slices (axial FWHM). For a shift-invariant isotropic Gaussian PSF this equals blurring
+/// the image (the projection of a 2D Gaussian is the same 1D Gaussian), costs a fraction of it on
+/// OSEM subsets, and, being a symmetric zero-padded convolution, keeps the adjoint exact.
+///
 /// The system matrix of one slice is the same for every slice, so it is stored once as a sparse
 /// row-per-line matrix and applied to all slices together with the slice index innermost, which
 /// vectorises over slices and streams the matrix once per call. Forward and back use the very same
@@ -68,8 +73,8 @@ class Projector {
   /// Line integrals without the resolution model (for attenuation: project mu in 1/mm).
   torch::Tensor line_integrals(const torch::Tensor& image) const;
 
-  /// The symmetric Gaussian resolution model alone (its own adjoint), [D, H, W] -> [D, H, W].
-  torch::Tensor blur(const torch::Tensor& image) const;
+  /// The resolution model alone (symmetric, so its own adjoint): [D, n, bins] -> same shape.
+  torch::Tensor blur_sinogram(const torch::Tensor& sinogram) const;
 
  private:
   torch::Tensor project(const torch::Tensor& image, const std::vector<int64_t>& angle_list) const;
@@ -82,7 +87,7 @@ class Projector {
   std::vector<int64_t> row_start_;
   std::vector<int32_t> column_;
   std::vector<float> weight_;
-  torch::Tensor psf_x_, psf_y_, psf_z_;  // 1D normalised Gaussian kernels (double)
+  torch::Tensor psf_radial_, psf_axial_;  // 1D normalised Gaussian kernels (double)
 };
 
 /// A normalised, symmetric 1D Gaussian kernel (float64) with the given FWHM in voxels, truncated

@@ -1,0 +1,67 @@
+// Simulator speed: the projector at the default 128 x 128 x 96 grid (128 angles x 128 bins) with
+// 1 and 2 threads, one OSEM subset update, and a whole default subject (phantom, scanner model,
+// counts, thinning, 7 reconstructions; no file output). Examples:
+//   ./build/unipet_bench --benchmark_filter='Projector'
+//   ./build/unipet_bench --benchmark_filter='DefaultSubject' --benchmark_min_time=1
+#include <benchmark/benchmark.h>
+
+#include <ATen/Parallel.h>
+
+#include "unipet/sim/phantom.h"
+#include "unipet/sim/simulate.h"
+
+namespace {
+
+using namespace unipet::sim;
+
+const Phantom& default_phantom() {
+  static const Phantom phantom = generate_phantom(PhantomOptions{}, 1);
+  return phantom;
+}
+
+void label_threads(benchmark::State& state) {
+  state.SetLabel(std::to_string(at::get_num_threads()) + " thread(s)");
+}
+
+void BM_ProjectorForward(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const Projector projector = make_projector(ScannerOptions{}, default_phantom().activity);
+  const torch::Tensor image = default_phantom().activity.data;
+  for (auto _ : state) benchmark::DoNotOptimize(projector.forward(image));
+  label_threads(state);
+  state.counters["nonzeros"] = static_cast<double>(projector.nonzeros());
+}
+BENCHMARK(BM_ProjectorForward)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_ProjectorBack(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const Projector projector = make_projector(ScannerOptions{}, default_phantom().activity);
+  const torch::Tensor sinogram = projector.forward(default_phantom().activity.data);
+  for (auto _ : state) benchmark::DoNotOptimize(projector.back(sinogram));
+  label_threads(state);
+}
+BENCHMARK(BM_ProjectorBack)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PhantomGeneration(benchmark::State& state) {
+  uint64_t seed = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(generate_phantom(PhantomOptions{}, ++seed));
+  label_threads(state);
+}
+BENCHMARK(BM_PhantomGeneration)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Phantom, scanner model, Poisson counts, nested thinning and OSEM of the full dose and six
+/// DRFs: what `unipet simulate` does per subject, minus writing the NIfTI files.
+void BM_DefaultSubject(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  SimulationOptions options;
+  options.out_dir = "unused";
+  uint64_t seed = 0;
+  for (auto _ : state) {
+    const Phantom p = generate_phantom(options.phantom, ++seed);
+    benchmark::DoNotOptimize(simulate_subject(p.activity, p.mumap, options, seed));
+  }
+  label_threads(state);
+}
+BENCHMARK(BM_DefaultSubject)->Arg(2)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+
+}  // namespace
