@@ -4,6 +4,7 @@
 #include "io/dicom_test_util.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
+#include "unipet/nn/model_file.h"
 
 namespace unipet::test {
 namespace {
@@ -52,6 +53,15 @@ TEST(CliInfo, ListsTheSeriesOfAFolderWithSeveral) {
   const auto one = unipet_cli("info " + q(dir / "study") + " --series " + uid);
   ASSERT_EQ(one.status, 0) << one.output;
   EXPECT_NE(one.output.find(uid), std::string::npos) << one.output;
+}
+
+TEST(CliInfo, DescribesAModelFile) {
+  TempDir dir;
+  nn::UniPET model(nn::UniPETOptions().width(16).blocks(2).san_width(32).san_depth(1));
+  nn::save_unipet(dir / "m.safetensors", model, nn::IntensityNormalization{});
+  const auto r = unipet_cli("info " + q(dir / "m.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("width:       16"), std::string::npos) << r.output;
 }
 
 TEST(CliInfo, BadInputsFailWithOneLineNamingTheFile) {
