@@ -151,12 +151,13 @@ Slice read_slice(const std::string& path) {
   DcmElement* pixel = nullptr;
   UNIPET_CHECK(ds.findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr,
                path << ": no PixelData (7FE0,0010)");
-  const Uint8* bytes = nullptr;
-  status = pixel->getUint8Array(const_cast<Uint8*&>(bytes));
+  // dcmtk hands out OB data as bytes and OW data as words (in host byte order).
+  Uint8* bytes = nullptr;
+  status = pixel->getUint8Array(bytes);
   if (status.bad() || bytes == nullptr) {
     Uint16* words = nullptr;
     status = pixel->getUint16Array(words);
-    bytes = reinterpret_cast<const Uint8*>(words);
+    bytes = reinterpret_cast<Uint8*>(words);
   }
   UNIPET_CHECK(status.good() && bytes != nullptr, path << ": unreadable PixelData (" << status.text() << ")");
   const size_t byte_count = pixel->getLength();
@@ -165,6 +166,8 @@ Slice read_slice(const std::string& path) {
   UNIPET_CHECK(byte_count >= n * static_cast<size_t>(bits_allocated / 8),
                path << ": PixelData is truncated (" << byte_count << " bytes for " << n << " pixels)");
   const int stored = static_cast<int>(bits_stored);
+  UNIPET_CHECK(stored >= 1 && stored <= bits_allocated,
+               path << ": BitsStored " << stored << " does not fit BitsAllocated " << bits_allocated);
   const bool is_signed = representation == 1;
   s.values.resize(n);
   for (size_t i = 0; i < n; ++i) {

@@ -118,6 +118,38 @@ TEST(DicomRead, AMissingSliceIsReportedAsUnevenSpacing) {
   expect_error([&] { read_dicom_series(dir / "gap"); }, {"gap", "uneven slice spacing"});
 }
 
+TEST(DicomRead, UnsignedPixelsAboveTheSignedRangeAreKept) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "u16");
+  // 40000 and 65535 stored as uint16 (PixelRepresentation 0) would read as negative if signed.
+  const std::vector<uint16_t> raw = {0, 1, 40000, 65535};
+  std::vector<int16_t> bits(raw.size());
+  std::memcpy(bits.data(), raw.data(), raw.size() * 2);
+  for (int k = 0; k < 2; ++k)
+    pet_slice("1.2.826.0.1.3680043.99.12", k, 2.0 * k, 2, 2, bits, 0.5, 0)
+        .set(0x0028, 0x0103, "US", test::RawDicom::u16(0))
+        .save(dir / ("u16/" + std::to_string(k) + ".dcm"));
+  const Volume v = read_dicom_series(dir / "u16").volume;
+  EXPECT_FLOAT_EQ(v.data[1][1][0].item<float>(), 20000.0f);
+  EXPECT_FLOAT_EQ(v.data[1][1][1].item<float>(), 32767.5f);
+}
+
+TEST(DicomRead, JpegLosslessSlicesAreDecoded) {
+  if (!test::on_path("dcmcjpeg")) GTEST_SKIP() << "dcmcjpeg not on PATH: compressed-input check skipped";
+  TempDir dir;
+  write_series(dir / "plain", "1.2.826.0.1.3680043.99.13");
+  std::filesystem::create_directories(dir / "jpeg");
+  for (int n = 0; n < 4; ++n) {
+    const std::string name = "/file" + std::to_string(n) + ".dcm";
+    const auto r = test::run_command("dcmcjpeg --encode-lossless-sv1 " + (dir / "plain") + name + " " +
+                                     (dir / "jpeg") + name);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  ASSERT_EQ(test::run_command("dcmdump " + (dir / "jpeg") + "/file0.dcm | grep -c JPEGLossless").status, 0);
+  EXPECT_TRUE(torch::equal(read_dicom_series(dir / "jpeg").volume.data,
+                           read_dicom_series(dir / "plain").volume.data));
+}
+
 TEST(DicomRead, MissingSuvTagsAreErrorsNamingFileAndTag) {
   TempDir dir;
   std::filesystem::create_directories(dir / "noweight");
