@@ -143,7 +143,9 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     }
     const std::string source_description = detail::dicom_string(src, DCM_SeriesDescription);
     if (!source_description.empty() && o.series_description == DicomWriteOptions{}.series_description)
-      series_description = "unipet (" + source_description + ")";
+      series_description = source_description.find("unipet") != std::string::npos
+                               ? source_description
+                               : "unipet (" + source_description + ")";
     put(base, DCM_DerivationDescription,
         "unipet from series " + detail::dicom_string(src, DCM_SeriesInstanceUID), dir);
   } else {
@@ -164,9 +166,10 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     put(base, DCM_DerivationDescription, "unipet", dir);
   }
   // Type 2 attributes of the PET IOD: present, possibly empty.
-  for (const auto& tag : {DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyID, DCM_AccessionNumber,
-                          DCM_ReferringPhysicianName, DCM_PositionReferenceIndicator, DCM_Manufacturer,
-                          DCM_AcquisitionDate, DCM_AcquisitionTime, DCM_CorrectedImage})
+  for (const auto& tag :
+       {DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyID, DCM_AccessionNumber, DCM_ReferringPhysicianName,
+        DCM_PositionReferenceIndicator, DCM_Manufacturer, DCM_AcquisitionDate, DCM_AcquisitionTime,
+        DCM_CorrectedImage, DCM_ActualFrameDuration})
     if (!base.tagExists(tag)) put(base, tag, "", dir);
   if (!base.tagExists(DCM_RadiopharmaceuticalInformationSequence))
     base.insertEmptyElement(DCM_RadiopharmaceuticalInformationSequence);
