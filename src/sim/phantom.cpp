@@ -141,19 +141,26 @@ void paint_anatomy(const PhantomOptions& o, const Grid& g, Rng& r, Painter& p, d
 
   auto organ = [&](const torch::Tensor& mask, Tissue t) { p.paint(mask & inner, t); };
   auto jitter = [&]() { return r.uniform(0.88, 1.12); };
+  // Draws are sequenced statement by statement (argument evaluation order is unspecified), so a
+  // seed gives the same anatomy whatever the compiler.
+  auto jitters = [&]() { std::array<double, 3> j{}; for (double& v : j) v = jitter(); return j; };
   // Lungs, then the organs that displace them.
   const double lung_z = axial(0.70);
   for (double side : {-1.0, 1.0}) {
-    organ(ellipsoid(g, side * 0.46 * a0, yc + 5 * sb, lung_z, 0.33 * a0 * jitter(), 0.62 * b0 * jitter(),
-                    120 * cz * jitter()),
+    const auto j = jitters();
+    organ(ellipsoid(g, side * 0.46 * a0, yc + 5 * sb, lung_z, 0.33 * a0 * j[0], 0.62 * b0 * j[1],
+                    120 * cz * j[2]),
           kLung);
   }
   const double liver_z = axial(0.53);
-  organ(ellipsoid(g, -0.4 * a0, yc - 5 * sb, liver_z, 0.52 * a0 * jitter(), 0.72 * b0 * jitter(),
-                  75 * cz * jitter()),
+  const auto liver = jitters();
+  organ(ellipsoid(g, -0.4 * a0, yc - 5 * sb, liver_z, 0.52 * a0 * liver[0], 0.72 * b0 * liver[1],
+                  75 * cz * liver[2]),
         kLiver);
-  organ(ellipsoid(g, 0.52 * a0, yc + 0.3 * b0, axial(0.53), 0.2 * a0 * jitter(), 0.4 * b0 * jitter(),
-                  55 * cz * jitter()),
+  const double spleen_z = axial(0.53);
+  const auto spleen = jitters();
+  organ(ellipsoid(g, 0.52 * a0, yc + 0.3 * b0, spleen_z, 0.2 * a0 * spleen[0], 0.4 * b0 * spleen[1],
+                  55 * cz * spleen[2]),
         kSpleen);
   const double kidney_z = axial(0.40);
   for (double side : {-1.0, 1.0}) {

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <ATen/Parallel.h>
+
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 #include "unipet/sim/simulate.h"
@@ -105,6 +107,26 @@ TEST_F(Simulation, TheSameSeedGivesTheSameBytesAndAnotherSeedAnotherAnatomy) {
   EXPECT_EQ(a.subjects[0].numbers, b.subjects[0].numbers);
   const auto mu = a.subjects[0].images.at("mumap");
   EXPECT_FALSE(torch::equal(io::read_image(a.resolve(mu)).data, io::read_image(c.resolve(mu)).data));
+}
+
+TEST_F(Simulation, ResultsDoNotDependOnTheThreadCount) {
+  // Large enough that LibTorch's own reductions and element-wise ops split work across threads
+  // (they do above 32768 elements).
+  SimulationOptions o = tiny("unused");
+  o.phantom.width = o.phantom.height = 64;
+  o.phantom.voxel_mm = 7.0;
+  o.phantom.slices = 12;
+  o.scanner.angles = 48;
+  const Phantom p = generate_phantom(o.phantom, 8);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const SimulatedSubject one = simulate_subject(p.activity, p.mumap, o, 9);
+  at::set_num_threads(2);
+  const SimulatedSubject two = simulate_subject(p.activity, p.mumap, o, 9);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.full.data, two.full.data));
+  EXPECT_TRUE(torch::equal(one.low.at(10).data, two.low.at(10).data));
+  EXPECT_EQ(one.numbers, two.numbers);
 }
 
 TEST_F(Simulation, AnInterruptedRunResumesAndOtherOptionsAreRefused) {
