@@ -107,10 +107,21 @@ std::map<std::string, std::string> content_strings(const SimulationOptions& o) {
           {"generator", "unipet simulate"},
           {"mumap_units", "1/cm"},
           {"activity_units", "Bq/ml"},
-          {"suv", "SUV = Bq/ml * weight_kg * 1000 / dose_at_scan_bq"},
+          {"suv", "SUV = Bq/ml * suv_per_bqml = Bq/ml * weight_kg * 1000 / dose_at_scan_bq"},
           {"noise_model", "Poisson prompts, binomial thinning p = 1/DRF (nested), OSEM"},
           {"from_images", inputs},
           {"mumap_input", o.mumap}};
+}
+
+/// A user's mu-map, refused when its values cannot be 1/cm at 511 keV (a map in 1/mm or in
+/// Hounsfield units would silently give wrong attenuation).
+Volume read_mumap(const std::string& path) {
+  Volume mu = io::read_image(path);
+  const double max_mu = mu.data.max().item<double>();
+  UNIPET_CHECK(max_mu >= 0.05 && max_mu < 0.5 && mu.data.min().item<double>() >= 0,
+               path << ": mu-map values must be in 1/cm at 511 keV (soft tissue 0.096), got a "
+                    << "maximum of " << max_mu);
+  return mu;
 }
 
 void write_volume(const Volume& v, const fs::path& path) { io::write_image(v, path.string()); }
@@ -302,6 +313,7 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
         s.numbers["weight_kg"] = p.weight_kg;
         s.numbers["injected_dose_bq"] = p.injected_dose_bq;
         s.numbers["dose_at_scan_bq"] = p.dose_at_scan_bq;
+        s.numbers["suv_per_bqml"] = 1.0 / bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
         s.numbers["lesions"] = static_cast<double>(p.lesion_list.size());
         s.numbers["brain_in_view"] = p.brain_in_view ? 1.0 : 0.0;
       } else {
@@ -312,10 +324,13 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
         activity.data = activity.data.clamp_min(0.0);  // OSEM-reconstructed inputs may dip below 0
         activity.units = Units::BqPerMl;
         const Volume mu = o.mumap.empty() ? mumap_from_activity(activity, o.body_threshold)
-                                          : io::read_image(o.mumap);
+                                          : read_mumap(o.mumap);
         s = simulate_subject(activity, mu, o, seed);
         if (o.weight_kg > 0) s.numbers["weight_kg"] = o.weight_kg;
         if (o.dose_at_scan_bq > 0) s.numbers["dose_at_scan_bq"] = o.dose_at_scan_bq;
+        if (o.weight_kg > 0 && o.dose_at_scan_bq > 0) {
+          s.numbers["suv_per_bqml"] = 1.0 / bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
+        }
       }
       subject = write_subject(s, dir, id, record);
     }

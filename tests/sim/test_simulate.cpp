@@ -167,6 +167,26 @@ TEST_F(Simulation, AUsersFullDoseImageBecomesTheActivity) {
   EXPECT_TRUE(fs::exists(ds.resolve(s.low_dose.at(2))));
 }
 
+TEST_F(Simulation, AUsersMuMapIsUsedAndOneInTheWrongUnitsIsRefused) {
+  SimulationOptions o = tiny("mu");
+  const Phantom p = generate_phantom(o.phantom, 4);
+  fs::create_directories(dir_);
+  const std::string activity = (dir_ / "pet.nii.gz").string(), mu = (dir_ / "mu.nii.gz").string();
+  io::write_image(p.activity, activity);
+  io::write_image(p.mumap, mu);
+  o.from_images = {activity};
+  o.mumap = mu;
+  o.weight_kg = 70;
+  o.dose_at_scan_bq = 2e8;
+  const io::Dataset ds = simulate_dataset(o);
+  const Volume written = io::read_image(ds.resolve(ds.subjects[0].images.at("mumap")));
+  EXPECT_TRUE(torch::equal(written.data, p.mumap.data));
+  EXPECT_DOUBLE_EQ(ds.subjects[0].numbers.at("suv_per_bqml"), 70 * 1000 / 2e8);
+  io::write_image(with_geometry_of(p.mumap, p.mumap.data / 10), mu);  // 1/mm
+  o.out_dir = (dir_ / "mu_mm").string();
+  EXPECT_THROW(simulate_dataset(o), Error);
+}
+
 TEST(SimulationOptions, InvalidOptionsAreRejected) {
   SimulationOptions o;
   o.out_dir = "x";
