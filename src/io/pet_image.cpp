@@ -114,15 +114,15 @@ std::string convert_pet(const std::string& in, const std::string& out, const Con
 std::string describe_pet(const std::string& path, const std::string& series_uid,
                          std::optional<double> override_factor) {
   std::ostringstream out;
+  std::vector<DicomSeriesInfo> series;
   if (!is_image_path(path) && is_directory(path) && series_uid.empty()) {
-    const auto series = list_dicom_series(path);
+    series = list_dicom_series(path);
     int pet = 0;
     for (const auto& s : series) pet += s.modality == "PT";
-    if (pet != 1) {
+    // Several PET series: listing them is the answer. None: read_pet below reports the error.
+    if (pet > 1) {
       out << path << ": " << series.size() << " DICOM series, " << pet << " PET\n"
-          << format_series_list(series);
-      if (pet > 1) out << "choose one with --series UID\n";
-      UNIPET_CHECK(!series.empty(), path << ": no DICOM series found");
+          << format_series_list(series) << "choose one with --series UID\n";
       return out.str();
     }
   }
@@ -164,6 +164,7 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
   } catch (const Error& e) {
     out << "  SUV factor:  not available: " << e.what() << "\n";
   }
+  if (series.size() > 1) out << "  all series in the folder:\n" << format_series_list(series);
   return out.str();
 }
 

@@ -73,12 +73,17 @@ TEST(CliInfo, BadInputsFailWithOneLineNamingTheFile) {
   write_raw_mha(dir / "wide.mha", {2, 2, 2}, std::vector<float>(8, 1.0f), "ElementSpacing = 1 1 1e9\n");
   std::filesystem::create_directories(dir / "nopet");
   write_bytes(dir / "nopet/notes.txt", "hello");
+  std::filesystem::create_directories(dir / "ctonly");
+  pet_slice("1.2.826.0.1.3680043.99.41", 0, 0, 2, 2, {1, 2, 3, 4}, 1.0, 0)
+      .set(0x0008, 0x0060, "CS", "CT")
+      .save(dir / "ctonly/ct.dcm");
   const std::pair<std::string, std::string> cases[] = {{"junk.nii", "junk.nii"},
                                                        {"nan.mha", "NaN or Inf"},
                                                        {"movie.mha", "4D"},
                                                        {"flat.mha", "2D"},
                                                        {"wide.mha", "absurd voxel spacing"},
                                                        {"nopet", "no DICOM series found"},
+                                                       {"ctonly", "no PET series"},
                                                        {"missing.nii", "no such file"}};
   for (const auto& [name, problem] : cases) {
     const auto r = unipet_cli("info " + q(dir / name));
