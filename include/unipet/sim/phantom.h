@@ -18,8 +18,8 @@
 /// spleen 1.7-2.3, blood pool 1.5-2.1, myocardium 2-10, kidney cortex 3-4.5, bladder 10-40, marrow
 /// 1.5-2.2, brain cortex 7-10) and converted to Bq/ml with the subject's dose at scan time and
 /// weight; a smooth random field multiplies them so that organs have texture. Lesions (spheres
-/// and ellipsoids, 5-30 mm, 1.5-8 x their host's uptake) sit in liver, lung, spleen, marrow,
-/// muscle (nodes) and brain.
+/// and ellipsoids, 5-30 mm, 1.5-8 x their host's uptake, log-uniform in size) sit in liver, lung,
+/// spleen, marrow and muscle (nodes); the brain is left free of lesions.
 #include <array>
 #include <cstdint>
 #include <string>
