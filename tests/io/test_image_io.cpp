@@ -39,6 +39,16 @@ TEST_P(ImageIoRoundTrip, KeepsValuesObliqueGeometryAndUnits) {
   EXPECT_EQ(files, GetParam() == ".mhd" ? 2 : 1);
 }
 
+TEST_P(ImageIoRoundTrip, KeepsALeftHandedDirection) {
+  // A flipped axis (NIfTI qfac = -1, radiological storage) is where converters often go wrong.
+  TempDir dir;
+  Volume original = test::awkward_volume(Units::BqPerMl);
+  for (int r = 0; r < 3; ++r) original.direction[r * 3 + 0] = -original.direction[r * 3 + 0];
+  const std::string path = dir / ("flipped" + GetParam());
+  write_image(original, path);
+  expect_same_volume(original, read_image(path));
+}
+
 INSTANTIATE_TEST_SUITE_P(ImageIoEveryFormat, ImageIoRoundTrip,
                          ::testing::Values(".nii", ".nii.gz", ".mha", ".mhd", ".nrrd"), [](const auto& info) {
                            std::string n = info.param.substr(1);
