@@ -5,6 +5,7 @@
 namespace unipet::nn {
 
 UniPETImpl::UniPETImpl(const UniPETOptions& options_) : options(options_) {
+  if (options.san_width() == 0) options.san_width(4 * options.width());
   UNIPET_CHECK(options.width() >= 16, "UniPETOptions: width must be at least 16 (the SAN attention works on width / 16 channels), got " << options.width());
   UNIPET_CHECK(options.blocks() > 0, "UniPETOptions: blocks must be positive, got " << options.blocks());
   UNIPET_CHECK(options.san_depth() > 0 && options.san_depth() <= options.blocks(),

@@ -130,6 +130,13 @@ TEST(UniPET, SmallConfigurationsRunOnOddShapes) {
   EXPECT_EQ(out.latents.size(), 2u);
 }
 
+TEST(UniPET, SanWidthDefaultsToFourTimesTheWidth) {
+  EXPECT_EQ(UniPET(UniPETOptions())->options.san_width(), 256);
+  UniPET model(UniPETOptions().width(16).blocks(2).san_depth(2));
+  EXPECT_EQ(model->options.san_width(), 64);
+  EXPECT_EQ(model->blocks[0]->as<ResModBlock>()->sw1->weight.size(1), 64);
+}
+
 TEST(UniPET, RejectsInconsistentOptionsAndInputs) {
   EXPECT_THROW(UniPET(UniPETOptions().blocks(2).san_depth(3)), Error);
   EXPECT_THROW(UniPET(UniPETOptions().width(0)), Error);

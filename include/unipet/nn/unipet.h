@@ -22,7 +22,7 @@ namespace unipet::nn {
 struct UniPETOptions {
   TORCH_ARG(int64_t, width) = 64;       ///< BDN feature channels
   TORCH_ARG(int64_t, blocks) = 8;       ///< residual blocks
-  TORCH_ARG(int64_t, san_width) = 256;  ///< SAN encoder width = latent size (4 × width by default)
+  TORCH_ARG(int64_t, san_width) = 0;    ///< SAN encoder width = latent size; 0: 4 × width
   TORCH_ARG(int64_t, san_depth) = 4;    ///< SAN encoders = latents; at most `blocks`
 };
 
