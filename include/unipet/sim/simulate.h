@@ -16,6 +16,8 @@
 ///
 /// Subject i's random streams depend only on (seed, i), so the same seed gives the same bytes
 /// whatever the number of subjects or threads, and adding subjects keeps the earlier ones.
+/// Threading is coarse: the seven-odd reconstructions of a subject run on `threads` workers,
+/// each single-threaded; the other phases run serially.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -46,7 +48,7 @@ struct SimulationOptions {
   double body_threshold = 0.02;          ///< body = activity > this x its 99th percentile
   double weight_kg = 0;                  ///< from_images: patient weight, for SUV (0 = unknown)
   double dose_at_scan_bq = 0;            ///< from_images: decay-corrected dose (0 = unknown)
-  int threads = 0;                       ///< intra-op threads (0 = leave LibTorch's setting)
+  int threads = 0;                       ///< reconstructions run at once (0 = LibTorch's thread count)
 
   /// Throws unipet::Error naming the first invalid option (including nested options).
   void validate() const;
