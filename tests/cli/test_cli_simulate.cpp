@@ -66,6 +66,29 @@ TEST_F(CliSimulate, WritesATinyDatasetThatReadsBack) {
   }
 }
 
+TEST_F(CliSimulate, AUsersImageAndMuMapBecomeALowDoseSeries) {
+  const fs::path phantoms = dir_ / "phantoms";
+  const std::string tiny = " --matrix 32 --slices 4 --voxel 14 --slice-thickness 24 --angles 16"
+                           " --subsets 4 --iterations 1 --counts 1e6";
+  ASSERT_EQ(run_cli("simulate --out " + phantoms.string() + " --subjects 1 --drf 2" + tiny, dir_)
+                .exit_code,
+            0);
+  const fs::path subject = phantoms / "sim0000";
+  const fs::path out = dir_ / "patient";
+  const CliRun r = run_cli("simulate --out " + out.string() + " --from-image " +
+                               (subject / "activity.nii.gz").string() + " --mumap " +
+                               (subject / "mumap.nii.gz").string() +
+                               " --weight 70 --dose 2e8 --drf 5,20" + tiny,
+                           dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const io::Dataset ds = io::read_dataset((out / "dataset.json").string());
+  ASSERT_EQ(ds.subjects.size(), 1u);
+  EXPECT_EQ(ds.subjects[0].id, "000_activity");
+  EXPECT_EQ(ds.subjects[0].numbers.at("weight_kg"), 70);
+  EXPECT_EQ(ds.strings.at("mumap_input"), (subject / "mumap.nii.gz").string());
+  EXPECT_TRUE(fs::exists(ds.resolve(ds.subjects[0].low_dose.at(20))));
+}
+
 TEST_F(CliSimulate, BadArgumentsGiveAOneLineErrorAndANonZeroExit) {
   const CliRun bad_drf = run_cli("simulate --out " + (dir_ / "x").string() + " --drf 2,0.5", dir_);
   EXPECT_NE(bad_drf.exit_code, 0);
