@@ -50,7 +50,7 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--name", o.name, "Dataset name")->capture_default_str();
   cmd->add_option("--from-image", o.from_images,
-                  "Full-dose image(s) in Bq/ml to use as activity instead of phantoms");
+                  "Full-dose image(s), Bq/ml (or SUV with --weight and --dose), as activity");
   cmd->add_option("--mumap", o.mumap, "Mu-map in 1/cm for a single --from-image");
   cmd->add_option("--body-threshold", o.body_threshold,
                   "Without --mumap: body = activity > this x 99th percentile")

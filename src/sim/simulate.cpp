@@ -383,8 +383,15 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
         s.numbers["brain_in_view"] = p.brain_in_view ? 1.0 : 0.0;
       } else {
         Volume activity = io::read_image(o.from_images[i]);
-        UNIPET_CHECK(activity.units == Units::BqPerMl || activity.units == Units::Unknown,
-                     o.from_images[i] << ": expected activity in Bq/ml, got "
+        if (activity.units == Units::SUV) {
+          UNIPET_CHECK(o.weight_kg > 0 && o.dose_at_scan_bq > 0,
+                       o.from_images[i] << ": an SUV image needs the weight and the dose at scan "
+                                           "time to become Bq/ml (--weight, --dose)");
+          activity.data = activity.data * bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
+        }
+        UNIPET_CHECK(activity.units == Units::BqPerMl || activity.units == Units::Unknown ||
+                         activity.units == Units::SUV,
+                     o.from_images[i] << ": expected activity in Bq/ml or SUV, got "
                                       << to_string(activity.units));
         activity.data = activity.data.clamp_min(0.0);  // OSEM-reconstructed inputs may dip below 0
         activity.units = Units::BqPerMl;

@@ -198,6 +198,26 @@ TEST_F(Simulation, AUsersMuMapIsUsedAndOneInTheWrongUnitsIsRefused) {
   EXPECT_THROW(simulate_dataset(o), Error);
 }
 
+TEST_F(Simulation, AnSuvImageIsConvertedToBqPerMlWithTheWeightAndDose) {
+  SimulationOptions o = tiny("suv");
+  const Phantom p = generate_phantom(o.phantom, 5);
+  fs::create_directories(dir_);
+  Volume suv = with_geometry_of(p.activity, p.activity.data / 4000.0f);
+  suv.units = Units::SUV;
+  const std::string input = (dir_ / "suv.nii.gz").string();
+  io::write_image(suv, input);
+  o.from_images = {input};
+  o.out_dir = (dir_ / "no_dose").string();
+  EXPECT_THROW(simulate_dataset(o), Error);  // SUV without weight and dose
+  o.out_dir = (dir_ / "suv").string();
+  o.weight_kg = 80;
+  o.dose_at_scan_bq = 3.2e8;  // 4000 Bq/ml per SUV
+  const io::Dataset ds = simulate_dataset(o);
+  const Volume activity = io::read_image(ds.resolve(ds.subjects[0].images.at("activity")));
+  EXPECT_EQ(activity.units, Units::BqPerMl);
+  EXPECT_TRUE(torch::allclose(activity.data, p.activity.data, 1e-4, 1e-2));
+}
+
 TEST(SimulationOptions, InvalidOptionsAreRejected) {
   SimulationOptions o;
   o.out_dir = "x";

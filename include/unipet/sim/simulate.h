@@ -43,7 +43,8 @@ struct SimulationOptions {
   PhantomOptions phantom;
   ScannerOptions scanner;
   OsemOptions osem;
-  std::vector<std::string> from_images;  ///< full-dose images (Bq/ml) used as activity instead
+  std::vector<std::string> from_images;  ///< full-dose images (Bq/ml, or SUV with weight and
+                                         ///< dose) used as activity instead of phantoms
   std::string mumap;                     ///< mu-map (1/cm) for a single from_image; else threshold
   double body_threshold = 0.02;          ///< body = activity > this x its 99th percentile
   double weight_kg = 0;                  ///< from_images: patient weight, for SUV (0 = unknown)
