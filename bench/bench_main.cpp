@@ -3,4 +3,13 @@
 //   ./run bench --benchmark_filter='/64/'
 #include <benchmark/benchmark.h>
 
-BENCHMARK_MAIN();
+#include "unipet/core/device.h"
+
+int main(int argc, char** argv) {
+  unipet::keep_freed_memory_for_reuse();  // as the unipet CLI does
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

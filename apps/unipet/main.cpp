@@ -1,9 +1,11 @@
 #include <iostream>
 
 #include "commands.h"
+#include "unipet/core/device.h"
 #include "unipet/core/error.h"
 
 int main(int argc, char** argv) {
+  unipet::keep_freed_memory_for_reuse();
   CLI::App app{"unipet: one PET denoiser for every dose level (UniPET, LibTorch)"};
   app.require_subcommand(1);
   unipet::cli::setup_demo(app);

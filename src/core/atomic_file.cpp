@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "unipet/core/error.h"
 
@@ -12,40 +12,50 @@ namespace unipet {
 
 namespace fs = std::filesystem;
 
-std::string temporary_sibling(const std::string& path) {
+StagingDir::StagingDir(const fs::path& target) {
+  destination_ = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  UNIPET_CHECK(fs::is_directory(destination_, ec),
+               target.string() << ": output folder " << destination_.string() << " does not exist");
+  // pid + counter keeps concurrent writers (tests, parallel jobs) from sharing a folder.
   static std::atomic<unsigned> counter{0};
-  const fs::path target(path);
-  // The unique part goes in front so that ".nii.gz" and friends stay the final extension.
-  const std::string name = "." + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-                           ".tmp." + target.filename().string();
-  return (target.parent_path() / name).string();
+  const std::string name = ".unipet-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+                           "-" + target.filename().string();
+  dir_ = destination_ / name;
+  fs::remove_all(dir_, ec);
+  UNIPET_CHECK(fs::create_directory(dir_, ec), target.string()
+                                                   << ": cannot create a temporary folder in "
+                                                   << destination_.string() << " (" << ec.message() << ")");
 }
 
-void commit_temporary(const std::string& temporary, const std::string& path) {
+StagingDir::~StagingDir() {
   std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove_all(temporary, ignored);
-    UNIPET_FAIL(path << ": cannot move the finished output into place: " << ec.message());
+  fs::remove_all(dir_, ec);
+}
+
+void StagingDir::publish(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    const fs::path to = destination_ / name;
+    std::error_code ec;
+    // rename() cannot replace a non-empty folder; an existing output folder is replaced whole.
+    if (fs::is_directory(to, ec)) fs::remove_all(to, ec);
+    fs::rename(dir_ / name, to, ec);
+    UNIPET_CHECK(!ec, to.string() << ": cannot move the finished output into place (" << ec.message() << ")");
   }
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string temp = temporary_sibling(path);
+  const fs::path target(path);
+  StagingDir staging(target);
+  const std::string name = target.filename().string();
   {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    UNIPET_CHECK(out.good(), path << ": cannot create a file in that folder");
+    std::ofstream out(staging.dir() / name, std::ios::binary | std::ios::trunc);
+    UNIPET_CHECK(out.good(), path << ": cannot create a temporary file in " << staging.dir().parent_path().string());
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();
-    if (!out.good()) {
-      out.close();
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      UNIPET_FAIL(path << ": write failed (disk full?)");
-    }
+    UNIPET_CHECK(out.good(), path << ": write failed (disk full?)");
   }
-  commit_temporary(temp, path);
+  staging.publish({name});
 }
 
 }  // namespace unipet

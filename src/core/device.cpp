@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "unipet/core/error.h"
 
 namespace unipet {
@@ -45,6 +49,14 @@ void set_threads(int threads) {
   // Debian's LibTorch starts with a single intra-op thread on some machines; 0 means every core.
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+}
+
+void keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  // Blocks up to 1 GiB come from the heap rather than mmap, and up to 1 GiB of free heap is kept.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 }  // namespace unipet

@@ -8,7 +8,8 @@
 #include <dcmtk/dcmdata/dcuid.h>
 
 #include "dicom_common.h"
-#include "staging.h"
+#include "file_names.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dicom.h"
 
@@ -230,7 +231,7 @@ void write_dicom_series(const Volume& volume, const std::string& dir, const Dico
   const torch::Tensor data = right_handed.data.to(torch::kCPU, torch::kFloat32).contiguous();
   const DcmDataset base = series_template(right_handed, dir, options);
 
-  detail::StagingDir staging(clean);
+  StagingDir staging(clean);
   const fs::path out = staging.dir() / clean.filename();
   fs::create_directory(out, ec);
   UNIPET_CHECK(!ec, dir << ": cannot create folder (" << ec.message() << ")");

@@ -15,7 +15,8 @@
 #include <itkNrrdImageIO.h>
 #include <zlib.h>
 
-#include "staging.h"
+#include "file_names.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 
 namespace unipet::io {
@@ -285,7 +286,7 @@ void write_image(const Volume& volume, const std::string& path) {
   // Written under the final name inside a staging folder: a .mhd header names its .raw file, so
   // the names must not change when the files are moved into place.
   const fs::path target(path);
-  detail::StagingDir staging(target);
+  StagingDir staging(target);
   const std::string name = target.filename().string();
   auto writer = itk::ImageFileWriter<ItkVolume>::New();
   writer->SetImageIO(io);

@@ -7,7 +7,7 @@
 #include <regex>
 #include <sstream>
 
-#include "staging.h"
+#include "file_names.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"

@@ -5,7 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "staging.h"
+#include "file_names.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 

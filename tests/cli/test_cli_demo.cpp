@@ -1,16 +1,15 @@
 // CTest runs the real `unipet demo` binary.
 #include <gtest/gtest.h>
 
-#include "io/io_test_util.h"
-#include "test_paths.h"
+#include "test_util.h"
 
 namespace unipet {
 namespace {
 
-using unipet::test::run_command;
+using unipet::test::unipet_cli;
 
 TEST(CliDemo, DenoisesASyntheticVolumeAndReportsShapeTimeAndParameters) {
-  const auto r = run_command(std::string(UNIPET_CLI_PATH) + " demo --size 16 --repeats 1 --threads 1");
+  const auto r = unipet_cli("demo --size 16 --repeats 1 --threads 1");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("parameters:   2748509"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("output:       [1, 1, 16, 16, 16]"), std::string::npos) << r.output;
@@ -20,7 +19,7 @@ TEST(CliDemo, DenoisesASyntheticVolumeAndReportsShapeTimeAndParameters) {
 
 TEST(CliDemo, BadOptionsGiveOneLineErrorsAndExitCodeOne) {
   for (const std::string args : {"--dtype int7", "--size 3", "--device tpu", "--model /no/such.safetensors"}) {
-    const auto r = run_command(std::string(UNIPET_CLI_PATH) + " demo " + args);
+    const auto r = unipet_cli("demo " + args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("unipet: error: ", 0), 0u) << r.output;
     EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << "not one line: " << r.output;
@@ -28,7 +27,7 @@ TEST(CliDemo, BadOptionsGiveOneLineErrorsAndExitCodeOne) {
 }
 
 TEST(CliDemo, UnknownSubcommandIsAUsageError) {
-  const auto r = run_command(std::string(UNIPET_CLI_PATH) + " frobnicate");
+  const auto r = unipet_cli("frobnicate");
   EXPECT_NE(r.status, 0);
 }
 

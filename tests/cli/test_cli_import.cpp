@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "cli/cli_test_util.h"
+#include "io/io_test_util.h"
 #include "unipet/io/dataset.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dataset.h"
 
@@ -15,16 +16,7 @@ namespace fs = std::filesystem;
 
 class DatasetFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("unipet_test_dataset_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_ / name; }
 
   static Dataset example() {
     Dataset d;
@@ -69,7 +61,8 @@ class DatasetFile : public ::testing::Test {
                     "low": {"4": "p1/drf_4.nii.gz"}}]})");
   }
 
-  fs::path dir_;
+  test::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(DatasetFile, WriteThenReadReturnsTheSameDataset) {

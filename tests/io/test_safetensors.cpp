@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/io/safetensors.h"
 
@@ -66,14 +67,12 @@ TEST(Safetensors, HeaderIsPaddedSoDataIsAligned) {
 }
 
 TEST(Safetensors, FileRoundTripIsAtomicAndLeavesNoTemporaries) {
-  const fs::path dir = fs::temp_directory_path() / "unipet_safetensors_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string path = (dir / "m.safetensors").string();
+  test::TempDir tmp;
+  const fs::path& dir = tmp.path();
+  const std::string path = tmp / "m.safetensors";
   write_safetensors(path, sample());
   EXPECT_TRUE(torch::equal(read_safetensors(path).tensors.at("a.weight"), sample().tensors.at("a.weight")));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
-  fs::remove_all(dir);
 }
 
 TEST(Safetensors, MissingFileNamesThePath) {

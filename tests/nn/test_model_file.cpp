@@ -1,8 +1,7 @@
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "reference.h"
+#include "test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/io/safetensors.h"
 #include "unipet/nn/model_file.h"
@@ -10,16 +9,9 @@
 namespace unipet::nn {
 namespace {
 
-namespace fs = std::filesystem;
-
 class ModelFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("unipet_model_file_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_ / name; }
 
   std::string load_error(const io::SafetensorsFile& file) {
     io::write_safetensors(path("bad.safetensors"), file);
@@ -31,7 +23,7 @@ class ModelFile : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  test::TempDir tmp_;
 };
 
 UniPETOptions small() { return UniPETOptions().width(16).blocks(3).san_width(32).san_depth(2); }

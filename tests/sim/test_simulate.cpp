@@ -6,6 +6,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 #include "unipet/sim/simulate.h"
@@ -15,22 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 class Simulation : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           (std::string("unipet_test_simulate_") +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   /// A study small enough for a unit test: 32 x 32 x 6 voxels, 16 angles.
   SimulationOptions tiny(const std::string& sub) const {
     SimulationOptions o;
@@ -49,7 +36,8 @@ class Simulation : public ::testing::Test {
     return o;
   }
 
-  fs::path dir_;
+  test::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST(Splits, FollowTheFractionsAndTheSeed) {
@@ -112,7 +100,7 @@ TEST_F(Simulation, TheSameSeedGivesTheSameBytesAndAnotherSeedAnotherAnatomy) {
     if (!entry.is_regular_file()) continue;
     ++compared;
     const fs::path twin = dir_ / "b" / fs::relative(entry.path(), dir_ / "a");
-    EXPECT_EQ(file_bytes(entry.path()), file_bytes(twin)) << entry.path();
+    EXPECT_EQ(test::read_bytes(entry.path().string()), test::read_bytes(twin.string())) << entry.path();
   }
   EXPECT_EQ(compared, 8);  // dataset.json, subject.json, 3 truth images, full and 2 DRFs
   EXPECT_EQ(a.subjects[0].numbers, b.subjects[0].numbers);

@@ -22,4 +22,11 @@ std::string dtype_name(torch::ScalarType type);
 /// Sets LibTorch's intra-op threads; 0 means one per hardware thread.
 void set_threads(int threads);
 
+/// Makes glibc keep freed memory for reuse instead of returning every large block to the system.
+/// Each UniPET layer allocates a fresh feature map of tens to hundreds of MB; by default glibc
+/// maps and unmaps each one, and the page faults of touching it again cost more than the layer's
+/// elementwise work (a 64³ forward runs about 30% faster in bfloat16 with this). Call once, early,
+/// from a program's main(); a no-op on other C libraries.
+void keep_freed_memory_for_reuse();
+
 }  // namespace unipet

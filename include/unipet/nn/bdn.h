@@ -44,6 +44,9 @@ class ResModBlockImpl : public torch::nn::Module {
   torch::nn::PReLU act{nullptr};
   torch::Tensor res_scale;  ///< [1, C, 1, 1, 1], initialised to ones
   torch::nn::Conv3d sw1{nullptr}, sw2{nullptr};
+
+ private:
+  torch::Tensor activate(torch::Tensor h);
 };
 TORCH_MODULE(ResModBlock);
 
