@@ -85,7 +85,7 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--post-filter", o.osem.post_filter_fwhm_mm,
                   "Gaussian post-filter FWHM (mm, 0: none)")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0: LibTorch default)")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "CPU threads (0: one per hardware thread)")->capture_default_str();
   cmd->callback([args] { run_simulate(*args); });
 }
 

@@ -117,7 +117,8 @@ std::map<std::string, std::string> content_strings(const SimulationOptions& o) {
 }
 
 int worker_count(const SimulationOptions& o) {
-  return o.threads > 0 ? o.threads : std::max(1, at::get_num_threads());
+  // Not at::get_num_threads(): Debian's LibTorch starts with one thread on some machines.
+  return o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 /// Sets LibTorch's intra-op threads of the calling thread for a scope.

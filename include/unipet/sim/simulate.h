@@ -49,7 +49,7 @@ struct SimulationOptions {
   double body_threshold = 0.02;          ///< body = activity > this x its 99th percentile
   double weight_kg = 0;                  ///< from_images: patient weight, for SUV (0 = unknown)
   double dose_at_scan_bq = 0;            ///< from_images: decay-corrected dose (0 = unknown)
-  int threads = 0;                       ///< reconstructions run at once (0 = LibTorch's thread count)
+  int threads = 0;                       ///< reconstructions run at once (0 = one per hardware thread)
 
   /// Throws unipet::Error naming the first invalid option (including nested options).
   void validate() const;
