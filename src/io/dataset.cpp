@@ -175,18 +175,29 @@ void check_writable(const Dataset& d, const std::string& path) {
   }
 }
 
+// Whole numbers (seeds, counts, sizes) are written as JSON integers so that they read as such;
+// the reader takes any JSON number.
+json number(double value) {
+  if (std::isfinite(value) && std::floor(value) == value && std::abs(value) < 9007199254740992.0) {
+    return static_cast<int64_t>(value);
+  }
+  return value;
+}
+
 json to_json(const Dataset& d) {
-  std::vector<double> drfs = d.drfs;
-  std::sort(drfs.begin(), drfs.end());
+  std::vector<json> drfs;
+  std::vector<double> sorted = d.drfs;
+  std::sort(sorted.begin(), sorted.end());
+  for (double drf : sorted) drfs.push_back(number(drf));
   json study = json::object();
-  for (const auto& [key, value] : d.numbers) study[key] = value;
+  for (const auto& [key, value] : d.numbers) study[key] = number(value);
   for (const auto& [key, value] : d.strings) study[key] = value;
   json subjects = json::array();
   for (const DatasetSubject& s : d.subjects) {
     json low = json::object();
     for (const auto& [drf, rel] : s.low_dose) low[drf_key(drf)] = rel;
     json info = json::object();
-    for (const auto& [key, value] : s.numbers) info[key] = value;
+    for (const auto& [key, value] : s.numbers) info[key] = number(value);
     for (const auto& [key, value] : s.strings) info[key] = value;
     // ordered_json is not needed: readers look fields up by name, and sorted keys diff well.
     subjects.push_back({{"id", s.id}, {"split", s.split}, {"full", s.full_dose}, {"low", low},

@@ -99,6 +99,19 @@ TEST_F(DatasetFile, IntegerDrfKeysAreWrittenWithoutFraction) {
   EXPECT_EQ(j["study"]["tracer"], "FDG");
 }
 
+TEST_F(DatasetFile, WholeNumbersAreWrittenAsJsonIntegers) {
+  Dataset d = example();
+  d.numbers["fraction"] = 0.25;
+  write_dataset(d, path("dataset.json"));
+  const auto j = nlohmann::json::parse(std::ifstream(path("dataset.json")));
+  EXPECT_TRUE(j["study"]["seed"].is_number_integer());
+  EXPECT_TRUE(j["study"]["voxel_mm"].is_number_integer());
+  EXPECT_TRUE(j["study"]["fraction"].is_number_float());
+  EXPECT_TRUE(j["drfs"][0].is_number_integer());  // 2
+  EXPECT_TRUE(j["drfs"][1].is_number_float());    // 2.5
+  EXPECT_EQ(read_dataset(path("dataset.json")).numbers.at("fraction"), 0.25);
+}
+
 TEST_F(DatasetFile, WritingLeavesNoTemporaryFileBehind) {
   write_dataset(example(), path("dataset.json"));
   write_dataset(example(), path("dataset.json"));  // overwrite in place
