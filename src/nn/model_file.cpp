@@ -1,6 +1,8 @@
 #include "unipet/nn/model_file.h"
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -26,39 +28,42 @@ const std::string* find(const std::map<std::string, std::string>& metadata, cons
   return it == metadata.end() ? nullptr : &it->second;
 }
 
+// The first of `keys` present in `metadata`, with its value parsed as a number.
+std::optional<std::pair<std::string, double>> metadata_number(
+    const std::map<std::string, std::string>& metadata, const std::vector<std::string>& keys,
+    const std::string& source) {
+  for (const auto& key : keys) {
+    const std::string* text = find(metadata, key);
+    if (!text) continue;
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(*text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    UNIPET_CHECK(used == text->size() && used > 0 && std::isfinite(value),
+                 source << ": metadata '" << key << "' = '" << *text << "' is not a number");
+    return std::make_pair(key, value);
+  }
+  return std::nullopt;
+}
+
 int64_t metadata_int(const std::map<std::string, std::string>& metadata,
                      const std::vector<std::string>& keys, int64_t fallback, const std::string& source) {
-  for (const auto& key : keys) {
-    if (const std::string* text = find(metadata, key)) {
-      size_t used = 0;
-      int64_t value = 0;
-      try {
-        value = std::stoll(*text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      UNIPET_CHECK(used == text->size() && used > 0 && value > 0 && value < (int64_t{1} << 20),
-                   source << ": metadata '" << key << "' = '" << *text << "' is not a positive integer");
-      return value;
-    }
-  }
-  return fallback;
+  const auto found = metadata_number(metadata, keys, source);
+  if (!found) return fallback;
+  const double value = found->second;
+  UNIPET_CHECK(value == std::floor(value) && value > 0 && value < (1 << 20),
+               source << ": metadata '" << found->first << "' = '" << metadata.at(found->first)
+                      << "' is not a positive integer");
+  return static_cast<int64_t>(value);
 }
 
 double metadata_double(const std::map<std::string, std::string>& metadata, const std::string& key,
                        double fallback, const std::string& source) {
-  const std::string* text = find(metadata, key);
-  if (!text) return fallback;
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(*text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  UNIPET_CHECK(used == text->size() && used > 0, source << ": metadata '" << key << "' = '" << *text
-                                                        << "' is not a number");
-  return value;
+  const auto found = metadata_number(metadata, {key}, source);
+  return found ? found->second : fallback;
 }
 
 io::SafetensorsFile file_of(const torch::nn::Module& module, std::map<std::string, std::string> metadata) {

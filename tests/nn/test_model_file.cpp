@@ -66,7 +66,10 @@ TEST_F(ModelFile, MissingExtraAndMisshapedKeysAreNamed) {
             std::string::npos);
   auto bad_meta = file;
   bad_meta.metadata["unipet.blocks"] = "three";
-  EXPECT_NE(load_error(bad_meta).find("metadata 'unipet.blocks' = 'three' is not a positive integer"),
+  EXPECT_NE(load_error(bad_meta).find("metadata 'unipet.blocks' = 'three' is not a number"),
+            std::string::npos);
+  bad_meta.metadata["unipet.blocks"] = "2.5";
+  EXPECT_NE(load_error(bad_meta).find("metadata 'unipet.blocks' = '2.5' is not a positive integer"),
             std::string::npos);
   EXPECT_TRUE(load_error(file).empty());
 }
