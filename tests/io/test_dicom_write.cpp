@@ -122,13 +122,21 @@ TEST(DicomWrite, StandaloneSeriesIsValidForDcmtkAndGdcm) {
 }
 
 TEST(DicomWrite, PydicomReadsTheFilesWherePresent) {
-  if (test::run_command("python3 -c 'import pydicom'").status != 0)
-    GTEST_SKIP() << "python3 with pydicom not available: pydicom check skipped";
+  // `run` installs Debian's python3-pydicom for the system interpreter; a python3 earlier on PATH
+  // (pyenv, a virtualenv) may not have it.
+  std::string python;
+  for (const std::string candidate : {"python3", "/usr/bin/python3"}) {
+    if (test::run_command(candidate + " -c 'import pydicom'").status == 0) {
+      python = candidate;
+      break;
+    }
+  }
+  if (python.empty()) GTEST_SKIP() << "no python3 with pydicom: pydicom check skipped";
   TempDir dir;
   write_dicom_series(test::awkward_volume(), dir / "py");
   const auto files = read_dicom_series(dir / "py").files;
   const auto r = test::run_command(
-      "python3 -c \"import pydicom, sys; d = pydicom.dcmread(sys.argv[1]); "
+      python + " -c \"import pydicom, sys; d = pydicom.dcmread(sys.argv[1]); "
       "print(d.Modality, '/'.join(d.ImageType), d.Rows, d.Columns, len(d.PixelData), d.Units)\" " +
       files.front());
   ASSERT_EQ(r.status, 0) << r.output;
