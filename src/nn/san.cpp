@@ -10,16 +10,6 @@ namespace {
 nn::Conv3d conv(int64_t in, int64_t out, int64_t kernel, bool bias, int64_t stride = 1) {
   return nn::Conv3d(nn::Conv3dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(bias));
 }
-
-// A 1x1x1 convolution as one matrix product. LibTorch 1.13's CPU conv3d takes a slow path for
-// 1x1x1 kernels (about 30× slower than the product here), and the SAN's 1x1 convolutions on full-
-// resolution features were then most of UniPET's overhead over its 3x3x3 convolutions.
-torch::Tensor pointwise(const nn::Conv3d& conv, const torch::Tensor& x) {
-  const auto& w = conv->weight;
-  auto y = torch::matmul(w.view({w.size(0), w.size(1)}), x.flatten(2));
-  if (conv->options.bias()) y = y + conv->bias.view({-1, 1});
-  return y.view({x.size(0), w.size(0), x.size(2), x.size(3), x.size(4)});
-}
 }  // namespace
 
 ChannelAttentionImpl::ChannelAttentionImpl(const ChannelAttentionOptions& options_) : options(options_) {
@@ -41,25 +31,19 @@ SANEncoderImpl::SANEncoderImpl(const SANEncoderOptions& options_) : options(opti
                "SANEncoderOptions: in_channels " << options.in_channels()
                                                  << " is smaller than the projection factor");
   const int64_t a = options.in_channels() / options.projection_factor();
-  project = conv(options.in_channels(), a, 1, false);
-  downsample = conv(a, a, 3, false, 2);
-  expand = conv(a, options.out_channels(), 1, false);
-  to_latent = conv(options.out_channels(), options.latent_size(), 1, true);
-  for (auto& act : acts) act = nn::PReLU();
-  // The Sequentials only name the parameters as the reference does (conv1.0, conv2.3, fc.1, ...);
-  // forward() calls the layers directly so 1x1 convolutions can run as matrix products.
-  conv1 = register_module("conv1", nn::Sequential(project, acts[0]));
+  // Sequentials named as the reference's, so its state_dict keys (conv1.0, conv2.3, fc.1...) load.
+  conv1 = register_module("conv1", nn::Sequential(conv(options.in_channels(), a, 1, false), nn::PReLU()));
   att = register_module("att", ChannelAttention(ChannelAttentionOptions(a)));
-  conv2 = register_module("conv2", nn::Sequential(downsample, acts[1], expand, acts[2]));
+  conv2 = register_module("conv2", nn::Sequential(conv(a, a, 3, false, 2), nn::PReLU(),
+                                                  conv(a, options.out_channels(), 1, false), nn::PReLU()));
   fc = register_module("fc", nn::Sequential(nn::AdaptiveAvgPool3d(nn::AdaptiveAvgPool3dOptions(1)),
-                                            to_latent, acts[3]));
+                                            conv(options.out_channels(), options.latent_size(), 1, true),
+                                            nn::PReLU()));
 }
 
 std::pair<torch::Tensor, torch::Tensor> SANEncoderImpl::forward(const torch::Tensor& x) {
-  auto h = att(acts[0](pointwise(project, x)));
-  auto out = acts[2](pointwise(expand, acts[1](downsample(h))));
-  auto latent = acts[3](pointwise(to_latent, torch::adaptive_avg_pool3d(out, {1, 1, 1})));
-  return {out, latent};
+  auto out = conv2->forward(att(conv1->forward(x)));
+  return {out, fc->forward(out)};
 }
 
 SANImpl::SANImpl(const SANOptions& options_) : options(options_) {

@@ -4,7 +4,6 @@
 ///
 ///   unipet::nn::SAN san(unipet::nn::SANOptions(64));
 ///   std::vector<torch::Tensor> latents = san(shallow);   // 4 × [N, 256, 1, 1, 1]
-#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -51,8 +50,6 @@ class SANEncoderImpl : public torch::nn::Module {
   SANEncoderOptions options;
   torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, fc{nullptr};  ///< the reference's names
   ChannelAttention att{nullptr};
-  torch::nn::Conv3d project{nullptr}, downsample{nullptr}, expand{nullptr}, to_latent{nullptr};
-  std::array<torch::nn::PReLU, 4> acts{nullptr, nullptr, nullptr, nullptr};
 };
 TORCH_MODULE(SANEncoder);
 
