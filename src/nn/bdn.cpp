@@ -47,9 +47,15 @@ BlockOutput ResModBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
     style1 = sw1(latent).view({n, c});
     style2 = sw2(latent).view({n, c});
   }
-  auto res = convmod2(activate(convmod1(x, style1)), style2);
-  // addcmul: one pass for x + res · res_scale.
-  auto out = torch::addcmul(x, res, res_scale);
+  const auto h = activate(convmod1(x, style1));
+  torch::Tensor out;
+  if (torch::GradMode::is_enabled()) {
+    out = torch::addcmul(x, convmod2(h, style2), res_scale);  // x + res · res_scale, one pass
+  } else {
+    // Inference: res_scale folded into conv2's weights and the skip added in place into the
+    // fresh convolution output, so no extra feature map is allocated or read.
+    out = convmod2(h, style2, res_scale).add_(x);
+  }
   return {out, with_style ? channel_style_statistics(out) : torch::Tensor()};
 }
 

@@ -35,7 +35,8 @@ torch::Tensor ModulatedConv3dImpl::modulated_weight(const torch::Tensor& style) 
   return w * demod;
 }
 
-torch::Tensor ModulatedConv3dImpl::forward(const torch::Tensor& x, const torch::Tensor& style) {
+torch::Tensor ModulatedConv3dImpl::forward(const torch::Tensor& x, const torch::Tensor& style,
+                                           const torch::Tensor& output_scale) {
   UNIPET_CHECK(x.dim() == 5 && x.size(1) == options.in_channels(),
                "ModulatedConv3d: input must be [N, " << options.in_channels()
                                                      << ", D, H, W], got " << x.sizes());
@@ -43,7 +44,14 @@ torch::Tensor ModulatedConv3dImpl::forward(const torch::Tensor& x, const torch::
   const torch::Tensor s = style.defined() ? style : torch::zeros({n, options.in_channels()}, x.options());
   UNIPET_CHECK(s.size(0) == n, "ModulatedConv3d: style batch " << s.size(0) << " != input batch " << n);
   const int64_t pad = options.kernel_size() / 2;
-  const torch::Tensor w = modulated_weight(s).to(x.dtype());
+  torch::Tensor w = modulated_weight(s);
+  if (output_scale.defined()) {
+    UNIPET_CHECK(output_scale.numel() == options.out_channels(),
+                 "ModulatedConv3d: output_scale must have " << options.out_channels() << " values, got "
+                                                            << output_scale.sizes());
+    w = w * output_scale.to(torch::kFloat32).reshape({1, -1, 1, 1, 1, 1});
+  }
+  w = w.to(x.dtype());
   if (n == 1) return torch::conv3d(x, w[0], {}, 1, pad);
   // One grouped convolution handles a batch of different styles: sample n is group n.
   auto y = torch::conv3d(x.reshape({1, n * options.in_channels(), x.size(2), x.size(3), x.size(4)}),

@@ -51,6 +51,17 @@ TEST(ModulatedConv3d, ZeroStyleIsAWeightNormalisedConvolution) {
   EXPECT_EQ(conv(x, torch::Tensor()).sizes(), (std::vector<int64_t>{1, 2, 4, 4, 4}));
 }
 
+TEST(ModulatedConv3d, OutputScaleMultipliesEachOutputChannel) {
+  torch::manual_seed(11);
+  ModulatedConv3d conv(ModulatedConv3dOptions(3, 4));
+  auto x = torch::randn({2, 3, 5, 4, 6});
+  auto style = torch::randn({2, 3});
+  auto scale = torch::tensor({0.5f, -2.0f, 0.0f, 3.0f});
+  auto expected = conv(x, style) * scale.view({1, 4, 1, 1, 1});
+  EXPECT_LT(unipet::test::relative_error(conv(x, style, scale), expected), 1e-5);
+  EXPECT_THROW(conv(x, style, torch::ones({3})), Error);
+}
+
 TEST(ModulatedConv3d, RejectsBadOptionsAndShapes) {
   EXPECT_THROW(ModulatedConv3d(ModulatedConv3dOptions(0, 4)), Error);
   EXPECT_THROW(ModulatedConv3d(ModulatedConv3dOptions(4, 4).kernel_size(2)), Error);

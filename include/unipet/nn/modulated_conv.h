@@ -29,7 +29,10 @@ class ModulatedConv3dImpl : public torch::nn::Module {
 
   /// x: [N, in, D, H, W]; style: [N, in] (undefined means zeros). Returns [N, out, D, H, W].
   /// Batch 1 runs one plain convolution; N > 1 one grouped convolution (groups = N).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& style);
+  /// `output_scale` [out], when given, multiplies each output channel; it is folded into the
+  /// weights, so it costs no pass over the output.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& style,
+                        const torch::Tensor& output_scale = {});
 
   /// The modulated, demodulated weights [N, out, in, k, k, k] for `style` [N, in], in float32.
   torch::Tensor modulated_weight(const torch::Tensor& style) const;
