@@ -6,6 +6,7 @@
 ///   std::cout << report.summary();
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
