@@ -63,22 +63,19 @@ const DcmTagKey kCopiedTags[] = {DCM_SpecificCharacterSet,
                                  DCM_PatientPosition,
                                  DCM_BodyPartExamined};
 
-std::string now_date() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::ostringstream out;
-  out << std::put_time(&tm, "%Y%m%d");
-  return out.str();
-}
+// DICOM date and time (UTC) of one instant, so that date and time never straddle midnight.
+struct DicomNow {
+  std::string date, time;
+};
 
-std::string now_time() {
+DicomNow dicom_now() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  std::ostringstream out;
-  out << std::put_time(&tm, "%H%M%S");
-  return out.str();
+  std::ostringstream date, time;
+  date << std::put_time(&tm, "%Y%m%d");
+  time << std::put_time(&tm, "%H%M%S");
+  return {date.str(), time.str()};
 }
 
 std::string new_uid(const char* root) {
@@ -126,6 +123,7 @@ void put(DcmDataset& ds, const DcmTagKey& tag, const std::string& value, const s
 // The series-level dataset every slice starts from.
 DcmDataset series_template(const Volume& volume, const std::string& dir, const DicomWriteOptions& o) {
   DcmDataset base;
+  const DicomNow now = dicom_now();
   std::string series_description = o.series_description;
   if (series_description.find("unipet") == std::string::npos)
     series_description = "unipet " + series_description;
@@ -153,10 +151,10 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     put(base, DCM_PatientID, o.patient_id, dir);
     put(base, DCM_StudyInstanceUID, new_uid(SITE_STUDY_UID_ROOT), dir);
     put(base, DCM_FrameOfReferenceUID, new_uid(SITE_INSTANCE_UID_ROOT), dir);
-    put(base, DCM_StudyDate, now_date(), dir);
-    put(base, DCM_StudyTime, now_time(), dir);
-    put(base, DCM_SeriesDate, now_date(), dir);
-    put(base, DCM_SeriesTime, now_time(), dir);
+    put(base, DCM_StudyDate, now.date, dir);
+    put(base, DCM_StudyTime, now.time, dir);
+    put(base, DCM_SeriesDate, now.date, dir);
+    put(base, DCM_SeriesTime, now.time, dir);
     put(base, DCM_CountsSource, "EMISSION", dir);
     put(base, DCM_SeriesType, "STATIC\\IMAGE", dir);
     // Whether the source was attenuation- or decay-corrected is unknown here; say so, so that
@@ -179,8 +177,8 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
   put(base, DCM_SeriesInstanceUID, new_uid(SITE_SERIES_UID_ROOT), dir);
   put(base, DCM_SeriesNumber, std::to_string(o.series_number), dir);
   put(base, DCM_SeriesDescription, series_description.substr(0, 64), dir);
-  put(base, DCM_ContentDate, now_date(), dir);
-  put(base, DCM_ContentTime, now_time(), dir);
+  put(base, DCM_ContentDate, now.date, dir);
+  put(base, DCM_ContentTime, now.time, dir);
   put(base, DCM_Units, dicom_units(volume.units), dir);
   put(base, DCM_NumberOfSlices, std::to_string(volume.data.size(0)), dir);
   put(base, DCM_SamplesPerPixel, "1", dir);
