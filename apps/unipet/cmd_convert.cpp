@@ -1,5 +1,6 @@
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "unipet/io/pet_image.h"
@@ -12,11 +13,11 @@ struct ConvertCliOptions {
   std::string input;
   std::string output;
   io::ConvertOptions convert;
-  double suv_factor = 0;  ///< 0: from the DICOM tags
+  std::optional<double> suv_factor;  ///< absent: from the DICOM tags
 };
 
 void run_convert(ConvertCliOptions o) {
-  if (o.suv_factor != 0) o.convert.suv_factor = o.suv_factor;
+  o.convert.suv_factor = o.suv_factor;
   std::cout << io::convert_pet(o.input, o.output, o.convert);
 }
 

@@ -1,5 +1,6 @@
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "unipet/io/pet_image.h"
@@ -12,7 +13,7 @@ namespace {
 struct InfoOptions {
   std::string path;
   std::string series_uid;
-  double suv_factor = 0;  ///< 0: from the DICOM tags
+  std::optional<double> suv_factor;  ///< absent: from the DICOM tags
 };
 
 bool is_model_file(const std::string& path) {
@@ -25,9 +26,7 @@ void run_info(const InfoOptions& o) {
     std::cout << nn::describe_model_file(o.path);
     return;
   }
-  std::optional<double> factor;
-  if (o.suv_factor != 0) factor = o.suv_factor;
-  std::cout << io::describe_pet(o.path, o.series_uid, factor);
+  std::cout << io::describe_pet(o.path, o.series_uid, o.suv_factor);
 }
 
 }  // namespace

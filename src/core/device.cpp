@@ -14,17 +14,17 @@ namespace unipet {
 torch::Device parse_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::kCPU;
-  UNIPET_CHECK(name.rfind("cuda", 0) == 0, "unknown device '" << name << "' (expected cpu, cuda, cuda:N or auto)");
+  UNIPET_CHECK(name.rfind("cuda", 0) == 0, "--device: unknown device '" << name << "' (expected cpu, cuda, cuda:N or auto)");
   UNIPET_CHECK(torch::cuda::is_available(),
-               "device '" << name << "' requested but CUDA is not available in this build or machine");
+               "--device " << name << ": requested but CUDA is not available in this build or machine");
   torch::Device device(torch::kCPU);
   try {
     device = torch::Device(name);
   } catch (const std::exception&) {
-    UNIPET_FAIL("malformed device '" << name << "' (expected cuda or cuda:N)");
+    UNIPET_FAIL("--device: malformed device '" << name << "' (expected cuda or cuda:N)");
   }
   UNIPET_CHECK(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()),
-               "device '" << name << "' does not exist: " << torch::cuda::device_count() << " CUDA device(s)");
+               "--device " << name << ": does not exist: " << torch::cuda::device_count() << " CUDA device(s)");
   return device;
 }
 
@@ -32,7 +32,7 @@ torch::ScalarType parse_dtype(const std::string& name) {
   if (name == "float32" || name == "fp32" || name == "float") return torch::kFloat32;
   if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
   if (name == "float16" || name == "fp16" || name == "half") return torch::kFloat16;
-  UNIPET_FAIL("unknown dtype '" << name << "' (expected float32, bfloat16 or float16)");
+  UNIPET_FAIL("--dtype: unknown type '" << name << "' (expected float32, bfloat16 or float16)");
 }
 
 std::string dtype_name(torch::ScalarType type) {
@@ -44,12 +44,22 @@ std::string dtype_name(torch::ScalarType type) {
   }
 }
 
-void set_threads(int threads) {
-  UNIPET_CHECK(threads >= 0, "threads must be >= 0, got " << threads);
+int max_threads() { return std::max(64, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
+
+int resolve_threads(int threads, const std::string& option) {
+  UNIPET_CHECK(threads >= 0 && threads <= max_threads(),
+               option << " must be between 0 and " << max_threads() << " (0: one per hardware thread), got "
+                      << threads);
   // Debian's LibTorch starts with a single intra-op thread on some machines; 0 means every core.
-  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(n);
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+void check_dtype_on_device(torch::ScalarType type, const torch::Device& device, const std::string& option) {
+  UNIPET_CHECK(!(type == torch::kFloat16 && device.is_cpu()),
+               option << " float16 needs a CUDA device (--device cuda); on the CPU use bfloat16 or float32");
+}
+
+void set_threads(int threads) { torch::set_num_threads(resolve_threads(threads)); }
 
 void keep_freed_memory_for_reuse() {
 #if defined(__GLIBC__)

@@ -37,11 +37,14 @@ torch::Tensor synthetic_pet_volume(int64_t d, int64_t h, int64_t w, uint64_t see
 }
 
 DemoReport run_demo(const DemoOptions& options) {
-  UNIPET_CHECK(options.size() >= 16 && options.size() <= 512, "demo size must be in [16, 512], got " << options.size());
-  UNIPET_CHECK(options.repeats() >= 1, "demo repeats must be at least 1");
-  set_threads(options.threads());
+  // Every option is checked before any work starts.
+  UNIPET_CHECK(options.size() >= 16 && options.size() <= 512, "--size must be in [16, 512], got " << options.size());
+  UNIPET_CHECK(options.repeats() >= 1, "--repeats must be at least 1, got " << options.repeats());
+  const int threads = resolve_threads(options.threads());
   const torch::Device device = parse_device(options.device());
   const torch::ScalarType dtype = parse_dtype(options.dtype());
+  check_dtype_on_device(dtype, device);
+  torch::set_num_threads(threads);
 
   DemoReport report;
   nn::UniPET model{nullptr};

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -281,9 +282,11 @@ Dataset read_dataset(const std::string& path) {
 void write_dataset(const Dataset& dataset, const std::string& path) {
   check_writable(dataset, path);
   const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  std::optional<CreatedFolder> created;
+  if (target.has_parent_path()) created.emplace(target.parent_path());
   // Atomic, so a killed writer leaves the previous dataset.json intact.
   write_file_atomically(path, to_json(dataset).dump(2) + "\n");
+  if (created) created->keep();
 }
 
 }  // namespace unipet::io

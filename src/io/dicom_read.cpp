@@ -103,7 +103,35 @@ double required_number(DcmItem& ds, const DcmTagKey& tag, const char* name, cons
                        unsigned long index = 0) {
   double v = 0;
   UNIPET_CHECK(dicom_number(ds, tag, v, index), path << ": " << name << " is missing or malformed");
+  UNIPET_CHECK(std::isfinite(v), path << ": " << name << " is " << v);
   return v;
+}
+
+// The Image Pixel module's description of each stored value. The tags must agree with each other
+// (and the PixelData length with them): a file where they do not would be decoded into wrong
+// values, so it is refused instead of guessed at.
+struct PixelFormat {
+  int bits_allocated = 0, bits_stored = 0;
+  bool is_signed = false;
+};
+
+PixelFormat read_pixel_format(DcmItem& ds, const std::string& path) {
+  const double allocated = required_number(ds, DCM_BitsAllocated, "BitsAllocated (0028,0100)", path);
+  const double stored = required_number(ds, DCM_BitsStored, "BitsStored (0028,0101)", path);
+  const double high = required_number(ds, DCM_HighBit, "HighBit (0028,0102)", path);
+  const double representation =
+      required_number(ds, DCM_PixelRepresentation, "PixelRepresentation (0028,0103)", path);
+  UNIPET_CHECK(allocated == 8 || allocated == 16 || allocated == 32,
+               path << ": BitsAllocated (0028,0100) is " << allocated << " (expected 8, 16 or 32)");
+  UNIPET_CHECK(stored >= 1 && stored <= allocated && stored == std::floor(stored),
+               path << ": BitsStored (0028,0101) " << stored << " does not fit BitsAllocated (0028,0100) "
+                    << allocated);
+  UNIPET_CHECK(high == stored - 1, path << ": HighBit (0028,0102) is " << high
+                                        << ", expected BitsStored (0028,0101) - 1 = " << stored - 1);
+  UNIPET_CHECK(representation == 0 || representation == 1, path << ": PixelRepresentation (0028,0103) is "
+                                                                << representation
+                                                                << " (expected 0, unsigned, or 1, signed)");
+  return {static_cast<int>(allocated), static_cast<int>(stored), representation == 1};
 }
 
 Slice read_slice(const std::string& path) {
@@ -116,8 +144,13 @@ Slice read_slice(const std::string& path) {
                path << ": cannot decompress pixel data (" << status.text() << ")");
   Slice s;
   s.path = path;
-  s.rows = static_cast<long>(required_number(ds, DCM_Rows, "Rows (0028,0010)", path));
-  s.columns = static_cast<long>(required_number(ds, DCM_Columns, "Columns (0028,0011)", path));
+  const double rows = required_number(ds, DCM_Rows, "Rows (0028,0010)", path);
+  const double columns = required_number(ds, DCM_Columns, "Columns (0028,0011)", path);
+  UNIPET_CHECK(rows >= 1 && rows <= 65535 && columns >= 1 && columns <= 65535,
+               path << ": empty or impossible image size: Rows (0028,0010) " << rows
+                    << ", Columns (0028,0011) " << columns);
+  s.rows = static_cast<long>(rows);
+  s.columns = static_cast<long>(columns);
   double frames = 1;
   dicom_number(ds, DCM_NumberOfFrames, frames);
   UNIPET_CHECK(frames <= 1, path << ": multi-frame DICOM (" << frames
@@ -140,13 +173,12 @@ Slice read_slice(const std::string& path) {
   double slope = 1, intercept = 0;
   dicom_number(ds, DCM_RescaleSlope, slope);
   dicom_number(ds, DCM_RescaleIntercept, intercept);
-  const auto bits_allocated =
-      static_cast<int>(required_number(ds, DCM_BitsAllocated, "BitsAllocated (0028,0100)", path));
-  double bits_stored = bits_allocated, representation = 0;
-  dicom_number(ds, DCM_BitsStored, bits_stored);
-  dicom_number(ds, DCM_PixelRepresentation, representation);
+  UNIPET_CHECK(std::isfinite(slope) && std::isfinite(intercept),
+               path << ": RescaleSlope (0028,1053) " << slope << " or RescaleIntercept (0028,1052) "
+                    << intercept << " is not finite");
+  const PixelFormat format = read_pixel_format(ds, path);
+  const int bits_allocated = format.bits_allocated;
   const size_t n = static_cast<size_t>(s.rows) * static_cast<size_t>(s.columns);
-  UNIPET_CHECK(n > 0, path << ": empty image (" << s.rows << " x " << s.columns << ")");
 
   DcmElement* pixel = nullptr;
   UNIPET_CHECK(ds.findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr,
@@ -161,14 +193,16 @@ Slice read_slice(const std::string& path) {
   }
   UNIPET_CHECK(status.good() && bytes != nullptr, path << ": unreadable PixelData (" << status.text() << ")");
   const size_t byte_count = pixel->getLength();
-  UNIPET_CHECK(bits_allocated == 8 || bits_allocated == 16 || bits_allocated == 32,
-               path << ": unsupported BitsAllocated " << bits_allocated);
-  UNIPET_CHECK(byte_count >= n * static_cast<size_t>(bits_allocated / 8),
-               path << ": PixelData is truncated (" << byte_count << " bytes for " << n << " pixels)");
-  const int stored = static_cast<int>(bits_stored);
-  UNIPET_CHECK(stored >= 1 && stored <= bits_allocated,
-               path << ": BitsStored " << stored << " does not fit BitsAllocated " << bits_allocated);
-  const bool is_signed = representation == 1;
+  const size_t expected = n * static_cast<size_t>(bits_allocated / 8);
+  // DICOM pads an odd-length value with one byte; anything else means the tags do not describe
+  // the pixels (or the file is truncated).
+  UNIPET_CHECK(byte_count == expected || (expected % 2 == 1 && byte_count == expected + 1),
+               path << ": PixelData (7FE0,0010) holds " << byte_count
+                    << " bytes, but Rows (0028,0010) x Columns "
+                    << "(0028,0011) x BitsAllocated (0028,0100) / 8 = " << s.rows << " x " << s.columns
+                    << " x " << bits_allocated / 8 << " = " << expected);
+  const int stored = format.bits_stored;
+  const bool is_signed = format.is_signed;
   s.values.resize(n);
   for (size_t i = 0; i < n; ++i) {
     uint32_t raw = 0;

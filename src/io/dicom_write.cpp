@@ -215,6 +215,19 @@ Volume as_right_handed(const Volume& v) {
   return flipped;
 }
 
+// dcmtk does not report every failed write (e.g. a file-size limit hit while flushing): read each
+// slice back, so a full disk is an error rather than a series with missing pixels.
+void verify_slice_written(const fs::path& file, int64_t plane, const std::string& dir) {
+  DcmFileFormat back;
+  const OFCondition loaded = back.loadFile(file.c_str());
+  const Uint16* pixels = nullptr;
+  unsigned long count = 0;
+  const bool complete = loaded.good() && back.getDataset()->findAndGetUint16Array(DCM_PixelData, pixels, &count).good() &&
+                        count == static_cast<unsigned long>(plane);
+  UNIPET_CHECK(complete, dir << ": write failed (" << file.filename().string()
+                             << " is incomplete or unreadable after writing: disk full?)");
+}
+
 }  // namespace
 
 void write_dicom_series(const Volume& volume, const std::string& dir, const DicomWriteOptions& options) {
@@ -223,13 +236,12 @@ void write_dicom_series(const Volume& volume, const std::string& dir, const Dico
   const fs::path target = fs::path(dir).lexically_normal();
   const fs::path clean = target.filename().empty() ? target.parent_path() : target;
   std::error_code ec;
-  UNIPET_CHECK(!fs::exists(clean, ec) || (fs::is_directory(clean, ec) && fs::is_empty(clean, ec)),
-               dir << ": output folder exists and is not empty (DICOM output needs a new folder)");
+  check_output_path(dir, {OutputKind::Folder});
   const Volume right_handed = as_right_handed(volume);
   const torch::Tensor data = right_handed.data.to(torch::kCPU, torch::kFloat32).contiguous();
   const DcmDataset base = series_template(right_handed, dir, options);
 
-  StagingDir staging(clean);
+  StagingDir staging(clean, OutputKind::Folder);
   const fs::path out = staging.dir() / clean.filename();
   fs::create_directory(out, ec);
   UNIPET_CHECK(!ec, dir << ": cannot create folder (" << ec.message() << ")");
@@ -263,9 +275,10 @@ void write_dicom_series(const Volume& volume, const std::string& dir, const Dico
     std::ostringstream name;
     name << "IM" << std::setw(5) << std::setfill('0') << k + 1 << ".dcm";
     const OFCondition saved = file.saveFile((out / name.str()).c_str(), EXS_LittleEndianExplicit);
-    UNIPET_CHECK(saved.good(), dir << ": cannot write " << name.str() << " (" << saved.text() << ")");
+    UNIPET_CHECK(saved.good(), dir << ": write failed: cannot write " << name.str() << " (" << saved.text()
+                                    << "; disk full?)");
+    verify_slice_written(out / name.str(), plane, dir);
   }
-  if (fs::exists(clean, ec)) fs::remove(clean, ec);  // an empty folder, checked above
   staging.publish({clean.filename().string()});
 }
 

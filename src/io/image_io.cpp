@@ -3,8 +3,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
+#include <optional>
+#include <regex>
 
 #include <itkImage.h>
 #include <itkImageFileReader.h>
@@ -13,9 +14,11 @@
 #include <itkMetaImageIO.h>
 #include <itkNiftiImageIO.h>
 #include <itkNrrdImageIO.h>
-#include <zlib.h>
 
 #include "file_names.h"
+#include "quiet_stderr.h"
+#include "nifti_header.h"
+#include "text_image_headers.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 
@@ -51,13 +54,19 @@ itk::ImageIOBase::Pointer image_io_for(const std::string& path) {
   UNIPET_FAIL(path << ": unknown image format (expected .nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr)");
 }
 
-// ITK messages span several lines and start with a source location; keep one readable line.
+// ITK messages span several lines and carry "itk::ERROR: NiftiImageIO(0x55d0c3a4b2c0): "
+// prefixes and "itk::CommonEnums::..." names; keep one readable line without class names,
+// namespaces and pointer addresses.
 std::string one_line(const itk::ExceptionObject& e) {
-  std::string text = e.GetDescription();
+  static const std::regex noise(
+      R"((itk::|ITK )(ERROR|WARNING|EXCEPTION): |\w*\(0x[0-9a-fA-F]+\):? ?|itk::(\w+::)*)");
+  std::string text = std::regex_replace(e.GetDescription(), noise, "");
   for (char& c : text)
-    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  text = std::regex_replace(text, std::regex("  +"), " ");
   while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
+  while (!text.empty() && text.front() == ' ') text.erase(0, 1);
+  return text.empty() ? "unknown ITK error" : text;
 }
 
 Units units_from_dictionary(const itk::MetaDataDictionary& dict) {
@@ -100,107 +109,65 @@ void check_is_3d_scalar(const itk::ImageIOBase& io, const std::string& path) {
                path << ": expected one value per voxel, got " << io.GetNumberOfComponents() << " components");
 }
 
-// Byte offset at which the voxels start in an uncompressed single-file image, -2 for a gzipped
-// NIfTI, or -1 when unknown (compressed, detached data, unfamiliar header).
-int64_t voxel_data_offset(const itk::ImageIOBase& io, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(65536, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  if (detail::ends_with_ci(path, ".nii.gz")) return -2;
-  if (detail::ends_with_ci(path, ".nii")) {
-    if (head.size() < 348) return -1;
-    int32_t header_size = 0;
-    std::memcpy(&header_size, head.data(), 4);
-    const bool swapped = header_size != 348 && header_size != 540;
-    if (swapped) return -1;  // big-endian NIfTI is rare enough to trust the reader
-    if (header_size == 348) {
-      float offset = 0;
-      std::memcpy(&offset, head.data() + 108, 4);
-      return static_cast<int64_t>(offset);
-    }
-    int64_t offset = 0;
-    std::memcpy(&offset, head.data() + 168, 8);
-    return offset;
-  }
-  if (detail::ends_with_ci(path, ".mha")) {
-    if (io.GetUseCompression()) return -1;
-    const auto at = head.find("ElementDataFile");
-    const auto eol = at == std::string::npos ? at : head.find('\n', at);
-    return eol == std::string::npos ? -1 : static_cast<int64_t>(eol + 1);
-  }
-  if (detail::ends_with_ci(path, ".nrrd")) {
-    std::string encoding;
-    itk::ExposeMetaData<std::string>(io.GetMetaDataDictionary(), "NRRD_encoding", encoding);
-    if (encoding != "raw") return -1;
-    const auto at = head.find("\n\n");  // a blank line ends the NRRD header
-    return at == std::string::npos ? -1 : static_cast<int64_t>(at + 2);
-  }
-  return -1;
+// What the format's own checks learnt from the raw file before ITK opened it.
+struct RawChecks {
+  std::optional<detail::NiftiLayout> nifti;
+  std::optional<detail::VoxelData> data;  // MetaImage and NRRD
+};
+
+bool is_nifti_path(const std::string& path) {
+  return detail::ends_with_ci(path, ".nii") || detail::ends_with_ci(path, ".nii.gz");
 }
 
-// A gzip file ends with the length of its uncompressed content (mod 2^32): cheap to compare
-// with the NIfTI header's promise, where reading the whole stream twice would not be.
-void check_gzip_nifti_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
-  gzFile gz = gzopen(path.c_str(), "rb");
-  UNIPET_CHECK(gz != nullptr, path << ": cannot open");
-  char header[348];
-  const int got = gzread(gz, header, sizeof(header));
-  gzclose(gz);
-  UNIPET_CHECK(got == static_cast<int>(sizeof(header)), path << ": file is truncated (no NIfTI header)");
-  int32_t header_size = 0;
-  std::memcpy(&header_size, header, 4);
-  if (header_size != 348) return;  // NIfTI-2 or big-endian: leave it to the reader
-  float offset = 0;
-  std::memcpy(&offset, header + 108, 4);
-  const uint64_t expected = static_cast<uint64_t>(offset) + io.GetImageSizeInBytes();
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const auto size = static_cast<int64_t>(in.tellg());
-  UNIPET_CHECK(size > 18, path << ": file is truncated");
-  unsigned char tail[4];
-  in.seekg(size - 4);
-  in.read(reinterpret_cast<char*>(tail), 4);
-  const uint32_t isize = tail[0] | (tail[1] << 8) | (tail[2] << 16) | (uint32_t(tail[3]) << 24);
-  UNIPET_CHECK(isize == static_cast<uint32_t>(expected),
-               path << ": file is truncated or corrupt (gzip stream does not hold the " << expected
-                    << " bytes its NIfTI header describes)");
+// ITK's readers trust their headers: they abort on a NaN in a NIfTI sform, allocate whatever a
+// header declares, follow data file names anywhere, and silently repair odd fields. Each header
+// is therefore checked on its raw bytes first.
+RawChecks check_header(const std::string& path, const ReadImageOptions& options) {
+  RawChecks checks;
+  if (is_nifti_path(path))
+    checks.nifti = detail::check_nifti_header(path, kMaxImageVoxels);
+  else if (detail::ends_with_ci(path, ".mha") || detail::ends_with_ci(path, ".mhd"))
+    checks.data = detail::parse_metaimage_header(path, options.allow_external_data, kMaxImageVoxels);
+  else
+    checks.data = detail::parse_nrrd_header(path, options.allow_external_data, kMaxImageVoxels);
+  return checks;
 }
 
-// Some ITK readers (MetaImage, uncompressed NIfTI) report a short read on stderr, or not at all,
-// and return zeros instead of failing; check the file holds every voxel before reading.
-// A .mhd header names a separate data file; uncompressed, it must hold every voxel.
-void check_mhd_data_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
-  if (io.GetUseCompression()) return;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("ElementDataFile", 0) != 0) continue;
-    std::string name = line.substr(line.find('=') + 1);
-    name.erase(0, name.find_first_not_of(" \t"));
-    name.erase(name.find_last_not_of(" \t\r") + 1);
-    if (name == "LOCAL" || name.find_first_of("% ") != std::string::npos || name.rfind("LIST", 0) == 0)
-      return;  // inline, or a list of slice files that ITK checks itself
-    const fs::path data = fs::path(path).parent_path() / name;
-    std::error_code ec;
-    const auto bytes = fs::file_size(data, ec);
-    UNIPET_CHECK(!ec, path << ": its data file " << data.string() << " is missing");
-    UNIPET_CHECK(bytes >= static_cast<uintmax_t>(io.GetImageSizeInBytes()),
-                 path << ": data file " << data.string() << " is truncated (" << bytes << " bytes, expected "
-                      << io.GetImageSizeInBytes() << ")");
-    return;
+// Between ITK reading the header and allocating the voxels: the data present must hold every
+// voxel ITK is about to read (a short read leaves zeros or stale memory in some readers).
+detail::NonFiniteCount check_voxels_present(const itk::ImageIOBase& io, const RawChecks& checks,
+                                            const std::string& path) {
+  uint64_t voxels = 1;
+  for (unsigned d = 0; d < io.GetNumberOfDimensions(); ++d) {
+    voxels *= io.GetDimensions(d);
+    UNIPET_CHECK(voxels <= static_cast<uint64_t>(kMaxImageVoxels),
+                 path << ": image too large: more than " << kMaxImageVoxels << " voxels");
   }
+  const uint64_t bytes = voxels * io.GetComponentSize() * io.GetNumberOfComponents();
+  if (checks.data) detail::check_voxel_data_present(*checks.data, bytes, voxels);
+  if (checks.nifti) return detail::check_nifti_voxels(path, *checks.nifti);
+  return {};
 }
 
-void check_not_truncated(const itk::ImageIOBase& io, const std::string& path) {
-  if (detail::ends_with_ci(path, ".mhd")) return check_mhd_data_not_truncated(io, path);
-  const int64_t offset = voxel_data_offset(io, path);
-  if (offset == -2) return check_gzip_nifti_not_truncated(io, path);
-  if (offset < 0) return;
-  const auto file_bytes = static_cast<int64_t>(fs::file_size(path));
-  const auto voxel_bytes = static_cast<int64_t>(io.GetImageSizeInBytes());
-  UNIPET_CHECK(file_bytes >= offset + voxel_bytes, path << ": file is truncated (" << file_bytes
-                                                        << " bytes, expected " << offset + voxel_bytes
-                                                        << ")");
+void refuse_non_finite(const std::string& path, int64_t nan, int64_t inf) {
+  UNIPET_CHECK(nan + inf == 0,
+               path << ": " << nan + inf << " voxels are NaN or Inf (" << nan << " NaN, " << inf << " Inf)");
+}
+
+// ITK's NIfTI and MetaImage writers report a failed or short write (full disk, quota) on
+// stderr, or not at all, and return normally. Reading the staged file back is the one check
+// that covers every format and every write inside ITK: what is published is what was meant.
+void verify_written(const Volume& volume, const torch::Tensor& data, const std::string& staged,
+                    const std::string& path) {
+  Volume back;
+  try {
+    back = read_image(staged);
+  } catch (const Error&) {
+    UNIPET_FAIL(path << ": write failed (the file written is incomplete or unreadable: disk full?)");
+  }
+  UNIPET_CHECK(
+      back.data.sizes() == data.sizes() && torch::equal(back.data, data) && back.units == volume.units,
+      path << ": write failed (the file written does not hold the image: disk full?)");
 }
 
 }  // namespace
@@ -211,12 +178,14 @@ bool is_image_path(const std::string& path) {
   return false;
 }
 
-Volume read_image(const std::string& path) {
+Volume read_image(const std::string& path, const ReadImageOptions& options) {
   silence_itk_warnings();
   std::error_code ec;
   UNIPET_CHECK(fs::exists(path, ec), path << ": no such file");
   UNIPET_CHECK(fs::is_regular_file(path, ec), path << ": not a file");
+  UNIPET_CHECK(fs::file_size(path, ec) > 0 && !ec, path << ": empty file");
   auto io = image_io_for(path);
+  const RawChecks checks = check_header(path, options);
   UNIPET_CHECK(io->CanReadFile(path.c_str()),
                path << ": not a readable " << io->GetNameOfClass() << " file (corrupt or truncated?)");
 
@@ -224,14 +193,19 @@ Volume read_image(const std::string& path) {
   reader->SetImageIO(io);
   reader->SetFileName(path);
   ItkVolume::Pointer image;
+  detail::NonFiniteCount non_finite;
   try {
     reader->UpdateOutputInformation();
     check_is_3d_scalar(*io, path);
-    check_not_truncated(*io, path);
+    non_finite = check_voxels_present(*io, checks, path);
+    // NIfTI's reader turns NaN and Inf into 0, so they are counted in the file, before reading.
+    if (!options.allow_non_finite) refuse_non_finite(path, non_finite.nan, non_finite.inf);
     reader->Update();
     image = reader->GetOutput();
   } catch (const itk::ExceptionObject& e) {
     UNIPET_FAIL(path << ": cannot read image (corrupt or truncated?): " << one_line(e));
+  } catch (const std::bad_alloc&) {
+    UNIPET_FAIL(path << ": cannot read image: not enough memory");
   }
 
   const auto size = image->GetLargestPossibleRegion().GetSize();
@@ -242,13 +216,23 @@ Volume read_image(const std::string& path) {
   // ITK's buffer is x-fastest, which is exactly a contiguous [D, H, W] tensor.
   std::memcpy(volume.data.data_ptr<float>(), image->GetBufferPointer(),
               sizeof(float) * static_cast<size_t>(volume.data.numel()));
+  if (checks.nifti && non_finite.total() > 0 && checks.nifti->voxel_count == volume.data.numel())
+    detail::restore_nifti_non_finite(path, *checks.nifti, volume.data.data_ptr<float>());
   for (int i = 0; i < 3; ++i) {
     volume.spacing[i] = image->GetSpacing()[i];
     volume.origin[i] = image->GetOrigin()[i];
     for (int j = 0; j < 3; ++j) volume.direction[i * 3 + j] = image->GetDirection()[i][j];
   }
   volume.units = units_from_dictionary(io->GetMetaDataDictionary());
-  volume.validate(path);
+  // Scaling (NIfTI scl_slope) can overflow to Inf, and other formats keep NaN as stored.
+  if (!options.allow_non_finite)
+    refuse_non_finite(path, torch::isnan(volume.data).sum().item<int64_t>(),
+                      torch::isinf(volume.data).sum().item<int64_t>());
+  // Volume::validate checks geometry and voxel values together; the values were handled above
+  // (refused or wanted as they are), so the geometry is checked on a one-voxel stand-in.
+  Volume geometry = volume;
+  geometry.data = torch::zeros({1, 1, 1}, torch::kFloat32);
+  geometry.validate(path);
   return volume;
 }
 
@@ -293,10 +277,12 @@ void write_image(const Volume& volume, const std::string& path) {
   writer->SetInput(image);
   writer->SetFileName((staging.dir() / name).string());
   try {
+    detail::QuietStderr quiet;  // verify_written reports a failed write in one line
     writer->Update();
   } catch (const itk::ExceptionObject& e) {
-    UNIPET_FAIL(path << ": cannot write image: " << one_line(e));
+    UNIPET_FAIL(path << ": write failed (" << one_line(e) << ")");
   }
+  verify_written(volume, data, (staging.dir() / name).string(), path);
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(staging.dir()))
     if (entry.path().filename() != name) names.push_back(entry.path().filename().string());

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 
 #include "file_names.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
@@ -70,6 +72,15 @@ void finish(Dataset& d, const SplitOptions& split, const std::string& out) {
   write_dataset(d, out);
 }
 
+// A dataset.json path, checked before any work: a .json name (so no image is ever mistaken for
+// it) that is not an existing folder. The folder itself may still have to be created.
+void check_dataset_output(const std::string& out, const std::string& root) {
+  UNIPET_CHECK(detail::ends_with_ci(out, ".json"),
+               out << ": -o/--out must name the dataset's .json file (e.g. data/udpet/dataset.json)");
+  if (fs::exists(fs::symlink_status(out)) || is_directory(fs::path(out).parent_path().string()))
+    check_output_path(out, {OutputKind::File, {root}});
+}
+
 // One UDPET dose entry of a patient: a DICOM folder or an image file.
 struct UdpetEntry {
   double drf = 0;  // 1 for the full dose
@@ -108,14 +119,18 @@ double udpet_drf_from_name(const std::string& name_in) {
 
 Dataset import_udpet(const UdpetImportOptions& o) {
   UNIPET_CHECK(is_directory(o.root), o.root << ": not a folder");
+  check_dataset_output(o.out, o.root);
   const fs::path out_dir = fs::absolute(o.out).parent_path();
+  CreatedFolder created(out_dir);
+  check_output_path(o.out, {OutputKind::File, {o.root}});
+  // Converted images are staged together and published as one folder just before dataset.json,
+  // so a failed import leaves no half-converted images behind.
+  std::optional<StagingDir> images;
   std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  UNIPET_CHECK(!ec, out_dir.string() << ": cannot create folder (" << ec.message() << ")");
 
   std::vector<fs::path> patients;
   for (const auto& e : fs::directory_iterator(o.root))
-    if (e.is_directory()) patients.push_back(e.path());
+    if (e.is_directory() && !is_staging_name(e.path().filename().string())) patients.push_back(e.path());
   std::sort(patients.begin(), patients.end());
 
   Dataset d;
@@ -158,14 +173,16 @@ Dataset import_udpet(const UdpetImportOptions& o) {
         }
         require_bqml(v, source);
         if (o.convert_dicom) {
-          const fs::path image =
-              out_dir / "images" / s.id /
+          if (!images) images.emplace(out_dir / "images", OutputKind::Folder);
+          const fs::path relative =
+              fs::path("images") / s.id /
               (entry.drf == 1 ? std::string("full_dose.nii.gz") : "drf_" + drf_text(entry.drf) + ".nii.gz");
+          const fs::path image = images->dir() / relative;
           fs::create_directories(image.parent_path(), ec);
           UNIPET_CHECK(!ec, image.parent_path().string()
                                 << ": cannot create folder (" << ec.message() << ")");
           write_image(v, image.string());
-          stored = relative_to(image, out_dir);
+          stored = relative.generic_string();
         } else {
           stored = fs::absolute(entry.path).lexically_normal().string();
         }
@@ -185,7 +202,17 @@ Dataset import_udpet(const UdpetImportOptions& o) {
     }
     d.subjects.push_back(std::move(s));
   }
-  finish(d, o.split, o.out);
+  UNIPET_CHECK(!d.subjects.empty(), o.out << ": no subjects found to import");
+  if (images) images->publish({"images"});
+  try {
+    finish(d, o.split, o.out);
+  } catch (...) {
+    // The images folder was created by this run a moment ago (publish refuses to fill an
+    // existing one), so it is ours to take back.
+    if (images) fs::remove_all(out_dir / "images", ec);
+    throw;
+  }
+  created.keep();
   return d;
 }
 
@@ -246,6 +273,7 @@ Dataset import_pairs(const PairsImportOptions& o) {
   }
   UNIPET_CHECK(!full_by_id.empty(), "--full pattern '" << pattern << "' matches no file");
 
+  check_dataset_output(o.out, "");
   const fs::path out_dir = fs::absolute(o.out).parent_path();
   Dataset d;
   d.name = o.name;

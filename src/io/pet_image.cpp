@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "file_names.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 
@@ -30,12 +31,12 @@ std::string triple(const T& v) {
 
 }  // namespace
 
-PetImage read_pet(const std::string& path, const std::string& series_uid) {
+PetImage read_pet(const std::string& path, const std::string& series_uid, const ReadImageOptions& options) {
   PetImage image;
   image.path = path;
   if (is_image_path(path)) {
     UNIPET_CHECK(series_uid.empty(), path << ": --series applies to DICOM folders only");
-    image.volume = read_image(path);
+    image.volume = read_image(path, options);
     return image;
   }
   UNIPET_CHECK(is_directory(path), path << ": neither an image file (.nii, .nii.gz, .mha, .mhd, "
@@ -46,15 +47,34 @@ PetImage read_pet(const std::string& path, const std::string& series_uid) {
   return image;
 }
 
-void write_pet(const Volume& volume, const std::string& path, const PetImage* source,
-               const DicomWriteOptions& dicom) {
-  if (is_image_path(path)) return write_image(volume, path);
+void check_pet_output(const std::string& path, const std::vector<std::string>& inputs) {
+  const std::vector<std::filesystem::path> in(inputs.begin(), inputs.end());
+  if (is_image_path(path)) {
+    check_output_path(path, {OutputKind::File, in});
+    // A .mhd/.nhdr header is written with a data file beside it, which is replaced too.
+    for (const char* header : {".mhd", ".nhdr"}) {
+      if (!detail::ends_with_ci(path, header)) continue;
+      const std::string stem = path.substr(0, path.size() - std::string(header).size());
+      for (const char* data : {".raw", ".zraw", ".raw.gz"}) {
+        if (std::filesystem::exists(std::filesystem::symlink_status(stem + data)))
+          check_output_path(stem + data, {OutputKind::File, in});
+      }
+    }
+    return;
+  }
   // "out.png" is a mistyped file name far more often than a folder name; folders with a dot can
   // be written as "out.v2/".
   const std::filesystem::path p(path);
   UNIPET_CHECK(p.extension().empty() || p.filename().empty() || is_directory(path),
                path << ": unknown image format (expected .nii, .nii.gz, .mha, .mhd, .nrrd, or a "
                        "folder name without extension for a DICOM series)");
+  check_output_path(path, {OutputKind::Folder, in});
+}
+
+void write_pet(const Volume& volume, const std::string& path, const PetImage* source,
+               const DicomWriteOptions& dicom) {
+  check_pet_output(path);
+  if (is_image_path(path)) return write_image(volume, path);
   DicomWriteOptions options = dicom;
   if (source && source->dicom && options.template_file.empty())
     options.template_file = source->dicom->files.front();
@@ -101,7 +121,8 @@ Volume convert_units(const PetImage& image, const std::string& units_in,
 }
 
 std::string convert_pet(const std::string& in, const std::string& out, const ConvertOptions& options) {
-  const PetImage image = read_pet(in, options.series_uid);
+  check_pet_output(out, {in});
+  const PetImage image = read_pet(in, options.series_uid, options.read);
   const Volume converted = convert_units(image, options.to, options.suv_factor);
   write_pet(converted, out, &image, options.dicom);
   std::ostringstream line;
@@ -112,7 +133,7 @@ std::string convert_pet(const std::string& in, const std::string& out, const Con
 }
 
 std::string describe_pet(const std::string& path, const std::string& series_uid,
-                         std::optional<double> override_factor) {
+                         std::optional<double> override_factor, const ReadImageOptions& options) {
   std::ostringstream out;
   std::vector<DicomSeriesInfo> series;
   if (!is_image_path(path) && is_directory(path) && series_uid.empty()) {
@@ -126,7 +147,9 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
       return out.str();
     }
   }
-  const PetImage image = read_pet(path, series_uid);
+  ReadImageOptions read = options;
+  read.allow_non_finite = true;  // info is where a user finds out how many there are
+  const PetImage image = read_pet(path, series_uid, read);
   const Volume& v = image.volume;
   const auto size = v.size_xyz();
   out << path << "\n";
@@ -145,14 +168,20 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
       << "  direction:   [" << triple(&v.direction[0]) << "; " << triple(&v.direction[3]) << "; "
       << triple(&v.direction[6]) << "] (rows)\n"
       << "  units:       " << to_string(v.units) << "\n";
-  const auto& d = v.data;
-  const torch::Tensor negative = d.lt(0);
-  const int64_t negatives = negative.sum().item<int64_t>();
-  out << std::setprecision(6) << "  values:      min " << d.min().item<double>() << ", max "
-      << d.max().item<double>() << ", mean " << d.mean().item<double>() << "\n"
-      << "  negative:    " << negatives << " voxels";
+  const torch::Tensor d = v.data.masked_select(torch::isfinite(v.data));
+  const int64_t nan = torch::isnan(v.data).sum().item<int64_t>();
+  const int64_t inf = torch::isinf(v.data).sum().item<int64_t>();
+  const int64_t negatives = d.lt(0).sum().item<int64_t>();
+  out << std::setprecision(6) << "  values:      ";
+  if (d.numel() > 0)
+    out << "min " << d.min().item<double>() << ", max " << d.max().item<double>() << ", mean "
+        << d.mean().item<double>() << (nan + inf > 0 ? " (finite voxels)" : "") << "\n";
+  else
+    out << "none finite\n";
+  out << "  negative:    " << negatives << " voxels";
   if (negatives > 0) out << ", minimum " << d.min().item<double>();
-  out << "\n";
+  out << "\n"
+      << "  non-finite voxels: " << nan << " NaN, " << inf << " Inf\n";
   try {
     const SuvResult suv = suv_factor_for(image, override_factor);
     out << "  SUV factor:  " << std::setprecision(8) << suv.factor << " (SUV = " << to_string(Units::BqPerMl)

@@ -127,9 +127,15 @@ SuvResult suv_factor(const SuvTags& t) {
                           "RadiopharmaceuticalStartDateTime (0018,1078) are missing");
       injection =
           dicom_seconds(t.series_date, t.injection_time, src + ": RadiopharmaceuticalStartTime (0018,1072)");
-      // Only a time of day was stored: an injection "after" the series means the scan started
-      // past midnight, so the injection was on the day before SeriesDate.
-      if (injection > series) injection -= 86400.0;
+      // Only a time of day was stored, so an injection "after" the series could be a scan past
+      // midnight or a wrong clock or tag; guessing the previous day would make SUV tens of times
+      // too high without a word. Only RadiopharmaceuticalStartDateTime can say which day it was.
+      UNIPET_CHECK(injection <= series,
+                   src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) "
+                       << trimmed(t.injection_time) << " is after SeriesTime (0008,0031) "
+                       << trimmed(t.series_time)
+                       << " and no RadiopharmaceuticalStartDateTime (0018,1078) gives the injection date; "
+                          "give the factor with --suv-factor");
       r.used.emplace_back("RadiopharmaceuticalStartTime (0018,1072)", trimmed(t.injection_time));
     }
     r.elapsed_s = series - injection;

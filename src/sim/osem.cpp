@@ -14,10 +14,10 @@ constexpr double kTiny = 1e-12;
 }  // namespace
 
 void OsemOptions::validate() const {
-  UNIPET_CHECK(iterations >= 1, "OsemOptions: iterations must be >= 1, got " << iterations);
-  UNIPET_CHECK(subsets >= 1, "OsemOptions: subsets must be >= 1, got " << subsets);
+  UNIPET_CHECK(iterations >= 1, "--iterations must be >= 1, got " << iterations);
+  UNIPET_CHECK(subsets >= 1, "--subsets must be >= 1, got " << subsets);
   UNIPET_CHECK(std::isfinite(post_filter_fwhm_mm) && post_filter_fwhm_mm >= 0,
-               "OsemOptions: post-filter FWHM must be >= 0 mm, got " << post_filter_fwhm_mm);
+               "--post-filter must be >= 0 mm, got " << post_filter_fwhm_mm);
 }
 
 double poisson_log_likelihood(const torch::Tensor& counts, const torch::Tensor& expected) {
@@ -34,7 +34,7 @@ Osem::Osem(const Projector& projector, torch::Tensor multiplicative, torch::Tens
   options_.validate();
   const int64_t A = projector.angles(), B = projector.bins();
   UNIPET_CHECK(options_.subsets <= A,
-               "OsemOptions: " << options_.subsets << " subsets but only " << A << " angles");
+               "--subsets " << options_.subsets << ": more subsets than the " << A << " angles");
   UNIPET_CHECK(multiplicative_.dim() == 3 && multiplicative_.size(1) == A &&
                    multiplicative_.size(2) == B,
                "Osem: multiplicative factors must be [D, " << A << ", " << B << "], got "

@@ -258,12 +258,12 @@ void place_lesions(const PhantomOptions& o, const Grid& g, Rng& r, Painter& p, P
 
 void PhantomOptions::validate() const {
   UNIPET_CHECK(width >= 8 && height >= 8 && slices >= 1,
-               "PhantomOptions: size must be at least 8 x 8 x 1, got " << width << " x " << height
+               "--matrix / --slices: the phantom must be at least 8 x 8 x 1 voxels, got " << width << " x " << height
                                                                        << " x " << slices);
   UNIPET_CHECK(voxel_mm > 0 && slice_mm > 0 && std::isfinite(voxel_mm) && std::isfinite(slice_mm),
-               "PhantomOptions: voxel sizes must be > 0 mm");
+               "--voxel and --slice-thickness must be > 0 mm");
   UNIPET_CHECK(min_lesions >= 0 && max_lesions >= min_lesions,
-               "PhantomOptions: lesion count range [" << min_lesions << ", " << max_lesions
+               "--lesions-min / --lesions-max: lesion count range [" << min_lesions << ", " << max_lesions
                                                       << "] is invalid");
   UNIPET_CHECK(min_lesion_mm > 0 && max_lesion_mm >= min_lesion_mm,
                "PhantomOptions: lesion diameter range is invalid");

@@ -51,21 +51,21 @@ torch::Tensor detector_efficiencies(const Projector& projector, int64_t slices,
 
 void ScannerOptions::validate() const {
   UNIPET_CHECK(angles >= 0 && bins >= 0 && bin_mm >= 0,
-               "ScannerOptions: angles, bins and bin_mm must be >= 0 (0 = automatic)");
+               "--angles must be >= 0 (0 = automatic)");
   UNIPET_CHECK(psf_fwhm_mm >= 0 && psf_axial_fwhm_mm >= 0 && std::isfinite(psf_fwhm_mm) &&
                    std::isfinite(psf_axial_fwhm_mm),
-               "ScannerOptions: PSF FWHM must be >= 0 mm");
+               "--psf must be >= 0 mm");
   UNIPET_CHECK(ring_diameter_mm > 0, "ScannerOptions: ring diameter must be > 0 mm");
   UNIPET_CHECK(efficiency_spread >= 0 && efficiency_spread < 0.5 && ring_efficiency_spread >= 0 &&
                    ring_efficiency_spread < 0.5,
                "ScannerOptions: efficiency spreads must be in [0, 0.5)");
   UNIPET_CHECK(scatter_fraction >= 0 && scatter_fraction < 1,
-               "ScannerOptions: scatter fraction must be in [0, 1), got " << scatter_fraction);
+               "--scatter-fraction must be in [0, 1), got " << scatter_fraction);
   UNIPET_CHECK(randoms_fraction >= 0 && randoms_fraction < 1,
-               "ScannerOptions: randoms fraction must be in [0, 1), got " << randoms_fraction);
+               "--randoms-fraction must be in [0, 1), got " << randoms_fraction);
   UNIPET_CHECK(scatter_fwhm_mm > 0, "ScannerOptions: scatter FWHM must be > 0 mm");
   UNIPET_CHECK(std::isfinite(prompts) && prompts > 0,
-               "ScannerOptions: prompts must be > 0, got " << prompts);
+               "--counts (expected full-dose prompts) must be > 0, got " << prompts);
 }
 
 Projector make_projector(const ScannerOptions& options, const Volume& like) {
@@ -86,8 +86,8 @@ Projector make_projector(const ScannerOptions& options, const Volume& like) {
   Projector projector(p);
   const double extent = 0.5 * projector.bins() * projector.options().bin_mm;
   UNIPET_CHECK(extent < 0.5 * options.ring_diameter_mm,
-               "ScannerOptions: the sinogram reaches " << extent << " mm from the axis, outside the "
-                                                       << options.ring_diameter_mm << " mm ring");
+               "--matrix x --voxel: the field of view reaches " << extent << " mm from the axis, outside the "
+                                                                << options.ring_diameter_mm << " mm detector ring");
   return projector;
 }
 

@@ -1,18 +1,22 @@
 #include "unipet/sim/simulate.h"
 
 #include <ATen/Parallel.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
 #include <random>
-#include <set>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "unipet/core/atomic_file.h"
+#include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 #include "unipet/sim/dose.h"
@@ -175,11 +179,15 @@ Volume read_mumap(const std::string& path) {
 
 void write_volume(const Volume& v, const fs::path& path) { io::write_image(v, path.string()); }
 
-/// The subject's record from a previous run, when it was made with the same options and all
-/// its files exist.
+/// The subject's record from a previous run, when it was made with the same options. Subject
+/// folders are published whole, so one without its record or with files missing was not made by
+/// this version of unipet and is refused rather than overwritten.
 bool load_complete_subject(const fs::path& dir, const io::Dataset& expected, io::DatasetSubject& out) {
+  if (!fs::exists(fs::symlink_status(dir))) return false;
   const fs::path marker = dir / kSubjectFile;
-  if (!fs::exists(marker)) return false;
+  UNIPET_CHECK(fs::is_directory(dir) && fs::exists(marker),
+               dir.string() << ": exists but is not a complete simulated subject (no " << kSubjectFile
+                            << "); move or delete it to simulate this subject again");
   const io::Dataset previous = io::read_dataset(marker.string());
   UNIPET_CHECK(previous.numbers == expected.numbers && previous.strings == expected.strings &&
                    previous.drfs == expected.drfs,
@@ -190,15 +198,19 @@ bool load_complete_subject(const fs::path& dir, const io::Dataset& expected, io:
   std::vector<std::string> files = {out.full_dose};
   for (const auto& [drf, path] : out.low_dose) files.push_back(path);
   for (const auto& [role, path] : out.images) files.push_back(path);
-  for (const std::string& f : files) {
-    if (!fs::exists(dir / f)) return false;
-  }
+  for (const std::string& f : files)
+    UNIPET_CHECK(fs::exists(dir / f), dir.string() << ": simulated subject is missing " << f
+                                                   << "; move or delete the folder to simulate it again");
   return true;
 }
 
-io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& dir, const std::string& id,
+/// Writes the subject into a staging folder and publishes the folder whole: a subject folder
+/// exists only once complete, so a killed or failed run never leaves half a subject behind.
+io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& final_dir, const std::string& id,
                                  io::Dataset record) {
-  fs::create_directories(dir);
+  StagingDir staging(final_dir, OutputKind::Folder);
+  const fs::path dir = staging.dir() / final_dir.filename();
+  fs::create_directory(dir);
   io::DatasetSubject subject;
   subject.id = id;
   subject.split = "train";  // placeholder; the dataset assigns the real split
@@ -218,9 +230,27 @@ io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& dir,
   }
   subject.numbers = s.numbers;
   record.subjects = {subject};
-  // Written last: its presence means every image above is complete.
   io::write_dataset(record, (dir / kSubjectFile).string());
+  staging.publish({final_dir.filename().string()});
   return subject;
+}
+
+/// An existing output folder is continued only when everything in it came from a simulation:
+/// dataset.json, subject folders with their record, staging folders. Anything else means the
+/// folder is someone else's, and nothing is written into it.
+void check_output_folder(const fs::path& root, const SimulationOptions& o) {
+  if (!fs::exists(fs::symlink_status(root))) return;
+  UNIPET_CHECK(fs::is_directory(root), o.out_dir << ": exists and is not a folder");
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == "dataset.json" || is_staging_name(name) ||
+                      (entry.is_directory() && fs::exists(entry.path() / kSubjectFile));
+    UNIPET_CHECK(ours, o.out_dir << ": folder exists and holds " << name
+                                 << ", which is not part of a unipet simulation; choose a new folder");
+  }
+  std::vector<fs::path> inputs(o.from_images.begin(), o.from_images.end());
+  inputs.emplace_back(o.mumap);
+  check_output_path(root, {OutputKind::Folder, inputs, true});
 }
 
 io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& id) {
@@ -230,37 +260,56 @@ io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& 
   return s;
 }
 
+// A phantom subject holds about a dozen volumes (truth, mu-map, labels, one reconstruction per
+// dose level, OSEM work images) and the sinograms of every dose level; refuse sizes that cannot
+// fit before anything is allocated, naming the options that set them.
+void check_memory(const SimulationOptions& o) {
+  const PhantomOptions& p = o.phantom;
+  const double voxels = static_cast<double>(p.width) * static_cast<double>(p.height) * static_cast<double>(p.slices);
+  const double dose_levels = static_cast<double>(o.drfs.size() + 1);
+  const double angles = o.scanner.angles > 0 ? static_cast<double>(o.scanner.angles) : static_cast<double>(p.width);
+  const double bins = 1.5 * std::max<double>(static_cast<double>(p.width), static_cast<double>(p.height));
+  const double sinogram = angles * bins * static_cast<double>(p.slices);
+  const double bytes = 4.0 * (voxels * (8 + 2 * dose_levels) + sinogram * (6 + 2 * dose_levels));
+  const double available = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
+               "--matrix " << p.width << " / --slices " << p.slices << ": a subject needs about "
+                           << std::setprecision(3) << bytes / 1e9 << " GB of memory, more than this machine's "
+                           << available / 1e9 << " GB");
+}
+
 }  // namespace
 
 void SimulationOptions::validate() const {
-  UNIPET_CHECK(!out_dir.empty(), "SimulationOptions: an output folder is required");
-  UNIPET_CHECK(!name.empty(), "SimulationOptions: the dataset name must not be empty");
-  UNIPET_CHECK(!from_images.empty() || subjects >= 1,
-               "SimulationOptions: subjects must be >= 1, got " << subjects);
-  UNIPET_CHECK(!drfs.empty(), "SimulationOptions: at least one DRF is required");
-  std::set<double> unique;
+  // Messages name the command-line option a user types (see apps/unipet/cmd_simulate.cpp).
+  UNIPET_CHECK(!out_dir.empty(), "--out: an output folder is required");
+  UNIPET_CHECK(!name.empty(), "--name: the dataset name must not be empty");
+  UNIPET_CHECK(!from_images.empty() || subjects >= 1, "--subjects must be >= 1, got " << subjects);
+  UNIPET_CHECK(!drfs.empty(), "--drf: at least one dose reduction factor is required");
+  std::map<std::string, double> names;
   for (double drf : drfs) {
-    UNIPET_CHECK(std::isfinite(drf) && drf > 1, "SimulationOptions: a DRF must be > 1, got " << drf);
-    UNIPET_CHECK(unique.insert(drf).second, "SimulationOptions: DRF " << drf << " is listed twice");
+    UNIPET_CHECK(std::isfinite(drf) && drf > 1, "--drf: each DRF must be > 1, got " << drf);
+    // Two DRFs that print alike would write the same drf_<k>.nii.gz.
+    const auto [at, added] = names.emplace(drf_name(drf), drf);
+    UNIPET_CHECK(added, "--drf: " << std::setprecision(17) << at->second << " and " << drf
+                                  << " both give the file name drf_" << drf_name(drf) << ".nii.gz");
   }
-  UNIPET_CHECK(seed < (uint64_t{1} << 53), "SimulationOptions: seed must be < 2^53, got " << seed);
+  UNIPET_CHECK(seed < (uint64_t{1} << 53), "--seed must be < 2^53, got " << seed);
   double sum = 0;
   for (double f : split) {
-    UNIPET_CHECK(f >= 0 && f <= 1, "SimulationOptions: split fractions must be in [0, 1], got " << f);
+    UNIPET_CHECK(f >= 0 && f <= 1, "--split: fractions must be in [0, 1], got " << f);
     sum += f;
   }
-  UNIPET_CHECK(std::abs(sum - 1) < 1e-6,
-               "SimulationOptions: split fractions must sum to 1, got " << sum);
-  UNIPET_CHECK(mumap.empty() || from_images.size() == 1,
-               "SimulationOptions: a mu-map goes with exactly one --from-image");
+  UNIPET_CHECK(std::abs(sum - 1) < 1e-6, "--split: fractions must sum to 1, got " << sum);
+  UNIPET_CHECK(mumap.empty() || from_images.size() == 1, "--mumap goes with exactly one --from-image");
   UNIPET_CHECK(body_threshold > 0 && body_threshold < 1,
-               "SimulationOptions: body threshold must be in (0, 1), got " << body_threshold);
-  UNIPET_CHECK(weight_kg >= 0 && dose_at_scan_bq >= 0,
-               "SimulationOptions: weight and dose must be >= 0 (0 = unknown)");
-  UNIPET_CHECK(threads >= 0, "SimulationOptions: threads must be >= 0, got " << threads);
+               "--body-threshold must be in (0, 1), got " << body_threshold);
+  UNIPET_CHECK(weight_kg >= 0 && dose_at_scan_bq >= 0, "--weight and --dose must be >= 0 (0 = unknown)");
+  resolve_threads(threads);
   phantom.validate();
   scanner.validate();
   osem.validate();
+  if (from_images.empty()) check_memory(*this);
 }
 
 Volume mumap_from_activity(const Volume& activity, double threshold) {
@@ -342,7 +391,8 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
                              const std::function<void(const std::string&)>& progress) {
   o.validate();
   const fs::path root(o.out_dir);
-  fs::create_directories(root);
+  check_output_folder(root, o);
+  CreatedFolder created(root);
 
   // The per-subject record: options that shape the content, so a resume can check them.
   io::Dataset record;
@@ -420,6 +470,7 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
     }
   }
   io::write_dataset(dataset, (root / "dataset.json").string());
+  created.keep();
   return io::read_dataset((root / "dataset.json").string());
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "io/dicom_test_util.h"
 #include "io/io_test_util.h"
 #include "unipet/core/error.h"
@@ -132,6 +134,74 @@ TEST(DicomRead, UnsignedPixelsAboveTheSignedRangeAreKept) {
   const Volume v = read_dicom_series(dir / "u16").volume;
   EXPECT_FLOAT_EQ(v.data[1][1][0].item<float>(), 20000.0f);
   EXPECT_FLOAT_EQ(v.data[1][1][1].item<float>(), 32767.5f);
+}
+
+TEST(DicomRead, PixelModuleMismatchesAreRefusedNamingTheFileAndTags) {
+  // Each of these used to be decoded into wrong values (or read past the pixel data).
+  using test::RawDicom;
+  struct Case {
+    std::string name;
+    std::function<void(RawDicom&)> change;
+    std::vector<std::string> parts;
+  };
+  const auto u16 = [](uint16_t v) { return RawDicom::u16(v); };
+  const std::vector<int16_t> pixels = {1, 2, 3, 4};
+  const std::string pixel_bytes(reinterpret_cast<const char*>(pixels.data()), 8);
+  const std::vector<Case> cases = {
+      {"stored",
+       [&](RawDicom& d) { d.set(0x0028, 0x0101, "US", u16(17)).set(0x0028, 0x0102, "US", u16(16)); },
+       {"BitsStored (0028,0101) 17", "BitsAllocated (0028,0100) 16"}},
+      {"highbit", [&](RawDicom& d) { d.set(0x0028, 0x0102, "US", u16(11)); }, {"HighBit (0028,0102) is 11"}},
+      {"allocated",
+       [&](RawDicom& d) {
+         d.set(0x0028, 0x0100, "US", u16(12))
+             .set(0x0028, 0x0101, "US", u16(12))
+             .set(0x0028, 0x0102, "US", u16(11));
+       },
+       {"BitsAllocated (0028,0100) is 12"}},
+      {"representation",
+       [&](RawDicom& d) { d.set(0x0028, 0x0103, "US", u16(2)); },
+       {"PixelRepresentation (0028,0103) is 2"}},
+      {"nohighbit", [&](RawDicom& d) { d.erase(0x0028, 0x0102); }, {"HighBit (0028,0102) is missing"}},
+      {"long",
+       [&](RawDicom& d) { d.set(0x7FE0, 0x0010, "OW", pixel_bytes + std::string(4, '\0')); },
+       {"PixelData (7FE0,0010) holds 12 bytes", "Rows (0028,0010)", "= 8"}},
+      {"short",
+       [&](RawDicom& d) { d.set(0x7FE0, 0x0010, "OW", pixel_bytes.substr(0, 6)); },
+       {"PixelData (7FE0,0010) holds 6 bytes"}},
+      {"wide",
+       [&](RawDicom& d) {
+         d.set(0x0028, 0x0100, "US", u16(32))
+             .set(0x0028, 0x0101, "US", u16(32))
+             .set(0x0028, 0x0102, "US", u16(31));
+       },
+       {"PixelData (7FE0,0010) holds 8 bytes", "= 16"}},
+      {"slope", [&](RawDicom& d) { d.set(0x0028, 0x1053, "DS", "NaN"); }, {"RescaleSlope (0028,1053)"}},
+      {"position",
+       [&](RawDicom& d) { d.set(0x0020, 0x0032, "DS", "0\\inf\\0"); },
+       {"ImagePositionPatient (0020,0032) is inf"}},
+      {"rows", [&](RawDicom& d) { d.set(0x0028, 0x0010, "US", u16(0)); }, {"Rows (0028,0010) 0"}},
+  };
+  TempDir dir;
+  for (const auto& c : cases) {
+    std::filesystem::create_directories(dir / c.name);
+    for (int k = 0; k < 2; ++k) {
+      RawDicom slice = pet_slice("1.2.826.0.1.3680043.99.14", k, 2.0 * k, 2, 2, pixels, 1, 0);
+      c.change(slice);
+      slice.save(dir / (c.name + "/s" + std::to_string(k) + ".dcm"));
+    }
+    std::vector<std::string> parts = c.parts;
+    parts.push_back("s0.dcm");
+    try {
+      read_dicom_series(dir / c.name);
+      ADD_FAILURE() << c.name << ": expected an error";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      for (const auto& p : parts)
+        EXPECT_NE(message.find(p), std::string::npos) << c.name << ": '" << p << "' not in " << message;
+    }
+  }
 }
 
 TEST(DicomRead, JpegLosslessSlicesAreDecoded) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "io/io_test_util.h"
+#include "io/nifti_test_util.h"
 #include "unipet/core/error.h"
 
 namespace unipet::io {
@@ -126,9 +127,7 @@ TEST(ImageIo, TwoDimensionalAndFourDimensionalImagesAreRejected) {
                         std::string(2 * 2 * 2 * 3 * 4, '\0'));
   expect_error([&] { read_image(dir / "movie.mha"); }, {"movie.mha", "4D"});
   // A single slice stored as 3D is a 2D image too.
-  Volume v = test::awkward_volume();
-  v.data = v.data.slice(0, 0, 1).contiguous();
-  write_image(v, dir / "slice.nii");
+  test::write_bytes(dir / "slice.nii", test::NiftiBytes(3, 4, 1, std::vector<float>(12, 1.0f)).bytes());
   expect_error([&] { read_image(dir / "slice.nii"); }, {"slice.nii", "2D"});
 }
 
@@ -150,6 +149,58 @@ TEST(ImageIo, NanVoxelsAreRejectedOnReadAndWrite) {
   std::memcpy(body.data() + 4, &inf, 4);
   std::ofstream(dir / "inf.mha", std::ios::app | std::ios::binary) << body;
   expect_error([&] { read_image(dir / "inf.mha"); }, {"inf.mha", "1 voxels are NaN or Inf"});
+}
+
+TEST(ImageIo, NanAndInfAreCountedSeparatelyAndKeptWhereAllowed) {
+  TempDir dir;
+  std::vector<float> values(8, 1.0f);
+  values[1] = std::nanf("");
+  values[2] = -INFINITY;
+  values[5] = INFINITY;
+  test::write_raw_mha(dir / "bad.mha", {2, 2, 2}, values);
+  expect_error([&] { read_image(dir / "bad.mha"); }, {"bad.mha", "3 voxels are NaN or Inf", "1 NaN, 2 Inf"});
+  ReadImageOptions options;
+  options.allow_non_finite = true;
+  const Volume v = read_image(dir / "bad.mha", options);
+  EXPECT_TRUE(std::isnan(v.data[0][0][1].item<float>()));
+  EXPECT_EQ(v.data[1][0][1].item<float>(), INFINITY);
+}
+
+TEST(ImageIo, EmptyFilesFoldersAndHeaderOnlyFilesAreOneLineErrors) {
+  TempDir dir;
+  for (const std::string ext : {".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
+    test::write_bytes(dir / ("empty" + ext), "");
+    expect_error([&] { read_image(dir / ("empty" + ext)); }, {"empty" + ext, "empty file"});
+    std::filesystem::create_directories(dir / ("folder" + ext));
+    expect_error([&] { read_image(dir / ("folder" + ext)); }, {"folder" + ext, "not a file"});
+  }
+  test::write_bytes(dir / "header.nrrd",
+                    "NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\n");
+  expect_error([&] { read_image(dir / "header.nrrd"); }, {"header.nrrd", "no voxel data"});
+}
+
+TEST(ImageIo, ReaderErrorsCarryNoItkClassNamesOrAddresses) {
+  // Headers that pass unipet's own checks but that ITK's readers reject.
+  TempDir dir;
+  test::write_bytes(
+      dir / "type.nrrd",
+      "NRRD0004\ntype: quaternion\ndimension: 3\nsizes: 2 2 2\nencoding: raw\n\n" + std::string(64, '\0'));
+  test::write_bytes(dir / "type.mha",
+                    "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_BOGUS\n"
+                    "ElementDataFile = LOCAL\n" +
+                        std::string(64, '\0'));
+  for (const std::string name : {"type.nrrd", "type.mha"}) {
+    try {
+      read_image(dir / name);
+      ADD_FAILURE() << name << " was read";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      EXPECT_NE(message.find(name), std::string::npos) << message;
+      EXPECT_EQ(message.find("0x"), std::string::npos) << message;
+      EXPECT_EQ(message.find("itk::"), std::string::npos) << message;
+    }
+  }
 }
 
 TEST(ImageIo, AbsurdSpacingIsRejected) {

@@ -4,6 +4,7 @@
 
 #include "io/dicom_test_util.h"
 #include "io/io_test_util.h"
+#include "io/nifti_test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 
@@ -83,6 +84,23 @@ TEST(PetImage, DescriptionReportsGeometryNegativesAndSuvTags) {
   write_image(test::awkward_volume(), dir / "plain.mha");
   const std::string plain = describe_pet(dir / "plain.mha");
   EXPECT_NE(plain.find("SUV factor:  not available"), std::string::npos) << plain;
+}
+
+TEST(PetImage, DescriptionCountsNanAndInfVoxelsThatReadingRefuses) {
+  TempDir dir;
+  std::vector<float> values(27, 2.0f);
+  values[0] = -1.0f;
+  values[4] = std::nanf("");
+  values[5] = std::nanf("");
+  values[9] = INFINITY;
+  test::write_bytes(dir / "nan.nii.gz", test::gzip_bytes(test::NiftiBytes(3, 3, 3, values).bytes()));
+  expect_error([&] { read_pet(dir / "nan.nii.gz"); }, {"nan.nii.gz", "3 voxels are NaN or Inf"});
+  const std::string text = describe_pet(dir / "nan.nii.gz");
+  for (const std::string part : {"non-finite voxels: 2 NaN, 1 Inf", "min -1, max 2", "(finite voxels)",
+                                 "negative:    1 voxels, minimum -1"})
+    EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in:\n" << text;
+  const std::string clean = describe_pet(make_dicom(dir));
+  EXPECT_NE(clean.find("non-finite voxels: 0 NaN, 0 Inf"), std::string::npos) << clean;
 }
 
 TEST(PetImage, DescribingAFolderWithSeveralPetSeriesListsThem) {

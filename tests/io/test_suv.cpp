@@ -50,15 +50,28 @@ TEST(Suv, AdminDecayCorrectionHasNoDecayTerm) {
   EXPECT_EQ(r.elapsed_s, 0.0);
 }
 
-TEST(Suv, InjectionBeforeMidnightWithASeriesAfterMidnightUsesThePreviousDay) {
+TEST(Suv, AnInjectionTimeAfterTheSeriesTimeIsRefusedWithoutADateToPlaceIt) {
+  // 23:40 against a series at 00:25 could be a scan past midnight or a wrong clock: taking the
+  // previous day silently gave an SUV 44 times too high when the clock was wrong.
   SuvTags t = start_case();
-  t.injection_time = "234000";  // 23:40 on the 14th
+  t.injection_time = "234000";
+  t.series_time = "002500";
+  test::expect_error(
+      [&] { suv_factor(t); },
+      {"slice.dcm", "RadiopharmaceuticalStartTime (0018,1072) 234000", "SeriesTime (0008,0031) 002500",
+       "RadiopharmaceuticalStartDateTime (0018,1078)", "--suv-factor"});
+}
+
+TEST(Suv, AnInjectionBeforeMidnightIsAcceptedWhenItsDateTimeSaysSo) {
+  SuvTags t = start_case();
+  t.injection_time = "234000";
+  t.injection_datetime = "20240314234000";  // 23:40 on the 14th
   t.series_date = "20240315";
   t.series_time = "002500";  // 00:25 on the 15th: 45 minutes later
   const SuvResult r = suv_factor(t);
   EXPECT_NEAR(r.elapsed_s, 2700.0, 1e-9);
   EXPECT_NEAR(r.factor, 2.693185118355678e-4, 1e-15);
-  // With full date-times the same interval spans the month boundary.
+  // The same interval across a month boundary.
   t.injection_datetime = "20240229234000";
   t.series_date = "20240301";
   EXPECT_NEAR(suv_factor(t).elapsed_s, 2700.0, 1e-9);

@@ -131,16 +131,26 @@ TEST_F(Simulation, ResultsDoNotDependOnTheThreadCount) {
 TEST_F(Simulation, AnInterruptedRunResumesAndOtherOptionsAreRefused) {
   SimulationOptions o = tiny("a");
   const io::Dataset first = simulate_dataset(o);
-  const fs::path done = fs::path(o.out_dir) / first.subjects[0].id / "subject.json";
+  const fs::path root(o.out_dir);
+  const fs::path redone = root / first.subjects[0].id;
   const fs::path kept = fs::path(first.resolve(first.subjects[1].full_dose));
   const auto kept_time = fs::last_write_time(kept);
-  // Simulate a run killed while writing subject 0: its marker is missing.
-  fs::remove(done);
-  fs::remove(fs::path(o.out_dir) / "dataset.json");
+  // A run killed while writing subject 0 leaves only its staging folder (named after a pid that
+  // no longer runs), never a half subject folder, and no dataset.json yet.
+  fs::remove_all(redone);
+  fs::remove(root / "dataset.json");
+  const fs::path stale = root / ".unipet-tmp-999999999-0";
+  fs::create_directories(stale / first.subjects[0].id);
+  test::write_bytes(stale / first.subjects[0].id / "full.nii.gz", "half a file");
   const io::Dataset second = simulate_dataset(o);
-  EXPECT_TRUE(fs::exists(done));
+  EXPECT_TRUE(fs::exists(redone / "subject.json"));
+  EXPECT_FALSE(fs::exists(stale));                    // the killed run's leftovers are gone
   EXPECT_EQ(fs::last_write_time(kept), kept_time);  // the complete subject was not redone
   EXPECT_EQ(second.subjects[0].numbers, first.subjects[0].numbers);
+  // A subject folder without its record was not written by unipet: refused, not overwritten.
+  fs::remove(redone / "subject.json");
+  EXPECT_THROW(simulate_dataset(o), Error);
+  EXPECT_TRUE(fs::exists(redone / "full.nii.gz"));
   o.scanner.prompts = 3e6;
   EXPECT_THROW(simulate_dataset(o), Error);
 }

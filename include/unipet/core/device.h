@@ -19,7 +19,20 @@ torch::ScalarType parse_dtype(const std::string& name);
 /// "float32", "bfloat16", "float16".
 std::string dtype_name(torch::ScalarType type);
 
-/// Sets LibTorch's intra-op threads; 0 means one per hardware thread.
+/// The thread count `threads` stands for (0: one per hardware thread), after checking it is in
+/// [0, max_threads()]. Throws unipet::Error naming `option` (e.g. "--threads") otherwise.
+int resolve_threads(int threads, const std::string& option = "--threads");
+
+/// The most threads any command accepts: 4 per hardware thread, at least 64. More only thrash
+/// (and a typo such as 100000 would hang the process creating them).
+int max_threads();
+
+/// Throws unipet::Error naming `option` when `type` cannot run on `device` (float16 convolutions
+/// exist on CUDA only in LibTorch's CPU build).
+void check_dtype_on_device(torch::ScalarType type, const torch::Device& device,
+                           const std::string& option = "--dtype");
+
+/// Sets LibTorch's intra-op threads; 0 means one per hardware thread (see resolve_threads).
 void set_threads(int threads);
 
 /// Makes glibc keep freed memory for reuse instead of returning every large block to the system.

@@ -15,6 +15,7 @@
 
 #include "unipet/core/volume.h"
 #include "unipet/io/dicom.h"
+#include "unipet/io/image_io.h"
 #include "unipet/io/suv.h"
 
 namespace unipet::io {
@@ -26,8 +27,16 @@ struct PetImage {
   std::optional<DicomSeries> dicom;  ///< set when read from a DICOM folder (volume moved out)
 };
 
-/// Reads an image file or the PET series of a DICOM folder (`series_uid` picks one of several).
-PetImage read_pet(const std::string& path, const std::string& series_uid = "");
+/// Reads an image file (with `options`, see read_image) or the PET series of a DICOM folder
+/// (`series_uid` picks one of several).
+PetImage read_pet(const std::string& path, const std::string& series_uid = "",
+                  const ReadImageOptions& options = {});
+
+/// Checks before any work that `path` may receive write_pet's output: a known image extension
+/// (a file, replacing only a file) or a folder name for a DICOM series (new or empty), and not
+/// one of `inputs` nor a folder holding one (see unipet::check_output_path). Throws
+/// unipet::Error naming `path`.
+void check_pet_output(const std::string& path, const std::vector<std::string>& inputs = {});
 
 /// Writes an image file, or a DICOM series folder. When `source` came from DICOM, the new series
 /// is derived from it (patient, study and PET tags kept); otherwise a standalone series.
@@ -50,15 +59,19 @@ struct ConvertOptions {
   std::optional<double> suv_factor;  ///< overrides the factor from DICOM tags
   std::string series_uid;            ///< picks a series in a DICOM folder with several
   DicomWriteOptions dicom;           ///< labels of a DICOM output
+  ReadImageOptions read;             ///< how the input image file is read (e.g. external data)
 };
 
 /// Reads `in`, converts units, writes `out` (atomically). Returns a one-line summary.
 std::string convert_pet(const std::string& in, const std::string& out, const ConvertOptions& options);
 
-/// What `unipet info` prints for an image file or a DICOM folder: geometry, units, value range,
-/// negative-voxel count and minimum, the SUV factor and the tags it came from (or why it is not
-/// available). For a folder with several PET series, the list of series.
+/// What `unipet info` prints for an image file or a DICOM folder: geometry, units, value range
+/// (of the finite voxels), negative-voxel count and minimum, "non-finite voxels: N NaN, M Inf",
+/// the SUV factor and the tags it came from (or why it is not available). For a folder with
+/// several PET series, the list of series. Unlike read_pet, an image with NaN or Inf voxels is
+/// described, not refused (`options.allow_non_finite` is forced on).
 std::string describe_pet(const std::string& path, const std::string& series_uid = "",
-                         std::optional<double> override_factor = std::nullopt);
+                         std::optional<double> override_factor = std::nullopt,
+                         const ReadImageOptions& options = {});
 
 }  // namespace unipet::io

@@ -44,7 +44,8 @@ struct SuvResult {
 /// The body-weight SUV factor. Units GML means the voxels are SUV already: factor 1. Throws
 /// unipet::Error, naming `tags.source` and the tag at fault, when a quantity is missing,
 /// non-positive or inconsistent (units not BQML, no ATTN/DECY, decay correction NONE, injection
-/// after the series).
+/// after the series). An injection time of day later than SeriesTime is never taken as the day
+/// before: only a RadiopharmaceuticalStartDateTime can place the injection on another day.
 SuvResult suv_factor(const SuvTags& tags);
 
 /// Seconds since 1970-01-01 of a DICOM date (YYYYMMDD) and time (HHMMSS.ffffff, HH, HHMM), or of

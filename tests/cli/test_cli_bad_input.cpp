@@ -1,0 +1,287 @@
+// The bad-input catalogue: every case runs the real `unipet` binary on a file, folder or option
+// that must be refused, and asserts exit status 1, exactly one "unipet: error:" line that names
+// the file or option at fault, and a file system left exactly as it was (no output, no staging
+// folder, no empty folder). README.md's "Bad input" section lists these cases.
+#include <zlib.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/fs_snapshot.h"
+#include "io/io_test_util.h"
+#include "unipet/io/dicom.h"
+#include "unipet/io/image_io.h"
+
+namespace unipet::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BadInput {
+  std::string name;
+  std::string args;                 ///< "{d}" stands for the case's folder
+  std::vector<std::string> expect;  ///< parts of the error line ("{d}" replaced too)
+  std::function<void(const fs::path&)> setup = [](const fs::path&) {};
+};
+
+std::string fill(std::string text, const fs::path& dir) {
+  for (size_t at; (at = text.find("{d}")) != std::string::npos;) text.replace(at, 3, dir.string());
+  return text;
+}
+
+void valid_nifti(const fs::path& d) { io::write_image(awkward_volume(), (d / "in.nii.gz").string()); }
+
+void valid_dicom(const fs::path& d) { io::write_dicom_series(awkward_volume(), (d / "dicom").string()); }
+
+std::string gzip(const std::string& bytes) {
+  uLongf size = compressBound(bytes.size()) + 64;
+  std::string out(size, '\0');
+  z_stream s{};
+  deflateInit2(&s, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  s.avail_in = static_cast<uInt>(bytes.size());
+  s.next_out = reinterpret_cast<Bytef*>(out.data());
+  s.avail_out = static_cast<uInt>(out.size());
+  deflate(&s, Z_FINISH);
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  return out;
+}
+
+// A valid uncompressed NIfTI-1 file of `in.nii.gz`'s image, with `patch` applied to its bytes.
+void nifti_with(const fs::path& d, const std::string& name, const std::function<void(std::string&)>& patch) {
+  io::write_image(awkward_volume(), (d / "plain.nii").string());
+  std::string bytes = read_bytes((d / "plain.nii").string());
+  fs::remove(d / "plain.nii");
+  patch(bytes);
+  write_bytes((d / name).string(), bytes);
+}
+
+void put_float(std::string& bytes, size_t offset, float value) { std::memcpy(&bytes[offset], &value, 4); }
+
+const std::string kMha3d = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_FLOAT\n";
+
+std::vector<BadInput> catalogue() {
+  const std::string tiny_sim = " --matrix 32 --slices 4 --voxel 14 --slice-thickness 24 --angles 16 --subsets 4"
+                               " --iterations 1 --counts 1e6 --subjects 1";
+  return {
+      // --- image and model files (info reads, nothing is written) ---
+      {"missing file", "info {d}/none.nii.gz", {"{d}/none.nii.gz", "no such file"}},
+      {"empty NIfTI", "info {d}/empty.nii", {"{d}/empty.nii"}, [](auto& d) { write_bytes(d / "empty.nii", ""); }},
+      {"text named .nii.gz", "info {d}/text.nii.gz", {"{d}/text.nii.gz"},
+       [](auto& d) { write_bytes(d / "text.nii.gz", "this is not an image\n"); }},
+      {"truncated NIfTI", "info {d}/cut.nii", {"{d}/cut.nii", "truncated"},
+       [](auto& d) { nifti_with(d, "cut.nii", [](std::string& b) { b.resize(b.size() - 100); }); }},
+      {"NaN in the NIfTI sform", "info {d}/sform.nii", {"{d}/sform.nii"},
+       [](auto& d) {
+         nifti_with(d, "sform.nii", [](std::string& b) {
+           const short code = 2;
+           std::memcpy(&b[254], &code, 2);  // sform_code
+           put_float(b, 280, std::nanf(""));  // srow_x[0]
+         });
+       }},
+      {"Inf in the NIfTI qform", "info {d}/qform.nii", {"{d}/qform.nii"},
+       [](auto& d) {
+         nifti_with(d, "qform.nii", [](std::string& b) {
+           const short code = 1;
+           std::memcpy(&b[252], &code, 2);  // qform_code
+           put_float(b, 256, INFINITY);     // quatern_b
+         });
+       }},
+      {"zero NIfTI pixdim", "info {d}/pixdim.nii", {"{d}/pixdim.nii"},
+       [](auto& d) { nifti_with(d, "pixdim.nii", [](std::string& b) { put_float(b, 80, 0.0f); }); }},
+      {"NIfTI vox_offset inside the header", "info {d}/offset.nii", {"{d}/offset.nii"},
+       [](auto& d) { nifti_with(d, "offset.nii", [](std::string& b) { put_float(b, 108, 100.0f); }); }},
+      {"gzip with a wrong CRC", "info {d}/crc.nii.gz", {"{d}/crc.nii.gz"},
+       [](auto& d) {
+         nifti_with(d, "plain.nii", [](std::string&) {});
+         std::string z = gzip(read_bytes(d / "plain.nii"));
+         fs::remove(d / "plain.nii");
+         z[z.size() - 8] ^= 0x5a;  // the CRC32 in the gzip trailer
+         write_bytes(d / "crc.nii.gz", z);
+       }},
+      {"unknown image extension", "info {d}/scan.png", {"{d}/scan.png"},
+       [](auto& d) { write_bytes(d / "scan.png", "png"); }},
+      {"2D image", "info {d}/flat.mha", {"{d}/flat.mha", "3D"},
+       [](auto& d) { write_raw_mha(d / "flat.mha", {4, 4}, std::vector<float>(16, 1.0f)); }},
+      {"4D image", "info {d}/time.mha", {"{d}/time.mha", "3D"},
+       [](auto& d) { write_raw_mha(d / "time.mha", {4, 4, 4, 2}, std::vector<float>(128, 1.0f)); }},
+      {"MetaImage LIST without files", "info {d}/list.mha", {"{d}/list.mha"},
+       [](auto& d) { write_bytes(d / "list.mha", kMha3d + "ElementDataFile = LIST 2D\n"); }},
+      {"MetaImage data file outside its folder", "info {d}/sub/escape.mhd", {"{d}/sub/escape.mhd", "--allow-external-data"},
+       [](auto& d) {
+         fs::create_directories(d / "sub");
+         write_bytes(d / "secret.raw", std::string(256, '\1'));
+         write_bytes(d / "sub/escape.mhd", kMha3d + "ElementDataFile = ../secret.raw\n");
+       }},
+      {"MetaImage data file missing", "info {d}/lost.mhd", {"{d}/lost.mhd"},
+       [](auto& d) { write_bytes(d / "lost.mhd", kMha3d + "ElementDataFile = lost.raw\n"); }},
+      {"NRRD declaring 1.4 G voxels in a tiny file", "info {d}/huge.nrrd", {"{d}/huge.nrrd"},
+       [](auto& d) {
+         write_bytes(d / "huge.nrrd",
+                     "NRRD0004\ntype: float\ndimension: 3\nsizes: 1200 1200 1000\nencoding: raw\n\n" +
+                         std::string(64, '\0'));
+       }},
+      {"NRRD data file outside its folder", "info {d}/sub/escape.nhdr", {"{d}/sub/escape.nhdr", "--allow-external-data"},
+       [](auto& d) {
+         fs::create_directories(d / "sub");
+         write_bytes(d / "secret.raw", std::string(256, '\1'));
+         write_bytes(d / "sub/escape.nhdr",
+                     "NRRD0004\ntype: float\ndimension: 3\nsizes: 4 4 4\nencoding: raw\ndata file: ../secret.raw\n\n");
+       }},
+      {"folder without DICOM", "info {d}/nothing", {"{d}/nothing"}, [](auto& d) { fs::create_directories(d / "nothing"); }},
+      {"DICOM folder of junk", "info {d}/junk", {"{d}/junk"},
+       [](auto& d) {
+         fs::create_directories(d / "junk");
+         write_bytes(d / "junk/IM1.dcm", std::string(300, 'x'));
+       }},
+      {"model file of random bytes", "info {d}/bad.safetensors", {"{d}/bad.safetensors"},
+       [](auto& d) { write_bytes(d / "bad.safetensors", std::string(100, '\x7f')); }},
+      {"model header longer than the file", "info {d}/short.safetensors", {"{d}/short.safetensors"},
+       [](auto& d) { write_bytes(d / "short.safetensors", std::string("\xff\xff\0\0\0\0\0\0{}", 10)); }},
+      {"NaN voxels into a command that computes", "convert {d}/nan.mha {d}/out.nii.gz --to suv --suv-factor 1",
+       {"{d}/nan.mha", "NaN"},
+       [](auto& d) {
+         std::vector<float> v(64, 1.0f);
+         v[5] = std::nanf("");
+         write_raw_mha(d / "nan.mha", {4, 4, 4}, v);
+       }},
+      // --- outputs that must never be replaced ---
+      {"convert onto a folder named like a file", "convert {d}/in.nii.gz {d}/x.nii.gz", {"{d}/x.nii.gz", "folder"},
+       [](auto& d) {
+         valid_nifti(d);
+         fs::create_directories(d / "x.nii.gz/keep");
+         write_bytes(d / "x.nii.gz/keep/precious.txt", "patient data");
+       }},
+      {"convert onto its own input", "convert {d}/in.nii.gz {d}/in.nii.gz", {"{d}/in.nii.gz", "input"}, valid_nifti},
+      {"convert into a non-empty DICOM folder", "convert {d}/in.nii.gz {d}/full", {"{d}/full", "not empty"},
+       [](auto& d) {
+         valid_nifti(d);
+         fs::create_directories(d / "full");
+         write_bytes(d / "full/notes.txt", "keep me");
+       }},
+      {"convert DICOM onto the folder holding it", "convert {d}/dicom {d}/dicom", {"{d}/dicom"}, valid_dicom},
+      {"convert .mhd whose data file name is a folder", "convert {d}/in.nii.gz {d}/out.mhd", {"{d}/out.raw", "folder"},
+       [](auto& d) {
+         valid_nifti(d);
+         fs::create_directories(d / "out.raw");
+       }},
+      {"convert into a missing folder", "convert {d}/in.nii.gz {d}/nowhere/out.nii.gz", {"{d}/nowhere", "does not exist"},
+       valid_nifti},
+      {"convert to an unknown format", "convert {d}/in.nii.gz {d}/out.png", {"{d}/out.png", "unknown image format"},
+       valid_nifti},
+      {"convert --to an unknown unit", "convert {d}/in.nii.gz {d}/out.nii.gz --to kelvin", {"--to"}, valid_nifti},
+      {"convert to SUV without a factor", "convert {d}/in.nii.gz {d}/out.nii.gz --to suv", {"{d}/in.nii.gz", "--suv-factor"},
+       valid_nifti},
+      {"convert with a negative SUV factor", "convert {d}/in.nii.gz {d}/out.nii.gz --to suv --suv-factor -2",
+       {"--suv-factor"}, valid_nifti},
+      {"convert --series on a file", "convert {d}/in.nii.gz {d}/out.nii.gz --series 1.2.3", {"{d}/in.nii.gz", "--series"},
+       valid_nifti},
+      // --- import ---
+      {"import udpet with the input folder as output", "import udpet {d}/root -o {d}/root", {"{d}/root"},
+       [](auto& d) {
+         fs::create_directories(d / "root/p1");
+         io::write_image(awkward_volume(), (d / "root/p1/Full_dose.nii.gz").string());
+         io::write_image(awkward_volume(), (d / "root/p1/1-4 dose.nii.gz").string());
+       }},
+      {"import udpet onto a folder named dataset.json", "import udpet {d}/root -o {d}/dataset.json",
+       {"{d}/dataset.json"},
+       [](auto& d) {
+         fs::create_directories(d / "root/p1");
+         fs::create_directories(d / "dataset.json");
+       }},
+      {"import udpet from a missing folder", "import udpet {d}/none -o {d}/out/dataset.json", {"{d}/none"}},
+      {"import udpet finding no patient", "import udpet {d}/root -o {d}/new/dataset.json", {"no subjects"},
+       [](auto& d) { fs::create_directories(d / "root/docs"); }},
+      {"import udpet with a corrupt second patient", "import udpet {d}/root -o {d}/new/dataset.json",
+       {"{d}/root/p2/1-4 dose"},
+       [](auto& d) {
+         fs::create_directories(d / "root/p1");
+         io::write_dicom_series(awkward_volume(), (d / "root/p1/Full_dose").string());
+         io::write_dicom_series(awkward_volume(), (d / "root/p1/1-4 dose").string());
+         fs::create_directories(d / "root/p2/1-4 dose");
+         io::write_dicom_series(awkward_volume(), (d / "root/p2/Full_dose").string());
+         write_bytes(d / "root/p2/1-4 dose/IM1.dcm", std::string(300, 'x'));
+       }},
+      {"import pairs without {id}", "import pairs --full {d}/full.nii --low {d}/low.nii --drf 4 -o {d}/ds.json",
+       {"--full", "{id}"}},
+      {"import pairs with DRF 1", "import pairs --full '{d}/{id}_f.nii' --low '{d}/{id}_l.nii' --drf 1 -o {d}/ds.json",
+       {"--drf"}},
+      {"import pairs with a missing low dose", "import pairs --full '{d}/{id}_f.nii.gz' --low '{d}/{id}_l.nii.gz' --drf 4 -o {d}/ds.json",
+       {"{d}/s1_l.nii.gz"},
+       [](auto& d) { io::write_image(awkward_volume(), (d / "s1_f.nii.gz").string()); }},
+      {"import pairs with impossible splits",
+       "import pairs --full '{d}/{id}_f.nii.gz' --low '{d}/{id}_l.nii.gz' --drf 4 -o {d}/ds.json --val 0.6 --test 0.6",
+       {"split"},
+       [](auto& d) {
+         io::write_image(awkward_volume(), (d / "s1_f.nii.gz").string());
+         io::write_image(awkward_volume(), (d / "s1_l.nii.gz").string());
+       }},
+      {"import pairs output that is not .json", "import pairs --full '{d}/{id}_f.nii.gz' --low '{d}/{id}_l.nii.gz' --drf 4 -o {d}/s1_f.nii.gz",
+       {"{d}/s1_f.nii.gz", ".json"},
+       [](auto& d) {
+         io::write_image(awkward_volume(), (d / "s1_f.nii.gz").string());
+         io::write_image(awkward_volume(), (d / "s1_l.nii.gz").string());
+       }},
+      // --- simulate ---
+      {"simulate into someone else's folder", "simulate --out {d}/mine" + tiny_sim, {"{d}/mine", "not part of a unipet"},
+       [](auto& d) {
+         fs::create_directories(d / "mine");
+         write_bytes(d / "mine/thesis.tex", "years of work");
+       }},
+      {"simulate --out a file", "simulate --out {d}/file.txt" + tiny_sim, {"{d}/file.txt", "not a folder"},
+       [](auto& d) { write_bytes(d / "file.txt", "x"); }},
+      {"simulate DRFs with the same file name", "simulate --out {d}/s --drf 4,4.0000001" + tiny_sim, {"--drf", "drf_4"}},
+      {"simulate DRF 1", "simulate --out {d}/s --drf 1" + tiny_sim, {"--drf"}},
+      {"simulate negative counts", "simulate --out {d}/s --matrix 32 --counts -5", {"--counts"}},
+      {"simulate 100000 threads", "simulate --out {d}/s --threads 100000", {"--threads"}},
+      {"simulate a huge matrix", "simulate --out {d}/s --matrix 200000", {"--matrix"}},
+      {"simulate splits that do not sum to 1", "simulate --out {d}/s --split 0.5,0.4,0.4", {"--split"}},
+      {"simulate a seed above 2^53", "simulate --out {d}/s --seed 1152921504606846976", {"--seed"}},
+      {"simulate zero OSEM iterations", "simulate --out {d}/s --iterations 0", {"--iterations"}},
+      {"simulate from a missing image", "simulate --out {d}/s --from-image {d}/none.nii.gz" + tiny_sim,
+       {"{d}/none.nii.gz"}},
+      {"simulate a mu-map with two images", "simulate --out {d}/s --from-image {d}/in.nii.gz --from-image {d}/in.nii.gz --mumap {d}/in.nii.gz",
+       {"--mumap"}, valid_nifti},
+      // --- demo and general options ---
+      {"demo with 100000 threads", "demo --threads 100000", {"--threads"}},
+      {"demo in float16 on the CPU", "demo --device cpu --dtype float16", {"--dtype", "float16"}},
+      {"demo on an unknown device", "demo --device tpu", {"--device", "tpu"}},
+      {"demo with a tiny volume", "demo --size 5", {"--size"}},
+      {"demo with a missing model", "demo --model {d}/none.safetensors", {"{d}/none.safetensors"}},
+      {"demo with an image as model", "demo --model {d}/in.safetensors", {"{d}/in.safetensors"},
+       [](auto& d) {
+         valid_nifti(d);
+         fs::copy_file(d / "in.nii.gz", d / "in.safetensors");
+       }},
+      {"unknown command", "frobnicate", {"frobnicate"}},
+      {"unknown option", "info {d}/in.nii.gz --bogus", {"--bogus"}, valid_nifti},
+  };
+}
+
+TEST(CliBadInput, EveryCatalogueCaseFailsWithOneLineAndChangesNothing) {
+  const auto cases = catalogue();
+  EXPECT_GE(cases.size(), 40u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir tmp;
+    const fs::path d = tmp.path();
+    c.setup(d);
+    const FsSnapshot before = snapshot(d);
+    const CommandResult r = unipet_cli(fill(c.args, d));
+    EXPECT_EQ(r.status, 1) << r.output;
+    const std::string line = error_line(r);
+    ASSERT_FALSE(line.empty()) << r.output;
+    // One line in all: the error, nothing before or after it (no backtrace, no library noise).
+    EXPECT_EQ(r.output, line + "\n") << "output is not exactly one error line";
+    for (const auto& part : c.expect) EXPECT_NE(line.find(fill(part, d)), std::string::npos) << fill(part, d) << " not in: " << line;
+    EXPECT_EQ(snapshot_diff(before, snapshot(d)), "");
+  }
+}
+
+}  // namespace
+}  // namespace unipet::test
