@@ -10,5 +10,6 @@ void setup_simulate(CLI::App& app);
 void setup_info(CLI::App& app);
 void setup_convert(CLI::App& app);
 void setup_import(CLI::App& app);
+void setup_train(CLI::App& app);
 
 }  // namespace unipet::cli

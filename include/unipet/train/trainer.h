@@ -1,0 +1,63 @@
+#pragma once
+/// The paper's training recipe as one call: BDN pre-training, critic pre-training, and UniPET
+/// with style alignment and the region-aware WGAN-GP adversarial loss (RALS).
+///
+///   unipet::train::TrainOptions o;
+///   o.config = unipet::train::load_train_config("cpu");
+///   o.config.stage = unipet::train::Stage::BDN;
+///   o.dataset = "data/sim/dataset.json";
+///   o.out = "runs/bdn";
+///   auto result = unipet::train::train(o);
+///
+/// The run folder `out` receives config.json (the resolved configuration), log.jsonl (one JSON
+/// object per logged step and per validation), checkpoint_latest.pt and checkpoint_best.pt
+/// (by mean validation PSNR), model_final.safetensors and model_best.safetensors (UniPET model
+/// files for inference; the bdn stage writes them with the SAN bypassed) and, when a critic was
+/// trained, critic_final.safetensors. Every file is written atomically.
+///
+/// Determinism: the patch stream and every random draw are functions of (seed, step), so on the
+/// CPU in float32 a run stopped at step N and continued gives bit-for-bit the weights of a run
+/// that never stopped.
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <limits>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "unipet/train/config.h"
+
+namespace unipet::train {
+
+struct TrainOptions {
+  TrainConfig config;
+  std::string dataset;      ///< dataset.json
+  std::string out;          ///< run folder: new or empty, or with `resume` a run folder
+  /// Generator to start from: a UniPET model file (.safetensors) or a checkpoint (.pt; its
+  /// critic is taken too when the stage has one). Required by the disc stage.
+  std::string init;
+  std::string init_critic;  ///< a discriminator model file (.safetensors) for the unipet stage
+  bool resume = false;      ///< continue from out/checkpoint_latest.pt (`--continue`)
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;        ///< autocast the generator's convolutions to bfloat16
+  /// Polled after every step; true makes the run write a checkpoint and return (SIGINT/SIGTERM).
+  std::function<bool()> should_stop;
+  std::ostream* progress = nullptr;  ///< progress and validation lines; null: silent
+};
+
+struct TrainResult {
+  int64_t step = 0;            ///< steps completed
+  bool interrupted = false;    ///< stopped by should_stop before `iterations`
+  double best_score = -std::numeric_limits<double>::infinity();  ///< best mean validation PSNR (dB)
+  int64_t best_step = -1;
+  double last_score = std::numeric_limits<double>::quiet_NaN();  ///< last mean validation PSNR
+  double input_score = std::numeric_limits<double>::quiet_NaN(); ///< mean PSNR of the low-dose crops
+};
+
+/// Runs `options.config.stage` (config validated first). Throws unipet::Error naming the file or
+/// key at fault before anything is written: an invalid configuration, a dataset without the
+/// requested DRF or split, an `init` model of another shape, an output that is not new.
+TrainResult train(const TrainOptions& options);
+
+}  // namespace unipet::train

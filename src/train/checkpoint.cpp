@@ -1,0 +1,102 @@
+#include "unipet/train/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "unipet/core/atomic_file.h"
+#include "unipet/core/error.h"
+
+namespace unipet::train {
+namespace {
+
+constexpr const char* kFormat = "unipet-checkpoint";
+constexpr int64_t kVersion = 1;
+
+torch::serialize::InputArchive open_archive(const std::string& path, torch::Device device) {
+  UNIPET_CHECK(std::filesystem::is_regular_file(path), path << ": no such checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  UNIPET_CHECK(in, path << ": cannot open the checkpoint");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(in, device);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": not a readable checkpoint (" + e.what_without_backtrace() + ")");
+  }
+  c10::IValue format;
+  UNIPET_CHECK(archive.try_read("format", format) && format.isString() && format.toStringRef() == kFormat,
+               path << ": not a unipet checkpoint");
+  c10::IValue version;
+  UNIPET_CHECK(archive.try_read("version", version) && version.isInt() && version.toInt() == kVersion,
+               path << ": checkpoint version not supported by this unipet (expected " << kVersion << ")");
+  return archive;
+}
+
+template <class Part>
+void read_part(torch::serialize::InputArchive& archive, const char* key, Part& part, const std::string& path) {
+  torch::serialize::InputArchive nested;
+  UNIPET_CHECK(archive.try_read(key, nested), path << ": the checkpoint holds no " << key);
+  try {
+    part.load(nested);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": " + key + " does not fit this configuration (" + e.what_without_backtrace() + ")");
+  }
+}
+
+}  // namespace
+
+bool is_checkpoint_path(const std::string& path) {
+  return path.size() > 3 && path.compare(path.size() - 3, 3, ".pt") == 0;
+}
+
+void save_checkpoint(const std::string& path, const CheckpointParts& parts, const CheckpointState& state) {
+  UNIPET_CHECK(parts.generator, "save_checkpoint: a generator is required");
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("version", c10::IValue(kVersion));
+  archive.write("step", c10::IValue(state.step));
+  archive.write("best_score", c10::IValue(state.best_score));
+  archive.write("best_step", c10::IValue(state.best_step));
+  archive.write("config", c10::IValue(state.config_json));
+  const auto write_part = [&](const char* key, const auto& part) {
+    torch::serialize::OutputArchive nested;
+    part.save(nested);
+    archive.write(key, nested);
+  };
+  write_part("generator", *parts.generator);
+  if (parts.critic) write_part("critic", *parts.critic);
+  if (parts.generator_optimizer) write_part("generator_optimizer", *parts.generator_optimizer);
+  if (parts.critic_optimizer) write_part("critic_optimizer", *parts.critic_optimizer);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomically(path, bytes.str());
+}
+
+CheckpointState load_checkpoint(const std::string& path, const CheckpointParts& parts, torch::Device device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  CheckpointState state;
+  c10::IValue v;
+  UNIPET_CHECK(archive.try_read("step", v) && v.isInt(), path << ": the checkpoint has no step");
+  state.step = v.toInt();
+  UNIPET_CHECK(archive.try_read("best_score", v) && v.isDouble(), path << ": the checkpoint has no best_score");
+  state.best_score = v.toDouble();
+  UNIPET_CHECK(archive.try_read("best_step", v) && v.isInt(), path << ": the checkpoint has no best_step");
+  state.best_step = v.toInt();
+  UNIPET_CHECK(archive.try_read("config", v) && v.isString(), path << ": the checkpoint has no config");
+  state.config_json = v.toStringRef();
+  // Holders are copied: a const holder only hands out a const module.
+  if (nn::UniPET generator = parts.generator) read_part(archive, "generator", *generator, path);
+  if (nn::Discriminator critic = parts.critic) read_part(archive, "critic", *critic, path);
+  if (parts.generator_optimizer) read_part(archive, "generator_optimizer", *parts.generator_optimizer, path);
+  if (parts.critic_optimizer) read_part(archive, "critic_optimizer", *parts.critic_optimizer, path);
+  return state;
+}
+
+std::string checkpoint_config(const std::string& path) {
+  torch::serialize::InputArchive archive = open_archive(path, torch::kCPU);
+  c10::IValue v;
+  UNIPET_CHECK(archive.try_read("config", v) && v.isString(), path << ": the checkpoint has no config");
+  return v.toStringRef();
+}
+
+}  // namespace unipet::train

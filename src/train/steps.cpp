@@ -1,0 +1,236 @@
+#include "steps.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "random_stream.h"
+#include "unipet/core/error.h"
+#include "unipet/eval/metrics.h"
+#include "unipet/nn/losses.h"
+
+namespace unipet::train::detail {
+namespace {
+
+// Autocast to bfloat16 for the generator's forward pass: its convolutions run in bfloat16 while
+// the weights (the optimizer's master copy) and the losses stay float32.
+class Autocast {
+ public:
+  Autocast(torch::Device device, bool enabled) : enabled_(enabled), device_(device) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(device_.type(), at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_.type(), true);
+#else
+    if (device_.is_cuda()) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~Autocast() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(device_.type(), false);
+#else
+    if (device_.is_cuda())
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
+#endif
+  }
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  bool enabled_;
+  torch::Device device_;
+};
+
+bool uses_critic(const TrainConfig& c) {
+  return c.stage == Stage::Critic || (c.stage == Stage::UniPET && c.lambda_adv > 0);
+}
+
+torch::Device device_of(const Networks& n) { return n.generator->conv0->weight.device(); }
+
+// Global gradient norm of `params` (clipped to grad_clip when set).
+double clip_gradients(const std::vector<torch::Tensor>& params, double grad_clip) {
+  const double max_norm = grad_clip > 0 ? grad_clip : std::numeric_limits<double>::infinity();
+  return torch::nn::utils::clip_grad_norm_(params, max_norm);
+}
+
+void set_requires_grad(torch::nn::Module& m, bool on) {
+  for (auto& p : m.parameters()) p.requires_grad_(on);
+}
+
+void check_finite(double value, const char* what, int64_t step) {
+  UNIPET_CHECK(std::isfinite(value), "training diverged at step " << step + 1 << ": " << what << " is " << value
+                                                                  << " (try a lower lr, or grad_clip)");
+}
+
+}  // namespace
+
+Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
+  Networks n;
+  n.bf16 = bf16;
+  // Each network from a seed of its own, so the generator is the same whether a critic exists.
+  torch::manual_seed(c.seed);
+  n.generator = nn::UniPET(
+      nn::UniPETOptions().width(c.width).blocks(c.blocks).san_width(c.san_width).san_depth(c.san_depth));
+  n.generator->set_san_bypassed(c.stage == Stage::BDN || !c.san);
+  n.generator->to(device);
+  if (c.stage != Stage::Critic) {
+    std::vector<torch::Tensor> params = n.generator->parameters();
+    if (n.generator->san_bypassed()) {
+      // The SAN and the style maps get no gradient when bypassed; leaving them out keeps AdamW's
+      // weight decay from shrinking weights that a later stage starts from.
+      std::set<const void*> style;
+      for (const auto& p : n.generator->style_parameters()) style.insert(p.unsafeGetTensorImpl());
+      std::vector<torch::Tensor> base;
+      for (const auto& p : params)
+        if (!style.count(p.unsafeGetTensorImpl())) base.push_back(p);
+      params = base;
+    }
+    n.generator_optimizer = std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(c.lr).betas(std::make_tuple(c.beta1, c.beta2)).weight_decay(c.weight_decay));
+  } else {
+    set_requires_grad(*n.generator, false);
+  }
+  if (uses_critic(c)) {
+    torch::manual_seed(c.seed ^ 0x5bd1e995ULL);
+    n.critic = nn::Discriminator(nn::DiscriminatorOptions().ndf(c.critic_ndf).n_layers(c.critic_layers));
+    n.critic->to(device);
+    n.critic_optimizer = std::make_unique<torch::optim::AdamW>(
+        n.critic->parameters(), torch::optim::AdamWOptions(c.lr_critic)
+                                    .betas(std::make_tuple(c.beta1_critic, c.beta2_critic))
+                                    .weight_decay(c.weight_decay));
+  }
+  return n;
+}
+
+torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) {
+  if (!c.rals) return torch::ones_like(full);
+  // The threshold is in SUV² (the reference thresholds the patch before normalisation).
+  return nn::stylized_region_mask(full * c.clip_max, c.stylized_threshold);
+}
+
+StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
+  const torch::Device device = device_of(n);
+  const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
+  torch::Tensor fake;
+  {
+    torch::NoGradGuard no_grad;
+    Autocast autocast(device, n.bf16);
+    fake = n.generator->forward(low);
+  }
+  fake = fake.to(torch::kFloat32);
+  const torch::Tensor mask = adversarial_mask(c, full);
+  const torch::Tensor real_seen = full * mask, fake_seen = fake * mask;
+  // Interpolation weights from the step's own stream, so a resumed run draws the same ones.
+  RandomStream r(c.seed, static_cast<uint64_t>(batch.step), 1000 + static_cast<uint64_t>(repeat));
+  std::vector<float> weights;
+  for (int64_t k = 0; k < full.size(0); ++k) weights.push_back(static_cast<float>(r.uniform()));
+  const torch::Tensor alpha = torch::tensor(weights).view({full.size(0), 1, 1, 1, 1}).to(device);
+
+  const torch::Tensor d_real = n.critic->forward(real_seen), d_fake = n.critic->forward(fake_seen);
+  const torch::Tensor wasserstein = nn::critic_loss(d_real, d_fake);
+  const torch::Tensor gp = nn::gradient_penalty(n.critic, real_seen, fake_seen, alpha, c.lambda_gp);
+  const torch::Tensor loss = wasserstein + gp;
+  n.critic_optimizer->zero_grad();
+  loss.backward();
+  StepLosses out;
+  out.grad_norm = clip_gradients(n.critic->parameters(), c.grad_clip);
+  n.critic_optimizer->step();
+  out.values["critic"] = loss.item<double>();
+  out.values["gp"] = gp.item<double>();
+  out.values["w_distance"] = -wasserstein.item<double>();
+  out.values["stylized_fraction"] = mask.mean().item<double>();
+  check_finite(out.values["critic"], "the critic loss", batch.step);
+  return out;
+}
+
+StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch) {
+  const torch::Device device = device_of(n);
+  const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
+  const bool align = c.stage == Stage::UniPET && c.lambda_align > 0;
+  const bool adversarial = c.stage == Stage::UniPET && c.lambda_adv > 0 && n.critic;
+  torch::Tensor image, style, target;
+  {
+    Autocast autocast(device, n.bf16);
+    if (align) {
+      nn::UniPETOutput out = n.generator->forward_with_style(low);
+      image = out.image;
+      style = out.style;
+      target = n.generator->style_target(full);  // the full-dose style (no gradient)
+    } else {
+      image = n.generator->forward(low);
+    }
+  }
+  image = image.to(torch::kFloat32);
+  StepLosses out;
+  torch::Tensor l1 = nn::reconstruction_loss(image, full);
+  torch::Tensor loss = l1;
+  out.values["l1"] = l1.item<double>();
+  if (align) {
+    const torch::Tensor a = nn::style_alignment_loss(style.to(torch::kFloat32), target.to(torch::kFloat32));
+    loss = loss + c.lambda_align * a;
+    out.values["align"] = a.item<double>();
+  }
+  if (adversarial) {
+    // Only the input's gradient is needed from the critic here.
+    set_requires_grad(*n.critic, false);
+    const torch::Tensor adv = nn::generator_adversarial_loss(n.critic->forward(image * adversarial_mask(c, full)));
+    set_requires_grad(*n.critic, true);
+    loss = loss + c.lambda_adv * adv;
+    out.values["adv"] = adv.item<double>();
+  }
+  out.values["loss"] = loss.item<double>();
+  check_finite(out.values["loss"], "the generator loss", batch.step);
+  n.generator_optimizer->zero_grad();
+  loss.backward();
+  std::vector<torch::Tensor> params;
+  for (const auto& group : n.generator_optimizer->param_groups())
+    for (const auto& p : group.params()) params.push_back(p);
+  out.grad_norm = clip_gradients(params, c.grad_clip);
+  n.generator_optimizer->step();
+  return out;
+}
+
+ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<ValidationCrop>& crops, bool input_only) {
+  torch::NoGradGuard no_grad;
+  const torch::Device device = device_of(n);
+  std::map<double, double> psnr_sum, ssim_sum;
+  std::map<double, int64_t> count;
+  for (const ValidationCrop& crop : crops) {
+    const torch::Tensor full = (crop.full * c.clip_max).to(torch::kFloat64);
+    for (const auto& [drf, low] : crop.low) {
+      torch::Tensor out = low;
+      if (!input_only) {
+        Autocast autocast(device, n.bf16);
+        out = n.generator->forward(low.to(device));
+      }
+      out = (out.to(torch::kCPU, torch::kFloat64) * c.clip_max);
+      psnr_sum[drf] += eval::psnr(full, out, c.clip_max);
+      ssim_sum[drf] += eval::ssim(full, out, c.clip_max);
+      ++count[drf];
+    }
+  }
+  ValidationScores s;
+  for (const auto& [drf, k] : count) {
+    s.psnr[drf] = psnr_sum[drf] / static_cast<double>(k);
+    s.ssim[drf] = ssim_sum[drf] / static_cast<double>(k);
+    s.mean_psnr += s.psnr[drf] / static_cast<double>(count.size());
+    s.mean_ssim += s.ssim[drf] / static_cast<double>(count.size());
+  }
+  return s;
+}
+
+}  // namespace unipet::train::detail

@@ -1,0 +1,52 @@
+#pragma once
+// One optimisation step of each stage, and validation. Internal to unipet::train.
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "unipet/nn/discriminator.h"
+#include "unipet/nn/unipet.h"
+#include "unipet/train/config.h"
+#include "unipet/train/sampler.h"
+
+namespace unipet::train::detail {
+
+/// Everything a run optimises. critic/critic_optimizer are null when the stage has no critic.
+struct Networks {
+  nn::UniPET generator{nullptr};
+  nn::Discriminator critic{nullptr};
+  std::unique_ptr<torch::optim::AdamW> generator_optimizer, critic_optimizer;
+  bool bf16 = false;
+};
+
+/// Builds the generator (SAN bypassed for the bdn stage and for san=false), the critic when the
+/// stage uses one, and their AdamW optimizers, seeded by config.seed, on `device`.
+Networks build_networks(const TrainConfig& config, torch::Device device, bool bf16);
+
+/// The voxels the adversarial terms see: the stylized mask (full-dose local variance in SUV²
+/// >= stylized_threshold) with RALS, every voxel without.
+torch::Tensor adversarial_mask(const TrainConfig& config, const torch::Tensor& full);
+
+struct StepLosses {
+  std::map<std::string, double> values;  ///< loss terms by name, for the log
+  double grad_norm = 0;                  ///< generator's (or the critic's, in the disc stage)
+};
+
+/// One critic update on `batch` against the generator's current output (WGAN-GP).
+StepLosses critic_step(Networks& n, const TrainConfig& config, const Batch& batch, int64_t repeat);
+
+/// One generator update: L1 (+ style alignment + adversarial term, as configured and staged).
+StepLosses generator_step(Networks& n, const TrainConfig& config, const Batch& batch);
+
+/// Mean PSNR and SSIM (SUV, data range clip_max) per DRF over `crops`, of the generator's output
+/// (or, with `input_only`, of the low-dose crops themselves).
+struct ValidationScores {
+  std::map<double, double> psnr, ssim;
+  double mean_psnr = 0, mean_ssim = 0;
+};
+ValidationScores validate(Networks& n, const TrainConfig& config, const std::vector<ValidationCrop>& crops,
+                          bool input_only);
+
+}  // namespace unipet::train::detail

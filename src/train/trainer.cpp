@@ -1,0 +1,247 @@
+#include "unipet/train/trainer.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "steps.h"
+#include "unipet/core/atomic_file.h"
+#include "unipet/core/error.h"
+#include "unipet/core/progress.h"
+#include "unipet/io/dataset.h"
+#include "unipet/nn/model_file.h"
+#include "unipet/train/checkpoint.h"
+#include "unipet/train/sampler.h"
+
+namespace unipet::train {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using detail::Networks;
+
+std::string drf_text(double drf) {
+  std::ostringstream s;
+  s << drf;
+  return s.str();
+}
+
+// Loads the generator (and, from a checkpoint, the critic) that a run starts from, refusing one
+// whose shape differs from the configuration.
+void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch::Device device) {
+  if (is_checkpoint_path(init)) {
+    const TrainConfig saved = train_config_from_json(checkpoint_config(init), init);
+    for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, saved.width},
+                                     {"blocks", c.blocks, saved.blocks},
+                                     {"san_width", c.san_width, saved.san_width},
+                                     {"san_depth", c.san_depth, saved.san_depth}})
+      UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs << " does not match the configuration's " << key << " " << mine);
+    CheckpointParts parts;
+    parts.generator = n.generator;
+    // Its critic comes along when both have one of the same shape.
+    if (n.critic && saved.critic_ndf == c.critic_ndf && saved.critic_layers == c.critic_layers &&
+        (saved.stage == Stage::Critic || (saved.stage == Stage::UniPET && saved.lambda_adv > 0)))
+      parts.critic = n.critic;
+    load_checkpoint(init, parts, device);
+    return;
+  }
+  nn::LoadedUniPET loaded = nn::load_unipet(init, device);
+  const nn::UniPETOptions& o = loaded.model->options;
+  for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, o.width()},
+                                   {"blocks", c.blocks, o.blocks()},
+                                   {"san_width", c.san_width, o.san_width()},
+                                   {"san_depth", c.san_depth, o.san_depth()}})
+    UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs << " does not match the configuration's " << key << " " << mine);
+  UNIPET_CHECK(loaded.normalization.units == Units::SUV && loaded.normalization.clip_max == c.clip_max,
+               init << ": the model normalises SUV to [0, " << loaded.normalization.clip_max
+                    << "], the configuration to [0, " << c.clip_max << "] (set clip_max)");
+  torch::NoGradGuard no_grad;
+  const auto source = nn::state_dict(*loaded.model);
+  nn::load_state_dict(*n.generator, source, init);
+}
+
+// Keeps the log lines of steps up to `step` (a resumed run repeats nothing).
+void trim_log(const fs::path& log, int64_t step) {
+  if (!fs::exists(log)) return;
+  std::ifstream in(log);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    try {
+      const json j = json::parse(line);
+      if (j.value("step", int64_t{0}) <= step) kept += line + "\n";
+    } catch (const json::exception&) {
+      // A line cut by a kill: dropped.
+    }
+  }
+  write_file_atomically(log.string(), kept);
+}
+
+class Log {
+ public:
+  explicit Log(const fs::path& path) : out_(path, std::ios::app) {
+    UNIPET_CHECK(out_, path.string() << ": cannot open the training log");
+  }
+  void write(const json& entry) {
+    out_ << entry.dump() << "\n" << std::flush;
+    UNIPET_CHECK(out_, "log.jsonl: write failed (disk full?)");
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+json scores_json(const detail::ValidationScores& s) {
+  json psnr = json::object(), ssim = json::object();
+  for (const auto& [drf, v] : s.psnr) psnr[drf_text(drf)] = v;
+  for (const auto& [drf, v] : s.ssim) ssim[drf_text(drf)] = v;
+  return {{"psnr", psnr}, {"ssim", ssim}, {"psnr_mean", s.mean_psnr}, {"ssim_mean", s.mean_ssim}};
+}
+
+std::string scores_text(const detail::ValidationScores& s, const detail::ValidationScores& input) {
+  std::ostringstream t;
+  t << std::fixed << std::setprecision(2) << "PSNR " << s.mean_psnr << " dB (low dose " << input.mean_psnr
+    << "), SSIM " << std::setprecision(4) << s.mean_ssim << std::setprecision(2) << " |";
+  for (const auto& [drf, v] : s.psnr) t << " DRF " << drf_text(drf) << ": " << v;
+  return t.str();
+}
+
+std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step) {
+  return {{"unipet.train.stage", to_string(c.stage)},
+          {"unipet.train.step", std::to_string(step)},
+          {"unipet.train.config", json::parse(to_json(c)).dump()}};
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& o) {
+  const TrainConfig& c = o.config;
+  c.validate();
+  UNIPET_CHECK(!o.out.empty(), "--out: a run folder is required");
+  const fs::path run(o.out);
+  const io::Dataset dataset = io::read_dataset(o.dataset);
+  if (o.resume) {
+    UNIPET_CHECK(fs::is_regular_file(run / "config.json"),
+                 o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
+  } else if (fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
+    // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
+    check_output_path(run, {OutputKind::Folder, {o.dataset, o.init, o.init_critic}});
+  }
+  UNIPET_CHECK(o.resume || c.stage != Stage::Critic || !o.init.empty(),
+               "--init: the disc stage trains a critic against a trained generator; give its model file");
+
+  // Everything that can fail on bad input happens before the first file is written.
+  PatchSampler sampler(dataset, c);
+  std::vector<ValidationCrop> crops;
+  const bool validating = c.validate_every > 0 && c.stage != Stage::Critic;
+  if (validating) crops = validation_crops(dataset, c, sampler.cache());
+  Networks n = detail::build_networks(c, o.device, o.bf16);
+  CheckpointParts parts{n.generator, n.critic, n.generator_optimizer.get(), n.critic_optimizer.get()};
+  CheckpointState state;
+  state.config_json = to_json(c);
+  const fs::path latest = run / "checkpoint_latest.pt";
+  if (o.resume && fs::exists(latest)) {
+    const CheckpointState saved = load_checkpoint(latest.string(), parts, o.device);
+    state.step = saved.step;
+    state.best_score = saved.best_score;
+    state.best_step = saved.best_step;
+  } else if (!o.resume) {
+    if (!o.init.empty()) load_init(n, c, o.init, o.device);
+    if (!o.init_critic.empty()) {
+      UNIPET_CHECK(n.critic, "--init-critic: this stage has no critic (lambda_adv is 0 or the stage is bdn)");
+      nn::Discriminator loaded = nn::load_discriminator(o.init_critic, o.device);
+      UNIPET_CHECK(loaded->options.ndf() == c.critic_ndf && loaded->options.n_layers() == c.critic_layers,
+                   o.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers " << loaded->options.n_layers()
+                                 << " does not match the configuration's critic_ndf " << c.critic_ndf << " / critic_layers "
+                                 << c.critic_layers);
+      torch::NoGradGuard no_grad;
+      nn::load_state_dict(*n.critic, nn::state_dict(*loaded), o.init_critic);
+    }
+  }
+  UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step << ", past iterations "
+                                                 << c.iterations << " (raise it with --set iterations=N)");
+
+  CreatedFolder created(run);
+  write_file_atomically((run / "config.json").string(), to_json(c));
+  trim_log(run / "log.jsonl", state.step);
+  created.keep();
+  Log log(run / "log.jsonl");
+
+  const nn::IntensityNormalization normalization{Units::SUV, c.clip_max};
+  TrainResult result;
+  detail::ValidationScores input_scores;
+  if (validating) {
+    input_scores = detail::validate(n, c, crops, true);
+    result.input_score = input_scores.mean_psnr;
+  }
+  std::ostream null_stream(nullptr);
+  Progress progress(o.progress ? *o.progress : null_stream, to_string(c.stage), c.iterations, state.step);
+  const auto started = std::chrono::steady_clock::now();
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  const auto save_latest = [&] { save_checkpoint(latest.string(), parts, state); };
+
+  sampler.start(state.step);
+  while (state.step < c.iterations) {
+    const Batch batch = sampler.next();
+    detail::StepLosses losses;
+    if (n.critic)
+      for (int64_t r = 0; r < c.critic_steps; ++r) losses = detail::critic_step(n, c, batch, r);
+    if (c.stage != Stage::Critic) {
+      const detail::StepLosses g = detail::generator_step(n, c, batch);
+      for (const auto& [k, v] : g.values) losses.values[k] = v;
+      losses.grad_norm = g.grad_norm;
+    }
+    ++state.step;
+    const bool last = state.step == c.iterations;
+    if (state.step % c.log_every == 0 || last) {
+      json entry = {{"step", state.step}, {"stage", to_string(c.stage)}, {"seconds", seconds()},
+                    {"it_per_s", progress.rate(state.step)}, {"grad_norm", losses.grad_norm}};
+      entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
+      std::ostringstream status;
+      status << std::setprecision(4);
+      for (const auto& [k, v] : losses.values) {
+        entry[k] = v;
+        if (k != "stylized_fraction") status << k << " " << v << "  ";
+      }
+      log.write(entry);
+      progress.update(state.step, status.str());
+    }
+    if (validating && (state.step % c.validate_every == 0 || last)) {
+      const detail::ValidationScores s = detail::validate(n, c, crops, false);
+      result.last_score = s.mean_psnr;
+      json entry = scores_json(s);
+      entry["step"] = state.step;
+      entry["seconds"] = seconds();
+      entry["input"] = scores_json(input_scores);
+      log.write(json{{"step", state.step}, {"validation", entry}});
+      progress.message("step " + std::to_string(state.step) + " validation: " + scores_text(s, input_scores));
+      if (s.mean_psnr > state.best_score) {
+        state.best_score = s.mean_psnr;
+        state.best_step = state.step;
+        nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization, provenance(c, state.step));
+        save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
+      }
+    }
+    const bool stop = o.should_stop && o.should_stop();
+    if (state.step % c.checkpoint_every == 0 || last || stop) save_latest();
+    if (stop && !last) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  progress.finish();
+  if (!result.interrupted) {
+    if (c.stage != Stage::Critic)
+      nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization, provenance(c, state.step));
+    if (n.critic) nn::save_discriminator((run / "critic_final.safetensors").string(), n.critic, provenance(c, state.step));
+  }
+  result.step = state.step;
+  result.best_score = state.best_score;
+  result.best_step = state.best_step;
+  return result;
+}
+
+}  // namespace unipet::train
