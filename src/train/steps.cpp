@@ -122,6 +122,10 @@ torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) 
   return nn::stylized_region_mask(full * c.clip_max, c.stylized_threshold);
 }
 
+torch::Tensor critic_input(const TrainConfig& c, const torch::Tensor& image, const torch::Tensor& full) {
+  return image * adversarial_mask(c, full);
+}
+
 StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
   const torch::Device device = device_of(n);
   const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
@@ -133,7 +137,7 @@ StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, in
   }
   fake = fake.to(torch::kFloat32);
   const torch::Tensor mask = adversarial_mask(c, full);
-  const torch::Tensor real_seen = full * mask, fake_seen = fake * mask;
+  const torch::Tensor real_seen = critic_input(c, full, full), fake_seen = critic_input(c, fake, full);
   // Interpolation weights from the step's own stream, so a resumed run draws the same ones.
   RandomStream r(c.seed, static_cast<uint64_t>(batch.step), 1000 + static_cast<uint64_t>(repeat));
   std::vector<float> weights;
@@ -187,7 +191,7 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   if (adversarial) {
     // Only the input's gradient is needed from the critic here.
     set_requires_grad(*n.critic, false);
-    const torch::Tensor adv = nn::generator_adversarial_loss(n.critic->forward(image * adversarial_mask(c, full)));
+    const torch::Tensor adv = nn::generator_adversarial_loss(n.critic->forward(critic_input(c, image, full)));
     set_requires_grad(*n.critic, true);
     loss = loss + c.lambda_adv * adv;
     out.values["adv"] = adv.item<double>();

@@ -29,6 +29,10 @@ Networks build_networks(const TrainConfig& config, torch::Device device, bool bf
 /// >= stylized_threshold) with RALS, every voxel without.
 torch::Tensor adversarial_mask(const TrainConfig& config, const torch::Tensor& full);
 
+/// What the critic is shown of `image`: image × adversarial_mask(full), so with RALS no gradient
+/// reaches a voxel outside the stylized region, from the critic's loss or the generator's.
+torch::Tensor critic_input(const TrainConfig& config, const torch::Tensor& image, const torch::Tensor& full);
+
 struct StepLosses {
   std::map<std::string, double> values;  ///< loss terms by name, for the log
   double grad_norm = 0;                  ///< generator's (or the critic's, in the disc stage)
