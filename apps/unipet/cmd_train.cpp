@@ -39,7 +39,10 @@ void run_train(const TrainCliOptions& a) {
   if (a.resume) {
     // A continued run keeps its own configuration; --set may still change it (e.g. iterations).
     UNIPET_CHECK(!a.config, "--config: a continued run uses its saved configuration (change keys with --set)");
-    o.config = train::load_train_config((std::filesystem::path(a.out) / "config.json").string());
+    const std::string saved = (std::filesystem::path(a.out) / "config.json").string();
+    UNIPET_CHECK(std::filesystem::is_regular_file(saved),
+                 "--continue: " << a.out << " is not a run folder (no config.json); leave out --continue to start one");
+    o.config = train::load_train_config(saved);
     if (a.stage)
       UNIPET_CHECK(train::stage_from_string(*a.stage) == o.config.stage,
                    "--stage " << *a.stage << ": the run in " << a.out << " is a " << train::to_string(o.config.stage) << " run");

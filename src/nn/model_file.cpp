@@ -236,6 +236,10 @@ std::string describe_model_file(const std::string& path) {
     os << "input:       " << to_string(loaded.normalization.units) << " clipped to [0, "
        << loaded.normalization.clip_max << "], divided by " << loaded.normalization.clip_max << "\n";
   }
+  // Provenance written by `unipet train` (its full configuration stays in unipet.train.config).
+  const std::string* stage = find(file.metadata, "unipet.train.stage");
+  const std::string* step = find(file.metadata, "unipet.train.step");
+  if (stage) os << "trained:     stage " << *stage << (step ? ", " + *step + " steps" : "") << "\n";
   for (const auto& [key, value] : file.metadata) {
     if (key.rfind("unipet.", 0) != 0) os << "metadata:    " << key << " = " << value << "\n";
   }
