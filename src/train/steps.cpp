@@ -122,24 +122,17 @@ torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) 
   return nn::stylized_region_mask(full * c.clip_max, c.stylized_threshold);
 }
 
-torch::Tensor critic_input(const TrainConfig& c, const torch::Tensor& image, const torch::Tensor& full) {
-  return image * adversarial_mask(c, full);
-}
 
-StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
+namespace {
+
+// One critic update against `fake` (the generator's current output, no gradient).
+StepLosses critic_update(Networks& n, const TrainConfig& c, int64_t step, const torch::Tensor& full,
+                         const torch::Tensor& fake, int64_t repeat) {
   const torch::Device device = device_of(n);
-  const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
-  torch::Tensor fake;
-  {
-    torch::NoGradGuard no_grad;
-    Autocast autocast(device, n.bf16);
-    fake = n.generator->forward(low);
-  }
-  fake = fake.to(torch::kFloat32);
   const torch::Tensor mask = adversarial_mask(c, full);
   const torch::Tensor real_seen = critic_input(c, full, full), fake_seen = critic_input(c, fake, full);
   // Interpolation weights from the step's own stream, so a resumed run draws the same ones.
-  RandomStream r(c.seed, static_cast<uint64_t>(batch.step), 1000 + static_cast<uint64_t>(repeat));
+  RandomStream r(c.seed, static_cast<uint64_t>(step), 1000 + static_cast<uint64_t>(repeat));
   std::vector<float> weights;
   for (int64_t k = 0; k < full.size(0); ++k) weights.push_back(static_cast<float>(r.uniform()));
   const torch::Tensor alpha = torch::tensor(weights).view({full.size(0), 1, 1, 1, 1}).to(device);
@@ -157,8 +150,26 @@ StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, in
   out.values["gp"] = gp.item<double>();
   out.values["w_distance"] = -wasserstein.item<double>();
   out.values["stylized_fraction"] = mask.mean().item<double>();
-  check_finite(out.values["critic"], "the critic loss", batch.step);
+  check_finite(out.values["critic"], "the critic loss", step);
   return out;
+}
+
+}  // namespace
+
+torch::Tensor critic_input(const TrainConfig& c, const torch::Tensor& image, const torch::Tensor& full) {
+  return image * adversarial_mask(c, full);
+}
+
+StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
+  const torch::Device device = device_of(n);
+  const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
+  torch::Tensor fake;
+  {
+    torch::NoGradGuard no_grad;
+    Autocast autocast(device, n.bf16);
+    fake = n.generator->forward(low);
+  }
+  return critic_update(n, c, batch.step, full, fake.to(torch::kFloat32), repeat);
 }
 
 StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch) {
@@ -180,6 +191,11 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   }
   image = image.to(torch::kFloat32);
   StepLosses out;
+  if (adversarial) {
+    // The critic learns first, on this very output: the generator has not changed since, so this
+    // is the reference's critic step without its second generator forward pass.
+    for (int64_t r = 0; r < c.critic_steps; ++r) out = critic_update(n, c, batch.step, full, image.detach(), r);
+  }
   torch::Tensor l1 = nn::reconstruction_loss(image, full);
   torch::Tensor loss = l1;
   out.values["l1"] = l1.item<double>();

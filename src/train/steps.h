@@ -42,6 +42,9 @@ struct StepLosses {
 StepLosses critic_step(Networks& n, const TrainConfig& config, const Batch& batch, int64_t repeat);
 
 /// One generator update: L1 (+ style alignment + adversarial term, as configured and staged).
+/// In the unipet stage with a critic, the critic is updated first (critic_steps times) against
+/// the same forward pass's output, then the generator against the updated critic: the
+/// reference's order, with one generator forward pass where the reference makes two.
 StepLosses generator_step(Networks& n, const TrainConfig& config, const Batch& batch);
 
 /// Mean PSNR and SSIM (SUV, data range clip_max) per DRF over `crops`, of the generator's output

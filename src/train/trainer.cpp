@@ -186,14 +186,12 @@ TrainResult train(const TrainOptions& o) {
   sampler.start(state.step);
   while (state.step < c.iterations) {
     const Batch batch = sampler.next();
+    // The unipet stage's generator step updates the critic too, on the same forward pass.
     detail::StepLosses losses;
-    if (n.critic)
+    if (c.stage == Stage::Critic)
       for (int64_t r = 0; r < c.critic_steps; ++r) losses = detail::critic_step(n, c, batch, r);
-    if (c.stage != Stage::Critic) {
-      const detail::StepLosses g = detail::generator_step(n, c, batch);
-      for (const auto& [k, v] : g.values) losses.values[k] = v;
-      losses.grad_norm = g.grad_norm;
-    }
+    else
+      losses = detail::generator_step(n, c, batch);
     ++state.step;
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
