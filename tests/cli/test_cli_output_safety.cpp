@@ -47,7 +47,10 @@ std::vector<Writer> writers() {
           {"import pairs", "import pairs --full '{in}/{id}_f.nii.gz' --low '{in}/{id}_l.nii.gz' --drf 4 -o {out}", "pairs"},
           {"simulate", "simulate --out {out}" + sim, ""},
           {"simulate from an image", "simulate --from-image {in} --out {out}" + sim.substr(0, sim.find(" --subjects")),
-           "study/in.nii.gz"}};
+           "study/in.nii.gz"},
+          {"train", "train --dataset {in} --stage bdn --out {out} --threads 1 --set width=16 --set blocks=1"
+                    " --set san_depth=1 --set san_width=16 --set patch=8 --set iterations=1 --set validate_every=0",
+           "pairs/dataset.json"}};
 }
 
 void prepare_inputs(const fs::path& d) {
@@ -58,6 +61,13 @@ void prepare_inputs(const fs::path& d) {
   fs::create_directories(d / "pairs");
   io::write_image(awkward_volume(), (d / "pairs/s1_f.nii.gz").string());
   io::write_image(awkward_volume(), (d / "pairs/s1_l.nii.gz").string());
+  io::Dataset pairs;
+  pairs.name = "pairs";
+  pairs.source = "test";
+  pairs.drfs = {4};
+  pairs.units = Units::SUV;
+  pairs.subjects.push_back({"s1", "train", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
+  io::write_dataset(pairs, (d / "pairs/dataset.json").string());
 }
 
 std::string fill(std::string command, const fs::path& d, const std::string& input, const std::string& out) {

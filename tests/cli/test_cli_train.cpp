@@ -87,6 +87,19 @@ TEST_F(CliTrain, SigtermWritesACheckpointAndExitsZero) {
   EXPECT_FALSE(fs::exists(out + "/model_final.safetensors"));
 }
 
+TEST_F(CliTrain, AFullDiskIsAnErrorAndLeavesNoHalfCheckpointOrModel) {
+  const std::string out = run("full");
+  // 16 blocks: the configuration fits, a checkpoint does not.
+  const auto r = test::run_command("ulimit -f 16; '" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) +
+                                   " --out " + q(out) + " --stage bdn" + tiny() + " --set iterations=2 --set validate_every=0");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(test::error_line(r).find("write failed"), std::string::npos) << r.output;
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "config.json" || name == "log.jsonl") << name;  // nothing half-written
+  }
+}
+
 TEST_F(CliTrain, BadOptionsFailWithOneLineAndWriteNothing) {
   const std::string out = run("never");
   const std::pair<std::string, std::string> cases[] = {
