@@ -14,16 +14,8 @@ namespace fs = std::filesystem;
 using test::q;
 using test::unipet_cli;
 
-class CliTrain : public ::testing::Test {
+class CliTrain : public test::TinyDatasetSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir();
-    dataset_ = test::simulate_tiny_dataset(dir_->path());
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
   // Options that make a tiny network train in a second.
   static std::string tiny() {
     return " --threads 1 --set width=16 --set blocks=2 --set san_width=16 --set san_depth=1 --set critic_ndf=4"
@@ -32,12 +24,9 @@ class CliTrain : public ::testing::Test {
   }
   std::string run(const std::string& name) const { return (tmp_.path() / name).string(); }
 
-  static test::TempDir* dir_;
-  static std::string dataset_;
+  const std::string& dataset_ = dataset_path();
   test::TempDir tmp_;
 };
-test::TempDir* CliTrain::dir_ = nullptr;
-std::string CliTrain::dataset_;
 
 TEST_F(CliTrain, TrainsEveryStageAndContinuesARun) {
   const std::string bdn = run("bdn");

@@ -120,30 +120,18 @@ TEST(TrainingSteps, StyleAlignmentTargetsTheFullDoseStyle) {
   EXPECT_EQ(to_low, 0.0);
 }
 
-class Training : public ::testing::Test {
+class Training : public test::TinyDatasetSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir();
-    dataset_ = test::simulate_tiny_dataset(dir_->path());
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
   TrainOptions options(Stage stage, const std::string& out) const {
     TrainOptions o;
     o.config = test::tiny_config(stage);
-    o.dataset = dataset_;
+    o.dataset = dataset_path();
     o.out = (run_dir_.path() / out).string();
     return o;
   }
 
-  static test::TempDir* dir_;
-  static std::string dataset_;
   test::TempDir run_dir_;
 };
-test::TempDir* Training::dir_ = nullptr;
-std::string Training::dataset_;
 
 std::vector<std::string> log_lines(const std::string& run) {
   std::ifstream in(run + "/log.jsonl");

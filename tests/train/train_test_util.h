@@ -2,6 +2,7 @@
 // Tiny datasets and configurations for the training tests.
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "test_util.h"
@@ -66,6 +67,26 @@ inline std::string simulate_tiny_dataset(const std::filesystem::path& dir) {
   io::write_dataset(d, o.out_dir + "/dataset.json");
   return o.out_dir + "/dataset.json";
 }
+
+/// A fixture whose tests share one tiny simulated dataset, made once per test suite.
+class TinyDatasetSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    folder() = std::make_unique<TempDir>();
+    dataset_path() = simulate_tiny_dataset(folder()->path());
+  }
+  static void TearDownTestSuite() { folder().reset(); }
+  static std::string& dataset_path() {
+    static std::string path;
+    return path;
+  }
+
+ private:
+  static std::unique_ptr<TempDir>& folder() {
+    static std::unique_ptr<TempDir> dir;
+    return dir;
+  }
+};
 
 /// A network and schedule small enough for a test to train in seconds.
 inline train::TrainConfig tiny_config(train::Stage stage) {
