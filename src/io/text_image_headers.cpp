@@ -154,10 +154,12 @@ VoxelData parse_metaimage_header(const std::string& path, bool allow_external_da
                     << "' (one file per slice) is not supported; convert the image to a single .mha file");
   // ITK's MetaImage reader cannot find the end of attached compressed data without its size: it
   // reports "Uncompress failed" on stderr and returns whatever memory held.
-  UNIPET_CHECK(d.encoding != VoxelEncoding::Deflate || d.compressed_size || lower(name) != "local",
+  // MetaIO reads attached voxels only for these three spellings; "LOCAl" names a file.
+  const bool attached = name == "LOCAL" || name == "Local" || name == "local";
+  UNIPET_CHECK(d.encoding != VoxelEncoding::Deflate || d.compressed_size || !attached,
                path << ": CompressedData = True with ElementDataFile = LOCAL needs CompressedDataSize "
                        "(ITK writes it; this header lacks it)");
-  if (lower(name) != "local") {
+  if (!attached) {
     d.file = resolve_data_file(path, name, allow_external_data);
     d.offset = 0;
   }

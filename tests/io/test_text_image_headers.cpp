@@ -92,6 +92,10 @@ TEST(ImageIoMetaImage, BadSizesAndTextVoxelsAreRefused) {
   expect_error([&] { read_image(dir / "text.mha"); }, {"text.mha", "BinaryData = False"});
   test::write_bytes(dir / "header_only.mha", kMetaHeader + "ElementDataFile = LOCAL\n");
   expect_error([&] { read_image(dir / "header_only.mha"); }, {"header_only.mha", "truncated"});
+  // MetaIO takes only LOCAL, Local and local as "attached"; any other spelling names a data file
+  // (found by fuzz_image: MetaIO leaked when that file was missing).
+  test::write_bytes(dir / "misspelt.mha", kMetaHeader + "ElementDataFile = LOCAl\n" + std::string(96, '\0'));
+  expect_error([&] { read_image(dir / "misspelt.mha"); }, {"misspelt.mha", "LOCAl"});
 }
 
 TEST(ImageIoNrrd, AHugeHeaderIsRefusedBeforeAllocating) {
