@@ -43,6 +43,8 @@ void run_train(const TrainCliOptions& a) {
     UNIPET_CHECK(std::filesystem::is_regular_file(saved),
                  "--continue: " << a.out << " is not a run folder (no config.json); leave out --continue to start one");
     o.config = train::load_train_config(saved);
+    UNIPET_CHECK(a.init.empty() && a.init_critic.empty(),
+                 "--init: a continued run starts from its checkpoint (or, without one, from the --init it was started with)");
     if (a.stage)
       UNIPET_CHECK(train::stage_from_string(*a.stage) == o.config.stage,
                    "--stage " << *a.stage << ": the run in " << a.out << " is a " << train::to_string(o.config.stage) << " run");
@@ -50,6 +52,9 @@ void run_train(const TrainCliOptions& a) {
     UNIPET_CHECK(a.stage, "--stage is required (bdn, disc or unipet)");
     o.config = train::load_train_config(a.config.value_or("paper"));
     o.config.stage = train::stage_from_string(*a.stage);
+    // Absolute, so a continued run finds them from any folder.
+    if (!a.init.empty()) o.config.init = std::filesystem::absolute(a.init).lexically_normal().string();
+    if (!a.init_critic.empty()) o.config.init_critic = std::filesystem::absolute(a.init_critic).lexically_normal().string();
   }
   for (const std::string& s : a.settings) train::apply_setting(o.config, s);
   if (!a.drfs.empty()) o.config.drfs = a.drfs;
@@ -58,8 +63,6 @@ void run_train(const TrainCliOptions& a) {
                "--precision: expected fp32 or bf16, got '" << a.precision << "'");
   o.dataset = a.dataset;
   o.out = a.out;
-  o.init = a.init;
-  o.init_critic = a.init_critic;
   o.resume = a.resume;
   o.device = parse_device(a.device);
   o.bf16 = a.precision == "bf16";

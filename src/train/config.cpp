@@ -58,6 +58,8 @@ void visit_fields(Config& c, F&& f) {
   f("val_crops", c.val_crops);
   f("val_crop", c.val_crop);
   f("val_subjects", c.val_subjects);
+  f("init", c.init);
+  f("init_critic", c.init_critic);
 }
 
 // Reads one field with a type check that names the key (nlohmann's own messages do not).

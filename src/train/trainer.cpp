@@ -128,9 +128,9 @@ TrainResult train(const TrainOptions& o) {
                  o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
   } else if (fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
     // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
-    check_output_path(run, {OutputKind::Folder, {o.dataset, o.init, o.init_critic}});
+    check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});
   }
-  UNIPET_CHECK(o.resume || c.stage != Stage::Critic || !o.init.empty(),
+  UNIPET_CHECK(c.stage != Stage::Critic || !c.init.empty(),
                "--init: the disc stage trains a critic against a trained generator; give its model file");
 
   // Everything that can fail on bad input happens before the first file is written.
@@ -148,17 +148,17 @@ TrainResult train(const TrainOptions& o) {
     state.step = saved.step;
     state.best_score = saved.best_score;
     state.best_step = saved.best_step;
-  } else if (!o.resume) {
-    if (!o.init.empty()) load_init(n, c, o.init, o.device);
-    if (!o.init_critic.empty()) {
+  } else {
+    if (!c.init.empty()) load_init(n, c, c.init, o.device);
+    if (!c.init_critic.empty()) {
       UNIPET_CHECK(n.critic, "--init-critic: this stage has no critic (lambda_adv is 0 or the stage is bdn)");
-      nn::Discriminator loaded = nn::load_discriminator(o.init_critic, o.device);
+      nn::Discriminator loaded = nn::load_discriminator(c.init_critic, o.device);
       UNIPET_CHECK(loaded->options.ndf() == c.critic_ndf && loaded->options.n_layers() == c.critic_layers,
-                   o.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers " << loaded->options.n_layers()
+                   c.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers " << loaded->options.n_layers()
                                  << " does not match the configuration's critic_ndf " << c.critic_ndf << " / critic_layers "
                                  << c.critic_layers);
       torch::NoGradGuard no_grad;
-      nn::load_state_dict(*n.critic, nn::state_dict(*loaded), o.init_critic);
+      nn::load_state_dict(*n.critic, nn::state_dict(*loaded), c.init_critic);
     }
   }
   UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step << ", past iterations "

@@ -191,6 +191,26 @@ TEST_F(Training, AStopRequestWritesACheckpointThatContinues) {
   EXPECT_TRUE(fs::exists(o.out + "/model_final.safetensors"));
 }
 
+TEST_F(Training, ARunStoppedBeforeItsFirstCheckpointStartsAgainFromItsInit) {
+  TrainOptions bdn = options(Stage::BDN, "bdn");
+  bdn.config.iterations = 2;
+  train(bdn);
+  TrainOptions whole = options(Stage::UniPET, "whole");
+  whole.config.init = bdn.out + "/model_final.safetensors";
+  train(whole);
+  TrainOptions killed = options(Stage::UniPET, "killed");
+  killed.config.init = whole.config.init;
+  killed.should_stop = [] { return true; };
+  train(killed);
+  fs::remove(killed.out + "/checkpoint_latest.pt");  // as if killed before writing it
+  killed.should_stop = nullptr;
+  killed.resume = true;
+  EXPECT_EQ(train(killed).step, 6);
+  const auto a = io::read_safetensors(whole.out + "/model_final.safetensors").tensors;
+  const auto b = io::read_safetensors(killed.out + "/model_final.safetensors").tensors;
+  for (const auto& [key, t] : a) EXPECT_TRUE(torch::equal(t, b.at(key))) << key;
+}
+
 TEST_F(Training, ATinyBdnBeatsTheLowDoseInputWithinAFewHundredSteps) {
   TrainOptions o = options(Stage::BDN, "bdn");
   o.config.iterations = 300;
@@ -210,12 +230,12 @@ TEST_F(Training, ATinyBdnBeatsTheLowDoseInputWithinAFewHundredSteps) {
   // The BDN starts the critic and the UniPET stage; the critic file starts UniPET's critic.
   TrainOptions disc = options(Stage::Critic, "disc");
   disc.config.iterations = 2;
-  disc.init = o.out + "/model_final.safetensors";
+  disc.config.init = o.out + "/model_final.safetensors";
   train(disc);
   TrainOptions uni = options(Stage::UniPET, "unipet");
   uni.config.iterations = 2;
-  uni.init = disc.init;
-  uni.init_critic = disc.out + "/critic_final.safetensors";
+  uni.config.init = disc.config.init;
+  uni.config.init_critic = disc.out + "/critic_final.safetensors";
   train(uni);
   EXPECT_FALSE(nn::load_unipet(uni.out + "/model_final.safetensors").model->san_bypassed());
 }
@@ -244,7 +264,7 @@ TEST_F(Training, BadInputsNameTheFieldOrFileAndWriteNothing) {
   nn::UniPET wide(nn::UniPETOptions().width(32).blocks(2).san_width(16).san_depth(1));
   const std::string other = (run_dir_.path() / "wide.safetensors").string();
   nn::save_unipet(other, wide, nn::IntensityNormalization{});
-  o.init = other;
+  o.config.init = other;
   fails(o, {"wide.safetensors", "width 32", "width 16"});
   o = options(Stage::BDN, "run");
   o.dataset = (run_dir_.path() / "missing.json").string();

@@ -78,6 +78,13 @@ struct TrainConfig {
   int64_t val_crop = 64;             ///< side of a validation crop, voxels
   int64_t val_subjects = 8;          ///< at most this many validation subjects; 0: all
 
+  // Where the run starts (absolute paths; kept so a continued run that had no checkpoint yet
+  // starts from the same place, and so model files record their origin).
+  /// Generator: a UniPET model file (.safetensors) or a checkpoint (.pt; its critic is taken too
+  /// when the stage has one). Required by the disc stage.
+  std::string init;
+  std::string init_critic;           ///< a discriminator model file for the unipet stage
+
   /// Throws unipet::Error naming the first key out of range.
   void validate() const;
 };

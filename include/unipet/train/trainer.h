@@ -34,11 +34,9 @@ struct TrainOptions {
   TrainConfig config;
   std::string dataset;      ///< dataset.json
   std::string out;          ///< run folder: new or empty, or with `resume` a run folder
-  /// Generator to start from: a UniPET model file (.safetensors) or a checkpoint (.pt; its
-  /// critic is taken too when the stage has one). Required by the disc stage.
-  std::string init;
-  std::string init_critic;  ///< a discriminator model file (.safetensors) for the unipet stage
-  bool resume = false;      ///< continue from out/checkpoint_latest.pt (`--continue`)
+  /// Continue from out/checkpoint_latest.pt (`--continue`); without one yet (a run stopped
+  /// before its first checkpoint), start again from config.init.
+  bool resume = false;
   torch::Device device = torch::kCPU;
   bool bf16 = false;        ///< autocast the generator's convolutions to bfloat16
   /// Polled after every step; true makes the run write a checkpoint and return (SIGINT/SIGTERM).
