@@ -28,7 +28,8 @@ train::Batch synthetic_batch(const train::TrainConfig& c) {
   const int64_t p = c.patch;
   std::vector<torch::Tensor> full, low;
   for (int64_t k = 0; k < c.batch; ++k) {
-    const torch::Tensor f = (infer::synthetic_pet_volume(p, p, p, 10 + static_cast<uint64_t>(k)) / c.clip_max).clamp(0, 1);
+    const torch::Tensor f =
+        (infer::synthetic_pet_volume(p, p, p, 10 + static_cast<uint64_t>(k)) / c.clip_max).clamp(0, 1);
     full.push_back(f);
     low.push_back((f + 0.02 * torch::randn_like(f)).clamp_min(0));
   }
@@ -47,12 +48,14 @@ void BM_TrainStep(benchmark::State& state) {
   train::Batch b = synthetic_batch(c);
   const auto step = [&] {
     ++b.step;
-    return c.stage == train::Stage::Critic ? train::detail::critic_step(n, c, b, 0) : train::detail::generator_step(n, c, b);
+    return c.stage == train::Stage::Critic ? train::detail::critic_step(n, c, b, 0)
+                                           : train::detail::generator_step(n, c, b);
   };
   step();  // warm-up: first-touch allocations, oneDNN primitive caches
   for (auto _ : state) benchmark::DoNotOptimize(step().values.size());
-  state.SetLabel(std::string(state.range(0) == 2 ? "cpu preset " : "paper ") + std::to_string(c.patch) + "^3 x" +
-                 std::to_string(c.batch) + " " + train::to_string(c.stage) + (state.range(2) ? " bf16" : " fp32"));
+  state.SetLabel(std::string(state.range(0) == 2 ? "cpu preset " : "paper ") + std::to_string(c.patch) +
+                 "^3 x" + std::to_string(c.batch) + " " + train::to_string(c.stage) +
+                 (state.range(2) ? " bf16" : " fp32"));
   state.counters["it/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
 }
 

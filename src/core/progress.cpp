@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <ostream>
@@ -16,8 +16,13 @@ Progress::Progress(std::ostream& out, std::string label, int64_t total, int64_t 
     : Progress(out, std::move(label), total, first, ::isatty(STDERR_FILENO) == 1) {}
 
 Progress::Progress(std::ostream& out, std::string label, int64_t total, int64_t first, bool terminal)
-    : out_(out), label_(std::move(label)), total_(total), first_(first), terminal_(terminal),
-      start_(std::chrono::steady_clock::now()), last_draw_() {}
+    : out_(out),
+      label_(std::move(label)),
+      total_(total),
+      first_(first),
+      terminal_(terminal),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_() {}
 
 double Progress::rate(int64_t done) const {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -29,9 +34,11 @@ std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(std::llround(seconds));
   char text[32];
   if (s >= 3600)
-    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60));
+    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
   else if (s >= 60)
-    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   else
     std::snprintf(text, sizeof text, "%llds", static_cast<long long>(s));
   return text;
@@ -44,8 +51,12 @@ std::string Progress::line(int64_t done, const std::string& status) const {
   s << label_ << " ";
   if (terminal_) {
     constexpr int kWidth = 24;
-    const int filled = total_ > 0 ? static_cast<int>(kWidth * std::min<double>(1.0, static_cast<double>(done) / static_cast<double>(total_))) : 0;
-    s << "[" << std::string(static_cast<size_t>(filled), '#') << std::string(static_cast<size_t>(kWidth - filled), '.') << "] ";
+    const int filled = total_ > 0
+                           ? static_cast<int>(kWidth * std::min<double>(1.0, static_cast<double>(done) /
+                                                                                 static_cast<double>(total_)))
+                           : 0;
+    s << "[" << std::string(static_cast<size_t>(filled), '#')
+      << std::string(static_cast<size_t>(kWidth - filled), '.') << "] ";
   }
   s << done << "/" << total_ << "  " << std::setprecision(3) << r << " it/s  ETA " << format_duration(eta);
   if (!status.empty()) s << "  " << status;

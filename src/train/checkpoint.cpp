@@ -33,7 +33,8 @@ torch::serialize::InputArchive open_archive(const std::string& path, torch::Devi
 }
 
 template <class Part>
-void read_part(torch::serialize::InputArchive& archive, const char* key, Part& part, const std::string& path) {
+void read_part(torch::serialize::InputArchive& archive, const char* key, Part& part,
+               const std::string& path) {
   torch::serialize::InputArchive nested;
   UNIPET_CHECK(archive.try_read(key, nested), path << ": the checkpoint holds no " << key);
   try {
@@ -78,7 +79,8 @@ CheckpointState load_checkpoint(const std::string& path, const CheckpointParts& 
   c10::IValue v;
   UNIPET_CHECK(archive.try_read("step", v) && v.isInt(), path << ": the checkpoint has no step");
   state.step = v.toInt();
-  UNIPET_CHECK(archive.try_read("best_score", v) && v.isDouble(), path << ": the checkpoint has no best_score");
+  UNIPET_CHECK(archive.try_read("best_score", v) && v.isDouble(),
+               path << ": the checkpoint has no best_score");
   state.best_score = v.toDouble();
   UNIPET_CHECK(archive.try_read("best_step", v) && v.isInt(), path << ": the checkpoint has no best_step");
   state.best_step = v.toInt();

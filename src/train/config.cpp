@@ -141,9 +141,12 @@ TrainConfig cpu_preset() {
 
 std::string to_string(Stage stage) {
   switch (stage) {
-    case Stage::BDN: return "bdn";
-    case Stage::Critic: return "disc";
-    case Stage::UniPET: return "unipet";
+    case Stage::BDN:
+      return "bdn";
+    case Stage::Critic:
+      return "disc";
+    case Stage::UniPET:
+      return "unipet";
   }
   return "?";
 }
@@ -168,17 +171,20 @@ void TrainConfig::validate() const {
   UNIPET_CHECK(san_depth >= 1 && san_depth <= blocks,
                "san_depth must be in [1, blocks = " << blocks << "], got " << san_depth);
   UNIPET_CHECK(critic_ndf >= 1, "critic_ndf must be >= 1, got " << critic_ndf);
-  UNIPET_CHECK(critic_layers >= 1 && critic_layers <= 5, "critic_layers must be in [1, 5], got " << critic_layers);
+  UNIPET_CHECK(critic_layers >= 1 && critic_layers <= 5,
+               "critic_layers must be in [1, 5], got " << critic_layers);
   UNIPET_CHECK(patch >= 8 && patch <= 512, "patch must be in [8, 512] voxels, got " << patch);
   const bool adversarial = stage == Stage::Critic || (stage == Stage::UniPET && lambda_adv > 0);
   const int64_t critic_min = int64_t{1} << (critic_layers + 2);
-  UNIPET_CHECK(!adversarial || patch >= critic_min,
-               "patch must be at least " << critic_min << " voxels for a critic with " << critic_layers
-                                         << " layers, got " << patch);
+  UNIPET_CHECK(!adversarial || patch >= critic_min, "patch must be at least "
+                                                        << critic_min << " voxels for a critic with "
+                                                        << critic_layers << " layers, got " << patch);
   UNIPET_CHECK(batch >= 1 && batch <= 1024, "batch must be in [1, 1024], got " << batch);
-  for (double drf : drfs) UNIPET_CHECK(std::isfinite(drf) && drf > 1, "drfs: each DRF must be > 1, got " << drf);
+  for (double drf : drfs)
+    UNIPET_CHECK(std::isfinite(drf) && drf > 1, "drfs: each DRF must be > 1, got " << drf);
   positive("clip_max", clip_max);
-  UNIPET_CHECK(body_fraction >= 0 && body_fraction <= 1, "body_fraction must be in [0, 1], got " << body_fraction);
+  UNIPET_CHECK(body_fraction >= 0 && body_fraction <= 1,
+               "body_fraction must be in [0, 1], got " << body_fraction);
   non_negative("body_threshold", body_threshold);
   positive("cache_gb", cache_gb);
   UNIPET_CHECK(prefetch >= 0 && prefetch <= 64, "prefetch must be in [0, 64], got " << prefetch);
@@ -186,24 +192,30 @@ void TrainConfig::validate() const {
   UNIPET_CHECK(iterations >= 1, "iterations must be >= 1, got " << iterations);
   positive("lr", lr);
   positive("lr_critic", lr_critic);
-  for (auto [key, b] : {std::pair<const char*, double>{"beta1", beta1}, {"beta2", beta2},
-                        {"beta1_critic", beta1_critic}, {"beta2_critic", beta2_critic}})
+  for (auto [key, b] : {std::pair<const char*, double>{"beta1", beta1},
+                        {"beta2", beta2},
+                        {"beta1_critic", beta1_critic},
+                        {"beta2_critic", beta2_critic}})
     UNIPET_CHECK(b >= 0 && b < 1, key << " must be in [0, 1), got " << b);
   non_negative("weight_decay", weight_decay);
   non_negative("grad_clip", grad_clip);
-  UNIPET_CHECK(seed < (uint64_t{1} << 53), "seed must be below 2^53 (it is stored as a JSON number), got " << seed);
+  UNIPET_CHECK(seed < (uint64_t{1} << 53),
+               "seed must be below 2^53 (it is stored as a JSON number), got " << seed);
   non_negative("lambda_align", lambda_align);
   non_negative("lambda_adv", lambda_adv);
   non_negative("lambda_gp", lambda_gp);
   non_negative("stylized_threshold", stylized_threshold);
-  UNIPET_CHECK(critic_steps >= 1 && critic_steps <= 100, "critic_steps must be in [1, 100], got " << critic_steps);
+  UNIPET_CHECK(critic_steps >= 1 && critic_steps <= 100,
+               "critic_steps must be in [1, 100], got " << critic_steps);
   UNIPET_CHECK(log_every >= 1, "log_every must be >= 1, got " << log_every);
   UNIPET_CHECK(validate_every >= 0, "validate_every must be >= 0, got " << validate_every);
   UNIPET_CHECK(checkpoint_every >= 1, "checkpoint_every must be >= 1, got " << checkpoint_every);
   UNIPET_CHECK(val_crops >= 1, "val_crops must be >= 1, got " << val_crops);
-  UNIPET_CHECK(val_crop >= 16 && val_crop <= 512, "val_crop must be in [16, 512] voxels (SSIM needs room for its window), got " << val_crop);
+  UNIPET_CHECK(val_crop >= 16 && val_crop <= 512,
+               "val_crop must be in [16, 512] voxels (SSIM needs room for its window), got " << val_crop);
   UNIPET_CHECK(val_subjects >= 0, "val_subjects must be >= 0, got " << val_subjects);
-  UNIPET_CHECK(validate_every == 0 || !val_split.empty(), "val_split must not be empty when validate_every > 0");
+  UNIPET_CHECK(validate_every == 0 || !val_split.empty(),
+               "val_split must not be empty when validate_every > 0");
 }
 
 std::vector<std::string> preset_names() { return {"paper", "cpu"}; }
@@ -220,7 +232,8 @@ TrainConfig load_train_config(const std::string& preset_or_file) {
 
 std::string to_json(const TrainConfig& config) { return to_json_object(config).dump(2) + "\n"; }
 
-TrainConfig train_config_from_json(const std::string& text, const std::string& source, const TrainConfig& base) {
+TrainConfig train_config_from_json(const std::string& text, const std::string& source,
+                                   const TrainConfig& base) {
   json j;
   try {
     j = json::parse(text);

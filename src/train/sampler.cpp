@@ -48,18 +48,20 @@ std::array<int64_t, 3> unflatten(int64_t flat, const torch::Tensor& v) {
 }
 
 // A centre: a body voxel with probability `body_fraction` (when the volume has any), else any.
-std::array<int64_t, 3> draw_centre(detail::RandomStream& r, const torch::Tensor& volume, const torch::Tensor& body,
-                                   double body_fraction) {
+std::array<int64_t, 3> draw_centre(detail::RandomStream& r, const torch::Tensor& volume,
+                                   const torch::Tensor& body, double body_fraction) {
   const bool on_body = r.uniform() < body_fraction;
   const uint64_t pick = r.next();
   if (on_body && body.numel() > 0)
-    return unflatten(body[static_cast<int64_t>(pick % static_cast<uint64_t>(body.numel()))].item<int64_t>(), volume);
+    return unflatten(body[static_cast<int64_t>(pick % static_cast<uint64_t>(body.numel()))].item<int64_t>(),
+                     volume);
   return unflatten(static_cast<int64_t>(pick % static_cast<uint64_t>(volume.numel())), volume);
 }
 
 // One of the 48 flips-and-permutations of a cube, applied to [P, P, P].
 torch::Tensor augment(const torch::Tensor& cube, uint64_t code) {
-  static const int64_t kPermutations[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  static const int64_t kPermutations[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                              {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
   std::vector<int64_t> flips;
   for (int64_t axis = 0; axis < 3; ++axis)
     if (code & (uint64_t{1} << axis)) flips.push_back(axis);
@@ -75,10 +77,12 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
   if (config.drfs.empty()) return dataset.drfs;
   std::vector<double> out;
   for (double drf : config.drfs) {
-    const bool present = std::any_of(dataset.drfs.begin(), dataset.drfs.end(), [&](double d) { return same_drf(d, drf); });
+    const bool present =
+        std::any_of(dataset.drfs.begin(), dataset.drfs.end(), [&](double d) { return same_drf(d, drf); });
     std::ostringstream have;
     for (double d : dataset.drfs) have << (have.tellp() > 0 ? ", " : "") << d;
-    UNIPET_CHECK(present, dataset.root << "/dataset.json: no DRF " << drf << " in the dataset (it has " << have.str() << ")");
+    UNIPET_CHECK(present, dataset.root << "/dataset.json: no DRF " << drf << " in the dataset (it has "
+                                       << have.str() << ")");
     out.push_back(drf);
   }
   std::sort(out.begin(), out.end());
@@ -89,7 +93,8 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
 // ---------------------------------------------------------------------------------------------
 // VolumeCache
 
-VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config) : dataset_(dataset), config_(config) {}
+VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config)
+    : dataset_(dataset), config_(config) {}
 
 double VolumeCache::suv_factor(const io::DatasetSubject& s) const {
   if (dataset_.units == Units::SUV) return 1.0;
@@ -109,11 +114,14 @@ double VolumeCache::suv_factor(const io::DatasetSubject& s) const {
 
 torch::Tensor VolumeCache::load(const io::DatasetSubject& s, double drf, int64_t min_side) {
   const std::string* relative = drf == 0 ? &s.full_dose : find_low(s, drf);
-  UNIPET_CHECK(relative, dataset_.root << "/dataset.json: subject " << s.id << " has no image at DRF " << drf);
+  UNIPET_CHECK(relative,
+               dataset_.root << "/dataset.json: subject " << s.id << " has no image at DRF " << drf);
   const std::string path = dataset_.resolve(*relative);
   const Volume v = io::read_image(path);
-  torch::Tensor t = (v.data.to(torch::kCPU, torch::kFloat32) * suv_factor(s)).clamp(0.0, config_.clip_max) / config_.clip_max;
-  const int64_t pd = std::max<int64_t>(0, min_side - t.size(0)), ph = std::max<int64_t>(0, min_side - t.size(1)),
+  torch::Tensor t = (v.data.to(torch::kCPU, torch::kFloat32) * suv_factor(s)).clamp(0.0, config_.clip_max) /
+                    config_.clip_max;
+  const int64_t pd = std::max<int64_t>(0, min_side - t.size(0)),
+                ph = std::max<int64_t>(0, min_side - t.size(1)),
                 pw = std::max<int64_t>(0, min_side - t.size(2));
   if (pd + ph + pw > 0) t = torch::constant_pad_nd(t, {0, pw, 0, ph, 0, pd}, 0.0);
   return t.contiguous();
@@ -156,9 +164,12 @@ torch::Tensor VolumeCache::body_voxels(const io::DatasetSubject& s, int64_t min_
     }
   }
   const torch::Tensor full = get(s, 0, min_side);
-  torch::Tensor body = torch::nonzero(full.reshape({-1}) > config_.body_threshold / config_.clip_max).reshape({-1});
+  torch::Tensor body =
+      torch::nonzero(full.reshape({-1}) > config_.body_threshold / config_.clip_max).reshape({-1});
   constexpr int64_t kMaxBodyVoxels = 1 << 20;
-  if (body.numel() > kMaxBodyVoxels) body = body.index({Slice(0, torch::indexing::None, (body.numel() + kMaxBodyVoxels - 1) / kMaxBodyVoxels)});
+  if (body.numel() > kMaxBodyVoxels)
+    body =
+        body.index({Slice(0, torch::indexing::None, (body.numel() + kMaxBodyVoxels - 1) / kMaxBodyVoxels)});
   body = body.contiguous();
   std::lock_guard<std::mutex> lock(mutex_);
   if (!entries_.count(key)) insert(key, body);
@@ -178,14 +189,17 @@ struct PatchSampler::Prefetcher {
 };
 
 PatchSampler::PatchSampler(const io::Dataset& dataset, const TrainConfig& config)
-    : dataset_(dataset), config_(config), drfs_(training_drfs(dataset, config)),
+    : dataset_(dataset),
+      config_(config),
+      drfs_(training_drfs(dataset, config)),
       subjects_(dataset.subjects_in_split(config.train_split)),
       cache_(std::make_unique<VolumeCache>(dataset, config)) {
   UNIPET_CHECK(!subjects_.empty(), dataset.root << "/dataset.json: no subject in the training split '"
                                                 << config.train_split << "'");
   for (const io::DatasetSubject* s : subjects_)
     for (double drf : drfs_)
-      UNIPET_CHECK(find_low(*s, drf), dataset.root << "/dataset.json: subject " << s->id << " has no image at DRF " << drf);
+      UNIPET_CHECK(find_low(*s, drf),
+                   dataset.root << "/dataset.json: subject " << s->id << " has no image at DRF " << drf);
 }
 
 PatchSampler::~PatchSampler() { stop(); }
@@ -200,8 +214,9 @@ Batch PatchSampler::batch(int64_t step) {
     const io::DatasetSubject& s = *subjects_[r.next() % subjects_.size()];
     const double drf = drfs_[r.next() % drfs_.size()];
     const torch::Tensor full = cache_->get(s, 0, p), low = cache_->get(s, drf, p);
-    UNIPET_CHECK(full.sizes() == low.sizes(), dataset_.root << "/dataset.json: subject " << s.id << ": DRF " << drf
-                                                            << " image is " << low.sizes() << ", full dose " << full.sizes());
+    UNIPET_CHECK(full.sizes() == low.sizes(), dataset_.root << "/dataset.json: subject " << s.id << ": DRF "
+                                                            << drf << " image is " << low.sizes()
+                                                            << ", full dose " << full.sizes());
     const auto centre = draw_centre(r, full, cache_->body_voxels(s, p), config_.body_fraction);
     const uint64_t code = r.next();
     torch::Tensor f = crop(full, centre, p), l = crop(low, centre, p);
@@ -250,7 +265,8 @@ void PatchSampler::start(int64_t step) {
         return;
       }
       std::unique_lock<std::mutex> lock(p->mutex);
-      p->changed.wait(lock, [&] { return p->stopping || static_cast<int64_t>(p->ready.size()) < config_.prefetch; });
+      p->changed.wait(
+          lock, [&] { return p->stopping || static_cast<int64_t>(p->ready.size()) < config_.prefetch; });
       if (p->stopping) return;
       p->ready.push_back(std::move(b));
       p->changed.notify_all();
@@ -270,9 +286,11 @@ Batch PatchSampler::next() {
   return b;
 }
 
-std::vector<ValidationCrop> validation_crops(const io::Dataset& dataset, const TrainConfig& config, VolumeCache& cache) {
+std::vector<ValidationCrop> validation_crops(const io::Dataset& dataset, const TrainConfig& config,
+                                             VolumeCache& cache) {
   std::vector<const io::DatasetSubject*> subjects = dataset.subjects_in_split(config.val_split);
-  UNIPET_CHECK(!subjects.empty(), dataset.root << "/dataset.json: no subject in the validation split '" << config.val_split
+  UNIPET_CHECK(!subjects.empty(), dataset.root << "/dataset.json: no subject in the validation split '"
+                                               << config.val_split
                                                << "' (set val_split, or validate_every=0)");
   if (config.val_subjects > 0 && static_cast<int64_t>(subjects.size()) > config.val_subjects)
     subjects.resize(static_cast<size_t>(config.val_subjects));
@@ -290,12 +308,15 @@ std::vector<ValidationCrop> validation_crops(const io::Dataset& dataset, const T
       const auto centre = draw_centre(r, full, body, 1.0);
       ValidationCrop crop_out;
       crop_out.subject = s.id;
-      crop_out.full = crop(full, centre, side).clone(torch::MemoryFormat::Contiguous).view({1, 1, side, side, side});
+      crop_out.full =
+          crop(full, centre, side).clone(torch::MemoryFormat::Contiguous).view({1, 1, side, side, side});
       for (double drf : drfs) {
         const torch::Tensor low = cache.get(s, drf, side);
-        UNIPET_CHECK(low.sizes() == full.sizes(), dataset.root << "/dataset.json: subject " << s.id << ": DRF " << drf
-                                                               << " image does not match the full dose's size");
-        crop_out.low[drf] = crop(low, centre, side).clone(torch::MemoryFormat::Contiguous).view({1, 1, side, side, side});
+        UNIPET_CHECK(low.sizes() == full.sizes(), dataset.root
+                                                      << "/dataset.json: subject " << s.id << ": DRF " << drf
+                                                      << " image does not match the full dose's size");
+        crop_out.low[drf] =
+            crop(low, centre, side).clone(torch::MemoryFormat::Contiguous).view({1, 1, side, side, side});
       }
       crops.push_back(std::move(crop_out));
     }

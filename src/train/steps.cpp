@@ -72,7 +72,8 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
 }
 
 void check_finite(double value, const char* what, int64_t step) {
-  UNIPET_CHECK(std::isfinite(value), "training diverged at step " << step + 1 << ": " << what << " is " << value
+  UNIPET_CHECK(std::isfinite(value), "training diverged at step " << step + 1 << ": " << what << " is "
+                                                                  << value
                                                                   << " (try a lower lr, or grad_clip)");
 }
 
@@ -99,8 +100,10 @@ Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
         if (!style.count(p.unsafeGetTensorImpl())) base.push_back(p);
       params = base;
     }
-    n.generator_optimizer = std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(c.lr).betas(std::make_tuple(c.beta1, c.beta2)).weight_decay(c.weight_decay));
+    n.generator_optimizer =
+        std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr)
+                                                          .betas(std::make_tuple(c.beta1, c.beta2))
+                                                          .weight_decay(c.weight_decay));
   } else {
     set_requires_grad(*n.generator, false);
   }
@@ -121,7 +124,6 @@ torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) 
   // The threshold is in SUV² (the reference thresholds the patch before normalisation).
   return nn::stylized_region_mask(full * c.clip_max, c.stylized_threshold);
 }
-
 
 namespace {
 
@@ -194,7 +196,8 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   if (adversarial) {
     // The critic learns first, on this very output: the generator has not changed since, so this
     // is the reference's critic step without its second generator forward pass.
-    for (int64_t r = 0; r < c.critic_steps; ++r) out = critic_update(n, c, batch.step, full, image.detach(), r);
+    for (int64_t r = 0; r < c.critic_steps; ++r)
+      out = critic_update(n, c, batch.step, full, image.detach(), r);
   }
   torch::Tensor l1 = nn::reconstruction_loss(image, full);
   torch::Tensor loss = l1;
@@ -224,7 +227,8 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   return out;
 }
 
-ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<ValidationCrop>& crops, bool input_only) {
+ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<ValidationCrop>& crops,
+                          bool input_only) {
   torch::NoGradGuard no_grad;
   const torch::Device device = device_of(n);
   std::map<double, double> psnr_sum, ssim_sum;

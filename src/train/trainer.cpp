@@ -21,8 +21,8 @@ namespace unipet::train {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using detail::Networks;
+using nlohmann::json;
 
 std::string drf_text(double drf) {
   std::ostringstream s;
@@ -39,7 +39,8 @@ void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch
                                      {"blocks", c.blocks, saved.blocks},
                                      {"san_width", c.san_width, saved.san_width},
                                      {"san_depth", c.san_depth, saved.san_depth}})
-      UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs << " does not match the configuration's " << key << " " << mine);
+      UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs
+                                        << " does not match the configuration's " << key << " " << mine);
     CheckpointParts parts;
     parts.generator = n.generator;
     // Its critic comes along when both have one of the same shape.
@@ -55,7 +56,8 @@ void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch
                                    {"blocks", c.blocks, o.blocks()},
                                    {"san_width", c.san_width, o.san_width()},
                                    {"san_depth", c.san_depth, o.san_depth()}})
-    UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs << " does not match the configuration's " << key << " " << mine);
+    UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs
+                                      << " does not match the configuration's " << key << " " << mine);
   UNIPET_CHECK(loaded.normalization.units == Units::SUV && loaded.normalization.clip_max == c.clip_max,
                init << ": the model normalises SUV to [0, " << loaded.normalization.clip_max
                     << "], the configuration to [0, " << c.clip_max << "] (set clip_max)");
@@ -124,8 +126,9 @@ TrainResult train(const TrainOptions& o) {
   const fs::path run(o.out);
   const io::Dataset dataset = io::read_dataset(o.dataset);
   if (o.resume) {
-    UNIPET_CHECK(fs::is_regular_file(run / "config.json"),
-                 o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
+    UNIPET_CHECK(
+        fs::is_regular_file(run / "config.json"),
+        o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
   } else if (fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
     // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
     check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});
@@ -154,15 +157,17 @@ TrainResult train(const TrainOptions& o) {
       UNIPET_CHECK(n.critic, "--init-critic: this stage has no critic (lambda_adv is 0 or the stage is bdn)");
       nn::Discriminator loaded = nn::load_discriminator(c.init_critic, o.device);
       UNIPET_CHECK(loaded->options.ndf() == c.critic_ndf && loaded->options.n_layers() == c.critic_layers,
-                   c.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers " << loaded->options.n_layers()
-                                 << " does not match the configuration's critic_ndf " << c.critic_ndf << " / critic_layers "
-                                 << c.critic_layers);
+                   c.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers "
+                                 << loaded->options.n_layers()
+                                 << " does not match the configuration's critic_ndf " << c.critic_ndf
+                                 << " / critic_layers " << c.critic_layers);
       torch::NoGradGuard no_grad;
       nn::load_state_dict(*n.critic, nn::state_dict(*loaded), c.init_critic);
     }
   }
-  UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step << ", past iterations "
-                                                 << c.iterations << " (raise it with --set iterations=N)");
+  UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step
+                                                 << ", past iterations " << c.iterations
+                                                 << " (raise it with --set iterations=N)");
 
   CreatedFolder created(run);
   write_file_atomically((run / "config.json").string(), to_json(c));
@@ -180,7 +185,9 @@ TrainResult train(const TrainOptions& o) {
   std::ostream null_stream(nullptr);
   Progress progress(o.progress ? *o.progress : null_stream, to_string(c.stage), c.iterations, state.step);
   const auto started = std::chrono::steady_clock::now();
-  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  const auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   const auto save_latest = [&] { save_checkpoint(latest.string(), parts, state); };
 
   sampler.start(state.step);
@@ -195,8 +202,11 @@ TrainResult train(const TrainOptions& o) {
     ++state.step;
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
-      json entry = {{"step", state.step}, {"stage", to_string(c.stage)}, {"seconds", seconds()},
-                    {"it_per_s", progress.rate(state.step)}, {"grad_norm", losses.grad_norm}};
+      json entry = {{"step", state.step},
+                    {"stage", to_string(c.stage)},
+                    {"seconds", seconds()},
+                    {"it_per_s", progress.rate(state.step)},
+                    {"grad_norm", losses.grad_norm}};
       entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
       std::ostringstream status;
       status << std::setprecision(4);
@@ -219,7 +229,8 @@ TrainResult train(const TrainOptions& o) {
       if (s.mean_psnr > state.best_score) {
         state.best_score = s.mean_psnr;
         state.best_step = state.step;
-        nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization, provenance(c, state.step));
+        nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization,
+                        provenance(c, state.step));
         save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
       }
     }
@@ -233,8 +244,11 @@ TrainResult train(const TrainOptions& o) {
   progress.finish();
   if (!result.interrupted) {
     if (c.stage != Stage::Critic)
-      nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization, provenance(c, state.step));
-    if (n.critic) nn::save_discriminator((run / "critic_final.safetensors").string(), n.critic, provenance(c, state.step));
+      nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization,
+                      provenance(c, state.step));
+    if (n.critic)
+      nn::save_discriminator((run / "critic_final.safetensors").string(), n.critic,
+                             provenance(c, state.step));
   }
   result.step = state.step;
   result.best_score = state.best_score;

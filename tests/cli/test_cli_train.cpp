@@ -18,7 +18,8 @@ class CliTrain : public test::TinyDatasetSuite {
  protected:
   // Options that make a tiny network train in a second.
   static std::string tiny() {
-    return " --threads 1 --set width=16 --set blocks=2 --set san_width=16 --set san_depth=1 --set critic_ndf=4"
+    return " --threads 1 --set width=16 --set blocks=2 --set san_width=16 --set san_depth=1 --set "
+           "critic_ndf=4"
            " --set critic_layers=1 --set patch=16 --set log_every=2 --set validate_every=4 --set val_crop=16"
            " --set val_crops=1 --set checkpoint_every=2";
   }
@@ -30,8 +31,8 @@ class CliTrain : public test::TinyDatasetSuite {
 
 TEST_F(CliTrain, TrainsEveryStageAndContinuesARun) {
   const std::string bdn = run("bdn");
-  auto r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(bdn) + " --stage bdn --config cpu" + tiny() +
-                      " --set iterations=4");
+  auto r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(bdn) + " --stage bdn --config cpu" +
+                      tiny() + " --set iterations=4");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("trained bdn for 4 steps"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step 4 validation: PSNR"), std::string::npos) << r.output;
@@ -54,9 +55,9 @@ TEST_F(CliTrain, TrainsEveryStageAndContinuesARun) {
   r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(disc) + " --stage disc" + tiny() +
                  " --set iterations=2 --init " + q(bdn + "/model_final.safetensors"));
   ASSERT_EQ(r.status, 0) << r.output;
-  r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(uni) + " --stage unipet --precision bf16" + tiny() +
-                 " --set iterations=2 --init " + q(bdn + "/model_final.safetensors") + " --init-critic " +
-                 q(disc + "/critic_final.safetensors"));
+  r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(uni) + " --stage unipet --precision bf16" +
+                 tiny() + " --set iterations=2 --init " + q(bdn + "/model_final.safetensors") +
+                 " --init-critic " + q(disc + "/critic_final.safetensors"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(uni + "/critic_final.safetensors"));
 }
@@ -66,8 +67,8 @@ TEST_F(CliTrain, SigtermWritesACheckpointAndExitsZero) {
   // Started in the background, stopped once it has logged a step.
   const auto r = test::run_command(
       "'" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) + " --out " + q(out) +
-      " --stage bdn" + tiny() + " --set iterations=1000000 --set log_every=1 --set validate_every=0 > " + q(out + ".txt") +
-      " 2>&1 & pid=$!; for i in $(seq 1 600); do [ -s " + q(out + "/log.jsonl") +
+      " --stage bdn" + tiny() + " --set iterations=1000000 --set log_every=1 --set validate_every=0 > " +
+      q(out + ".txt") + " 2>&1 & pid=$!; for i in $(seq 1 600); do [ -s " + q(out + "/log.jsonl") +
       " ] && break; sleep 0.05; done; kill -TERM $pid; wait $pid; echo \"exit $?\"; cat " + q(out + ".txt"));
   EXPECT_NE(r.output.find("exit 0"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("interrupted at step"), std::string::npos) << r.output;
@@ -79,8 +80,9 @@ TEST_F(CliTrain, SigtermWritesACheckpointAndExitsZero) {
 TEST_F(CliTrain, AFullDiskIsAnErrorAndLeavesNoHalfCheckpointOrModel) {
   const std::string out = run("full");
   // 16 blocks: the configuration fits, a checkpoint does not.
-  const auto r = test::run_command("ulimit -f 16; '" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) +
-                                   " --out " + q(out) + " --stage bdn" + tiny() + " --set iterations=2 --set validate_every=0");
+  const auto r = test::run_command("ulimit -f 16; '" + std::string(UNIPET_CLI_PATH) + "' train --dataset " +
+                                   q(dataset_) + " --out " + q(out) + " --stage bdn" + tiny() +
+                                   " --set iterations=2 --set validate_every=0");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(test::error_line(r).find("write failed"), std::string::npos) << r.output;
   for (const auto& e : fs::directory_iterator(out)) {

@@ -27,7 +27,7 @@ TEST(Progress, RedrawsOneLineInPlaceOnATerminal) {
   std::ostringstream out;
   Progress p(out, "train", 10, 0, /*terminal=*/true);
   p.update(1, "a");
-  p.update(2, "b");  // within 200 ms of the last draw: skipped
+  p.update(2, "b");   // within 200 ms of the last draw: skipped
   p.update(10, "c");  // the last unit is always drawn
   p.message("kept");
   p.finish();

@@ -51,9 +51,12 @@ TEST(TrainConfig, ErrorsNameTheKeyAndWhereItCameFrom) {
   test::expect_error([&] { apply_setting(c, "patch=2.5"); }, {"--set patch", "whole number"});
   test::expect_error([&] { apply_setting(c, "rals=maybe"); }, {"--set rals", "true or false"});
   test::expect_error([&] { apply_setting(c, "iterations"); }, {"--set iterations", "key=value"});
-  test::expect_error([&] { train_config_from_json("{\"batch\": -1, \"blocks\": 4,}", "my.json"); }, {"my.json", "not valid JSON"});
-  test::expect_error([&] { train_config_from_json("{\"stage\": \"gan\"}", "my.json"); }, {"my.json", "stage", "gan"});
-  test::expect_error([] { load_train_config("/nonexistent/config.json"); }, {"/nonexistent/config.json", "presets"});
+  test::expect_error([&] { train_config_from_json("{\"batch\": -1, \"blocks\": 4,}", "my.json"); },
+                     {"my.json", "not valid JSON"});
+  test::expect_error([&] { train_config_from_json("{\"stage\": \"gan\"}", "my.json"); },
+                     {"my.json", "stage", "gan"});
+  test::expect_error([] { load_train_config("/nonexistent/config.json"); },
+                     {"/nonexistent/config.json", "presets"});
   const auto invalid = [](const std::string& setting) {
     TrainConfig t;
     apply_setting(t, setting);

@@ -16,7 +16,8 @@ using test::write_synthetic_dataset;
 // Each voxel's value encodes its position (1 + flat index, in SUV with a clip_max above every
 // value), so a patch tells where it was cut from.
 torch::Tensor position_code(std::array<int64_t, 3> size) {
-  return torch::arange(1, size[0] * size[1] * size[2] + 1, torch::kFloat64).reshape({size[0], size[1], size[2]});
+  return torch::arange(1, size[0] * size[1] * size[2] + 1, torch::kFloat64)
+      .reshape({size[0], size[1], size[2]});
 }
 
 TrainConfig position_config(int64_t patch) {
@@ -32,9 +33,10 @@ TrainConfig position_config(int64_t patch) {
 
 TEST(PatchSampler, SameSeedAndStepGiveTheSameBatchWhateverTheThreadsOrOrder) {
   test::TempDir dir;
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train", "train"}, {4, 20}, {20, 24, 22}, [](int s, double drf) {
-    return torch::rand({20, 24, 22}, torch::TensorOptions().dtype(torch::kFloat64)) * (3 + s) + drf;
-  });
+  const io::Dataset d =
+      write_synthetic_dataset(dir.path(), {"train", "train"}, {4, 20}, {20, 24, 22}, [](int s, double drf) {
+        return torch::rand({20, 24, 22}, torch::TensorOptions().dtype(torch::kFloat64)) * (3 + s) + drf;
+      });
   TrainConfig c;
   c.patch = 12;
   c.batch = 4;
@@ -65,7 +67,8 @@ TEST(PatchSampler, SameSeedAndStepGiveTheSameBatchWhateverTheThreadsOrOrder) {
 TEST(PatchSampler, PatchesAreWholeCubesCutFromInsideTheVolume) {
   test::TempDir dir;
   const std::array<int64_t, 3> size{14, 17, 19};
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, size, [&](int, double) { return position_code(size); });
+  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, size,
+                                                [&](int, double) { return position_code(size); });
   const TrainConfig c = position_config(8);
   PatchSampler sampler(d, c);
   for (int64_t step = 0; step < 40; ++step) {
@@ -77,7 +80,8 @@ TEST(PatchSampler, PatchesAreWholeCubesCutFromInsideTheVolume) {
       ASSERT_LE(z0 + 8, size[0]);
       ASSERT_LE(y0 + 8, size[1]);
       ASSERT_LE(x0 + 8, size[2]);
-      const torch::Tensor expected = position_code(size).narrow(0, z0, 8).narrow(1, y0, 8).narrow(2, x0, 8).to(torch::kInt64) - 1;
+      const torch::Tensor expected =
+          position_code(size).narrow(0, z0, 8).narrow(1, y0, 8).narrow(2, x0, 8).to(torch::kInt64) - 1;
       ASSERT_TRUE(torch::equal(code, expected)) << "step " << step << " sample " << k;
       EXPECT_TRUE(torch::equal(b.low[k], b.full[k]));
     }
@@ -87,7 +91,8 @@ TEST(PatchSampler, PatchesAreWholeCubesCutFromInsideTheVolume) {
 TEST(PatchSampler, VolumesSmallerThanThePatchArePaddedWithBackground) {
   test::TempDir dir;
   const std::array<int64_t, 3> size{5, 9, 7};
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, size, [&](int, double) { return position_code(size); });
+  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, size,
+                                                [&](int, double) { return position_code(size); });
   const TrainConfig c = position_config(12);
   PatchSampler sampler(d, c);
   const Batch b = sampler.batch(0);
@@ -102,11 +107,12 @@ TEST(PatchSampler, VolumesSmallerThanThePatchArePaddedWithBackground) {
 TEST(PatchSampler, BodyPatchesCentreOnBodyAndAugmentationMatchesLowAndFull) {
   test::TempDir dir;
   // A small hot cube in an empty volume; the low dose is the full dose plus a DRF offset inside it.
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, {40, 40, 40}, [](int, double drf) {
-    torch::Tensor v = torch::zeros({40, 40, 40}, torch::kFloat64);
-    v.narrow(0, 30, 4).narrow(1, 5, 4).narrow(2, 20, 4).fill_(2.0 + drf / 8);
-    return v;
-  });
+  const io::Dataset d =
+      write_synthetic_dataset(dir.path(), {"train"}, {4}, {40, 40, 40}, [](int, double drf) {
+        torch::Tensor v = torch::zeros({40, 40, 40}, torch::kFloat64);
+        v.narrow(0, 30, 4).narrow(1, 5, 4).narrow(2, 20, 4).fill_(2.0 + drf / 8);
+        return v;
+      });
   TrainConfig c;
   c.patch = 8;
   c.batch = 2;
@@ -120,7 +126,8 @@ TEST(PatchSampler, BodyPatchesCentreOnBodyAndAugmentationMatchesLowAndFull) {
       ASSERT_GT(b.full[k].sum().item<double>(), 0) << "a body patch missed the body at step " << step;
       // Same flips and permutation: the hot voxels coincide.
       EXPECT_TRUE(torch::equal(b.full[k] > 0, b.low[k] > 0));
-      variants.insert(std::to_string((b.full[k][0].nonzero().to(torch::kFloat64).mean(0) * 100).round().sum().item<double>()));
+      variants.insert(std::to_string(
+          (b.full[k][0].nonzero().to(torch::kFloat64).mean(0) * 100).round().sum().item<double>()));
     }
   }
   EXPECT_GT(variants.size(), 5u);  // the cube lands in many places and orientations
@@ -150,9 +157,10 @@ TEST(PatchSampler, ImagesInBqPerMlBecomeSuvWithTheSubjectsFactor) {
 
 TEST(PatchSampler, AMissingDrfOrSplitIsNamed) {
   test::TempDir dir;
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train", "val"}, {4, 20}, {10, 10, 10}, [](int, double) {
-    return torch::ones({10, 10, 10}, torch::kFloat64);
-  });
+  const io::Dataset d =
+      write_synthetic_dataset(dir.path(), {"train", "val"}, {4, 20}, {10, 10, 10}, [](int, double) {
+        return torch::ones({10, 10, 10}, torch::kFloat64);
+      });
   TrainConfig c;
   c.drfs = {7};
   test::expect_error([&] { PatchSampler s(d, c); }, {"dataset.json", "no DRF 7", "4, 20"});
@@ -170,9 +178,10 @@ TEST(PatchSampler, AMissingDrfOrSplitIsNamed) {
 
 TEST(ValidationCrops, AreFixedByTheSeedAndSeeEveryDrfAtOnePlace) {
   test::TempDir dir;
-  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train", "val", "val"}, {4, 20}, {24, 24, 24}, [](int s, double drf) {
-    return torch::rand({24, 24, 24}, torch::kFloat64) + s + drf / 100;
-  });
+  const io::Dataset d = write_synthetic_dataset(
+      dir.path(), {"train", "val", "val"}, {4, 20}, {24, 24, 24}, [](int s, double drf) {
+        return torch::rand({24, 24, 24}, torch::kFloat64) + s + drf / 100;
+      });
   TrainConfig c;
   c.val_crops = 3;
   c.val_crop = 16;

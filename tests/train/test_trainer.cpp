@@ -39,7 +39,8 @@ TEST(TrainingSteps, OneStepOfEachStageLowersItsLossOnAFixedBatch) {
     const TrainConfig c = test::tiny_config(stage);
     detail::Networks n = detail::build_networks(c, torch::kCPU, false);
     const double before = detail::generator_step(n, c, b).values.at("loss");
-    const double after = detail::generator_step(n, c, b).values.at("loss");  // reports the loss before its update
+    const double after =
+        detail::generator_step(n, c, b).values.at("loss");  // reports the loss before its update
     EXPECT_LT(after, before) << to_string(stage);
   }
   const TrainConfig c = test::tiny_config(Stage::Critic);
@@ -73,7 +74,8 @@ torch::Tensor input_gradient(const TrainConfig& c, nn::Discriminator& critic, co
   } else {
     const torch::Tensor real = detail::critic_input(c, full, full);
     const torch::Tensor alpha = torch::full({full.size(0), 1, 1, 1, 1}, 0.3);
-    loss = nn::critic_loss(critic(real), critic(fake)) + nn::gradient_penalty(critic, real, fake, alpha, c.lambda_gp);
+    loss = nn::critic_loss(critic(real), critic(fake)) +
+           nn::gradient_penalty(critic, real, fake, alpha, c.lambda_gp);
   }
   loss.backward();
   return image.grad();
@@ -221,7 +223,8 @@ TEST_F(Training, ATinyBdnBeatsTheLowDoseInputWithinAFewHundredSteps) {
   o.config.val_crops = 2;
   o.config.val_crop = 16;
   const TrainResult r = train(o);
-  EXPECT_GT(r.last_score, r.input_score + 0.5) << "validation PSNR " << r.last_score << " dB vs low dose " << r.input_score;
+  EXPECT_GT(r.last_score, r.input_score + 0.5)
+      << "validation PSNR " << r.last_score << " dB vs low dose " << r.input_score;
   EXPECT_EQ(r.best_score, std::max(r.best_score, r.last_score));
   const nn::LoadedUniPET best = nn::load_unipet(o.out + "/model_best.safetensors");
   EXPECT_TRUE(best.model->san_bypassed());

@@ -15,7 +15,8 @@ namespace unipet::test {
 
 /// A dataset.json in SUV whose images are made by `image(subject, drf)` (drf 0: full dose),
 /// each [D, H, W] = `size`; subjects "s0".. with the given splits.
-inline io::Dataset write_synthetic_dataset(const std::filesystem::path& dir, const std::vector<std::string>& splits,
+inline io::Dataset write_synthetic_dataset(const std::filesystem::path& dir,
+                                           const std::vector<std::string>& splits,
                                            const std::vector<double>& drfs, std::array<int64_t, 3> size,
                                            const std::function<torch::Tensor(int, double)>& image) {
   std::filesystem::create_directories(dir);
@@ -31,9 +32,13 @@ inline io::Dataset write_synthetic_dataset(const std::filesystem::path& dir, con
     s.split = splits[i];
     const auto write = [&](double drf) {
       Volume v;
-      v.data = image(static_cast<int>(i), drf).to(torch::kFloat32).reshape({size[0], size[1], size[2]}).contiguous();
+      v.data = image(static_cast<int>(i), drf)
+                   .to(torch::kFloat32)
+                   .reshape({size[0], size[1], size[2]})
+                   .contiguous();
       v.units = Units::SUV;
-      const std::string name = s.id + (drf == 0 ? std::string("_full") : "_drf" + std::to_string(static_cast<int>(drf))) + ".nii";
+      const std::string name =
+          s.id + (drf == 0 ? std::string("_full") : "_drf" + std::to_string(static_cast<int>(drf))) + ".nii";
       io::write_image(v, (dir / name).string());
       return name;
     };
@@ -52,7 +57,7 @@ inline std::string simulate_tiny_dataset(const std::filesystem::path& dir) {
   o.subjects = 3;
   o.drfs = {4, 20};
   o.seed = 5;
-    o.phantom.width = o.phantom.height = 32;
+  o.phantom.width = o.phantom.height = 32;
   o.phantom.voxel_mm = 14.0;
   o.phantom.slices = 16;
   o.phantom.slice_mm = 8.0;
@@ -63,7 +68,8 @@ inline std::string simulate_tiny_dataset(const std::filesystem::path& dir) {
   o.threads = 1;
   io::Dataset d = sim::simulate_dataset(o);
   // Splits by hand, so the tests do not depend on how the simulator rounds fractions.
-  for (size_t i = 0; i < d.subjects.size(); ++i) d.subjects[i].split = i + 1 < d.subjects.size() ? "train" : "val";
+  for (size_t i = 0; i < d.subjects.size(); ++i)
+    d.subjects[i].split = i + 1 < d.subjects.size() ? "train" : "val";
   io::write_dataset(d, o.out_dir + "/dataset.json");
   return o.out_dir + "/dataset.json";
 }

@@ -21,10 +21,10 @@
 namespace unipet::train {
 
 struct CheckpointState {
-  int64_t step = 0;             ///< steps completed
+  int64_t step = 0;                                              ///< steps completed
   double best_score = -std::numeric_limits<double>::infinity();  ///< best mean validation PSNR, dB
   int64_t best_step = -1;
-  std::string config_json;      ///< to_json(TrainConfig)
+  std::string config_json;  ///< to_json(TrainConfig)
 };
 
 /// What a checkpoint holds; a null critic or optimizer is left out (a BDN run has no critic).

@@ -31,59 +31,59 @@ struct TrainConfig {
   Stage stage = Stage::BDN;
 
   // Generator (UniPET / BDN) and critic shapes.
-  int64_t width = 64;      ///< BDN feature channels
-  int64_t blocks = 8;      ///< residual blocks
-  int64_t san_width = 256; ///< SAN encoder width = latent size
-  int64_t san_depth = 4;   ///< SAN encoders
-  int64_t critic_ndf = 16; ///< the reference's Discriminator(ndf=16)
+  int64_t width = 64;       ///< BDN feature channels
+  int64_t blocks = 8;       ///< residual blocks
+  int64_t san_width = 256;  ///< SAN encoder width = latent size
+  int64_t san_depth = 4;    ///< SAN encoders
+  int64_t critic_ndf = 16;  ///< the reference's Discriminator(ndf=16)
   int64_t critic_layers = 3;
 
   // Data.
-  int64_t patch = 64;                ///< side of the cubic training patch, voxels
-  int64_t batch = 2;                 ///< patches per step
-  std::vector<double> drfs;          ///< DRFs to train on; empty: every DRF of the dataset
-  double clip_max = 20.0;            ///< SUV clipped to [0, clip_max], then divided by it
-  double body_fraction = 0.8;        ///< share of patches centred on a body voxel
-  double body_threshold = 0.1;       ///< SUV above which a full-dose voxel is "body"
-  bool augment = true;               ///< random flips and axis permutations
-  double cache_gb = 4.0;             ///< memory for loaded volumes (least recently used evicted)
-  int64_t prefetch = 2;              ///< batches prepared ahead by a background thread; 0: none
+  int64_t patch = 64;           ///< side of the cubic training patch, voxels
+  int64_t batch = 2;            ///< patches per step
+  std::vector<double> drfs;     ///< DRFs to train on; empty: every DRF of the dataset
+  double clip_max = 20.0;       ///< SUV clipped to [0, clip_max], then divided by it
+  double body_fraction = 0.8;   ///< share of patches centred on a body voxel
+  double body_threshold = 0.1;  ///< SUV above which a full-dose voxel is "body"
+  bool augment = true;          ///< random flips and axis permutations
+  double cache_gb = 4.0;        ///< memory for loaded volumes (least recently used evicted)
+  int64_t prefetch = 2;         ///< batches prepared ahead by a background thread; 0: none
   std::string train_split = "train";
   std::string val_split = "val";
 
   // Optimisation (AdamW, as the reference).
   int64_t iterations = 300000;
-  double lr = 1e-4;                  ///< generator learning rate
+  double lr = 1e-4;  ///< generator learning rate
   double lr_critic = 1e-4;
-  double beta1 = 0.9, beta2 = 0.999;                ///< generator
-  double beta1_critic = 0.9, beta2_critic = 0.99;   ///< critic
-  double weight_decay = 0.01;        ///< AdamW's default
-  double grad_clip = 0;              ///< max global gradient norm; 0: no clipping
+  double beta1 = 0.9, beta2 = 0.999;               ///< generator
+  double beta1_critic = 0.9, beta2_critic = 0.99;  ///< critic
+  double weight_decay = 0.01;                      ///< AdamW's default
+  double grad_clip = 0;                            ///< max global gradient norm; 0: no clipping
   uint64_t seed = 1;
 
   // Losses.
-  bool san = true;                   ///< false: the SAN is bypassed (ablation "w/o SAN")
-  bool rals = true;                  ///< false: adversarial terms see the whole patch
-  double lambda_align = 0.001;       ///< style alignment weight
-  double lambda_adv = 0.001;         ///< generator adversarial weight; 0: no critic at all
-  double lambda_gp = 10.0;           ///< WGAN-GP weight
-  double stylized_threshold = 0.001; ///< full-dose local variance (SUV²) that marks a stylized voxel
-  int64_t critic_steps = 1;          ///< critic updates per generator update
+  bool san = true;                    ///< false: the SAN is bypassed (ablation "w/o SAN")
+  bool rals = true;                   ///< false: adversarial terms see the whole patch
+  double lambda_align = 0.001;        ///< style alignment weight
+  double lambda_adv = 0.001;          ///< generator adversarial weight; 0: no critic at all
+  double lambda_gp = 10.0;            ///< WGAN-GP weight
+  double stylized_threshold = 0.001;  ///< full-dose local variance (SUV²) that marks a stylized voxel
+  int64_t critic_steps = 1;           ///< critic updates per generator update
 
   // Bookkeeping.
   int64_t log_every = 10;
-  int64_t validate_every = 1000;     ///< 0: never
+  int64_t validate_every = 1000;  ///< 0: never
   int64_t checkpoint_every = 1000;
-  int64_t val_crops = 4;             ///< validation crops per subject (each seen at every DRF)
-  int64_t val_crop = 64;             ///< side of a validation crop, voxels
-  int64_t val_subjects = 8;          ///< at most this many validation subjects; 0: all
+  int64_t val_crops = 4;     ///< validation crops per subject (each seen at every DRF)
+  int64_t val_crop = 64;     ///< side of a validation crop, voxels
+  int64_t val_subjects = 8;  ///< at most this many validation subjects; 0: all
 
   // Where the run starts (absolute paths; kept so a continued run that had no checkpoint yet
   // starts from the same place, and so model files record their origin).
   /// Generator: a UniPET model file (.safetensors) or a checkpoint (.pt; its critic is taken too
   /// when the stage has one). Required by the disc stage.
   std::string init;
-  std::string init_critic;           ///< a discriminator model file for the unipet stage
+  std::string init_critic;  ///< a discriminator model file for the unipet stage
 
   /// Throws unipet::Error naming the first key out of range.
   void validate() const;

@@ -31,17 +31,17 @@ namespace unipet::train {
 
 struct Batch {
   int64_t step = 0;
-  torch::Tensor low;               ///< [B, 1, P, P, P] float32, normalised, CPU
-  torch::Tensor full;              ///< [B, 1, P, P, P]
-  std::vector<double> drfs;        ///< DRF of each sample
+  torch::Tensor low;         ///< [B, 1, P, P, P] float32, normalised, CPU
+  torch::Tensor full;        ///< [B, 1, P, P, P]
+  std::vector<double> drfs;  ///< DRF of each sample
   std::vector<std::string> subjects;
 };
 
 /// A fixed validation crop: the same location at every DRF.
 struct ValidationCrop {
   std::string subject;
-  torch::Tensor full;                     ///< [1, 1, S, S, S] normalised
-  std::map<double, torch::Tensor> low;    ///< DRF -> [1, 1, S, S, S] normalised
+  torch::Tensor full;                   ///< [1, 1, S, S, S] normalised
+  std::map<double, torch::Tensor> low;  ///< DRF -> [1, 1, S, S, S] normalised
 };
 
 /// The DRFs a run uses: `config.drfs` (each must be in the dataset) or all of the dataset's.

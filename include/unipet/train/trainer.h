@@ -32,25 +32,25 @@ namespace unipet::train {
 
 struct TrainOptions {
   TrainConfig config;
-  std::string dataset;      ///< dataset.json
-  std::string out;          ///< run folder: new or empty, or with `resume` a run folder
+  std::string dataset;  ///< dataset.json
+  std::string out;      ///< run folder: new or empty, or with `resume` a run folder
   /// Continue from out/checkpoint_latest.pt (`--continue`); without one yet (a run stopped
   /// before its first checkpoint), start again from config.init.
   bool resume = false;
   torch::Device device = torch::kCPU;
-  bool bf16 = false;        ///< autocast the generator's convolutions to bfloat16
+  bool bf16 = false;  ///< autocast the generator's convolutions to bfloat16
   /// Polled after every step; true makes the run write a checkpoint and return (SIGINT/SIGTERM).
   std::function<bool()> should_stop;
   std::ostream* progress = nullptr;  ///< progress and validation lines; null: silent
 };
 
 struct TrainResult {
-  int64_t step = 0;            ///< steps completed
-  bool interrupted = false;    ///< stopped by should_stop before `iterations`
+  int64_t step = 0;          ///< steps completed
+  bool interrupted = false;  ///< stopped by should_stop before `iterations`
   double best_score = -std::numeric_limits<double>::infinity();  ///< best mean validation PSNR (dB)
   int64_t best_step = -1;
-  double last_score = std::numeric_limits<double>::quiet_NaN();  ///< last mean validation PSNR
-  double input_score = std::numeric_limits<double>::quiet_NaN(); ///< mean PSNR of the low-dose crops
+  double last_score = std::numeric_limits<double>::quiet_NaN();   ///< last mean validation PSNR
+  double input_score = std::numeric_limits<double>::quiet_NaN();  ///< mean PSNR of the low-dose crops
 };
 
 /// Runs `options.config.stage` (config validated first). Throws unipet::Error naming the file or
