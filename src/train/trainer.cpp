@@ -84,15 +84,16 @@ void trim_log(const fs::path& log, int64_t step) {
 
 class Log {
  public:
-  explicit Log(const fs::path& path) : out_(path, std::ios::app) {
-    UNIPET_CHECK(out_, path.string() << ": cannot open the training log");
+  explicit Log(const fs::path& path) : path_(path.string()), out_(path, std::ios::app) {
+    UNIPET_CHECK(out_, path_ << ": cannot open the training log");
   }
   void write(const json& entry) {
     out_ << entry.dump() << "\n" << std::flush;
-    UNIPET_CHECK(out_, "log.jsonl: write failed (disk full?)");
+    UNIPET_CHECK(out_, path_ << ": write failed (disk full?)");
   }
 
  private:
+  std::string path_;
   std::ofstream out_;
 };
 
