@@ -7,7 +7,8 @@
 # run continues the last; findings land in build-fuzz/artifacts/<target>. Prints executions,
 # exec/s, coverage (cov, ft), corpus size and findings per target, and appends them to
 # build-fuzz/stats.tsv. Targets: fuzz_safetensors fuzz_dataset_json fuzz_image fuzz_dicom_series.
-# JOBS sets the build parallelism (default 2).
+# JOBS sets the build parallelism (default 2), FORKS the fuzzing processes per target (default 1).
+# Several run.sh may run at once (one target each): the build step takes a lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,10 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_safetensors fuzz_dataset_json fuzz_image fuzz_dicom_series)
 build=build-fuzz
 
+mkdir -p "$build"
+# Another run.sh relinking unipet_make_seeds while this one runs it fails with "Text file busy".
+exec 9>"$build/.build.lock"
+flock 9
 cmake --preset fuzz >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target unipet_make_seeds "${targets[@]}"
 
@@ -41,13 +46,14 @@ for target in "${targets[@]}"; do
   corpus="$build/corpus/$target" seeds="$build/seeds/$target" artifacts="$build/artifacts/$target"
   mkdir -p "$corpus" "$seeds" "$artifacts"
   "$build/unipet_make_seeds" "$target" "$seeds"
+  [ "$target" = "${targets[-1]}" ] && flock -u 9  # seeds written: other runs may build now
   dict=()
   [ -f "fuzz/dict/$target.dict" ] && dict=(-dict="fuzz/dict/$target.dict")
   log="$build/logs/$target-$(date +%Y%m%d-%H%M%S).log"
   echo "== $target: ${seconds}s, log $log"
-  # Fork mode (one child at a time) keeps fuzzing after a crash, timeout or OOM and saves each
+  # Fork mode (FORKS children at a time) keeps fuzzing after a crash, timeout or OOM and saves each
   # one under artifacts/; findings are crashes, sanitizer reports, leaks, -timeout and the limits.
-  "$build/$target" "$corpus" "$seeds" "${dict[@]}" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
+  "$build/$target" "$corpus" "$seeds" "${dict[@]}" -fork="${FORKS:-1}" -ignore_crashes=1 -ignore_timeouts=1 \
     -ignore_ooms=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -max_len=16384 -print_funcs=0 -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1 || true
   # The fork-mode parent's last status line: "#RUNS: cov: C ft: F corp: N exec/s E oom/timeout/crash: o/t/c time: Ts ..."
