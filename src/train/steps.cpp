@@ -129,10 +129,9 @@ namespace {
 
 // One critic update against `fake` (the generator's current output, no gradient).
 StepLosses critic_update(Networks& n, const TrainConfig& c, int64_t step, const torch::Tensor& full,
-                         const torch::Tensor& fake, int64_t repeat) {
+                         const torch::Tensor& fake, const torch::Tensor& mask, int64_t repeat) {
   const torch::Device device = device_of(n);
-  const torch::Tensor mask = adversarial_mask(c, full);
-  const torch::Tensor real_seen = critic_input(c, full, full), fake_seen = critic_input(c, fake, full);
+  const torch::Tensor real_seen = full * mask, fake_seen = fake * mask;
   // Interpolation weights from the step's own stream, so a resumed run draws the same ones.
   RandomStream r(c.seed, static_cast<uint64_t>(step), 1000 + static_cast<uint64_t>(repeat));
   std::vector<float> weights;
@@ -158,10 +157,6 @@ StepLosses critic_update(Networks& n, const TrainConfig& c, int64_t step, const 
 
 }  // namespace
 
-torch::Tensor critic_input(const TrainConfig& c, const torch::Tensor& image, const torch::Tensor& full) {
-  return image * adversarial_mask(c, full);
-}
-
 StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
   const torch::Device device = device_of(n);
   const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
@@ -171,7 +166,7 @@ StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, in
     Autocast autocast(device, n.bf16);
     fake = n.generator->forward(low);
   }
-  return critic_update(n, c, batch.step, full, fake.to(torch::kFloat32), repeat);
+  return critic_update(n, c, batch.step, full, fake.to(torch::kFloat32), adversarial_mask(c, full), repeat);
 }
 
 StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch) {
@@ -193,11 +188,13 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   }
   image = image.to(torch::kFloat32);
   StepLosses out;
+  // One mask for the critic's and the generator's terms (a 3x3x3 variance of the patch).
+  const torch::Tensor mask = adversarial ? adversarial_mask(c, full) : torch::Tensor();
   if (adversarial) {
     // The critic learns first, on this very output: the generator has not changed since, so this
     // is the reference's critic step without its second generator forward pass.
     for (int64_t r = 0; r < c.critic_steps; ++r)
-      out = critic_update(n, c, batch.step, full, image.detach(), r);
+      out = critic_update(n, c, batch.step, full, image.detach(), mask, r);
   }
   torch::Tensor l1 = nn::reconstruction_loss(image, full);
   torch::Tensor loss = l1;
@@ -210,7 +207,7 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   if (adversarial) {
     // Only the input's gradient is needed from the critic here.
     set_requires_grad(*n.critic, false);
-    const torch::Tensor adv = nn::generator_adversarial_loss(n.critic->forward(critic_input(c, image, full)));
+    const torch::Tensor adv = nn::generator_adversarial_loss(n.critic->forward(image * mask));
     set_requires_grad(*n.critic, true);
     loss = loss + c.lambda_adv * adv;
     out.values["adv"] = adv.item<double>();

@@ -26,12 +26,9 @@ struct Networks {
 Networks build_networks(const TrainConfig& config, torch::Device device, bool bf16);
 
 /// The voxels the adversarial terms see: the stylized mask (full-dose local variance in SUV²
-/// >= stylized_threshold) with RALS, every voxel without.
+/// >= stylized_threshold) with RALS, every voxel without. Both the critic and the generator are
+/// shown image × mask, so with RALS no gradient reaches a voxel outside the stylized region.
 torch::Tensor adversarial_mask(const TrainConfig& config, const torch::Tensor& full);
-
-/// What the critic is shown of `image`: image × adversarial_mask(full), so with RALS no gradient
-/// reaches a voxel outside the stylized region, from the critic's loss or the generator's.
-torch::Tensor critic_input(const TrainConfig& config, const torch::Tensor& image, const torch::Tensor& full);
 
 struct StepLosses {
   std::map<std::string, double> values;  ///< loss terms by name, for the log

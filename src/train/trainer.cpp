@@ -30,17 +30,23 @@ std::string drf_text(double drf) {
   return s.str();
 }
 
+// Refuses a starting model whose network differs from the configuration's, naming the key.
+void check_same_shape(const std::string& source, const TrainConfig& c, int64_t width, int64_t blocks,
+                      int64_t san_width, int64_t san_depth) {
+  for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, width},
+                                   {"blocks", c.blocks, blocks},
+                                   {"san_width", c.san_width, san_width},
+                                   {"san_depth", c.san_depth, san_depth}})
+    UNIPET_CHECK(mine == theirs, source << ": " << key << " " << theirs
+                                        << " does not match the configuration's " << key << " " << mine);
+}
+
 // Loads the generator (and, from a checkpoint, the critic) that a run starts from, refusing one
 // whose shape differs from the configuration.
 void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch::Device device) {
   if (is_checkpoint_path(init)) {
     const TrainConfig saved = train_config_from_json(checkpoint_config(init), init);
-    for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, saved.width},
-                                     {"blocks", c.blocks, saved.blocks},
-                                     {"san_width", c.san_width, saved.san_width},
-                                     {"san_depth", c.san_depth, saved.san_depth}})
-      UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs
-                                        << " does not match the configuration's " << key << " " << mine);
+    check_same_shape(init, c, saved.width, saved.blocks, saved.san_width, saved.san_depth);
     CheckpointParts parts;
     parts.generator = n.generator;
     // Its critic comes along when both have one of the same shape.
@@ -52,12 +58,7 @@ void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch
   }
   nn::LoadedUniPET loaded = nn::load_unipet(init, device);
   const nn::UniPETOptions& o = loaded.model->options;
-  for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, o.width()},
-                                   {"blocks", c.blocks, o.blocks()},
-                                   {"san_width", c.san_width, o.san_width()},
-                                   {"san_depth", c.san_depth, o.san_depth()}})
-    UNIPET_CHECK(mine == theirs, init << ": " << key << " " << theirs
-                                      << " does not match the configuration's " << key << " " << mine);
+  check_same_shape(init, c, o.width(), o.blocks(), o.san_width(), o.san_depth());
   UNIPET_CHECK(loaded.normalization.units == Units::SUV && loaded.normalization.clip_max == c.clip_max,
                init << ": the model normalises SUV to [0, " << loaded.normalization.clip_max
                     << "], the configuration to [0, " << c.clip_max << "] (set clip_max)");

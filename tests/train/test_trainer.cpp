@@ -63,16 +63,17 @@ TEST(TrainingSteps, BdnStageBypassesTheSanAndLeavesItsWeightsAlone) {
   EXPECT_TRUE(detail::build_networks(without_san, torch::kCPU, false).generator->san_bypassed());
 }
 
-// Gradient of a loss with respect to the image the critic is shown, through critic_input.
+// Gradient of a loss with respect to the image the critic is shown, masked as the steps mask it.
 torch::Tensor input_gradient(const TrainConfig& c, nn::Discriminator& critic, const torch::Tensor& full,
                              bool generator_side) {
   torch::Tensor image = (full + 0.01 * torch::randn_like(full)).requires_grad_(true);
-  const torch::Tensor fake = detail::critic_input(c, image, full);
+  const torch::Tensor mask = detail::adversarial_mask(c, full);
+  const torch::Tensor fake = image * mask;  // what the steps show the critic
   torch::Tensor loss;
   if (generator_side) {
     loss = nn::generator_adversarial_loss(critic(fake));
   } else {
-    const torch::Tensor real = detail::critic_input(c, full, full);
+    const torch::Tensor real = full * mask;
     const torch::Tensor alpha = torch::full({full.size(0), 1, 1, 1, 1}, 0.3);
     loss = nn::critic_loss(critic(real), critic(fake)) +
            nn::gradient_penalty(critic, real, fake, alpha, c.lambda_gp);
