@@ -11,5 +11,6 @@ void setup_info(CLI::App& app);
 void setup_convert(CLI::App& app);
 void setup_import(CLI::App& app);
 void setup_train(CLI::App& app);
+void setup_denoise(CLI::App& app);
 
 }  // namespace unipet::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   unipet::cli::setup_convert(app);
   unipet::cli::setup_import(app);
   unipet::cli::setup_train(app);
+  unipet::cli::setup_denoise(app);
   // CLI11 would say "A subcommand is required" for a mistyped one; name what was typed instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

@@ -23,7 +23,7 @@ UniPETImpl::UniPETImpl(const UniPETOptions& options_) : options(options_) {
   reconstruct = register_module("reconstruct", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, 1, 3).padding(1)));
 }
 
-UniPETOutput UniPETImpl::run(const torch::Tensor& x, bool with_style) {
+UniPETOutput UniPETImpl::run(const torch::Tensor& x, bool with_style, bool add_input) {
   UNIPET_CHECK(x.dim() == 5 && x.size(1) == 1,
                "UniPET: input must be [N, 1, D, H, W], got " << x.sizes());
   UniPETOutput out;
@@ -46,13 +46,15 @@ UniPETOutput UniPETImpl::run(const torch::Tensor& x, bool with_style) {
     if (with_style) styles.push_back(block_out.style);
   }
   if (with_style) out.style = torch::cat(styles, 1);
-  out.image = reconstruct(features) + x;
+  out.image = add_input ? reconstruct(features) + x : reconstruct(features);
   return out;
 }
 
 UniPETOutput UniPETImpl::forward_with_style(const torch::Tensor& x) { return run(x, true); }
 
 torch::Tensor UniPETImpl::forward(const torch::Tensor& x) { return run(x, false).image; }
+
+torch::Tensor UniPETImpl::residual(const torch::Tensor& x) { return run(x, false, false).image; }
 
 torch::Tensor UniPETImpl::style_target(const torch::Tensor& full_dose) {
   torch::NoGradGuard no_grad;

@@ -63,6 +63,10 @@ void nifti_with(const fs::path& d, const std::string& name, const std::function<
 
 void put_float(std::string& bytes, size_t offset, float value) { std::memcpy(&bytes[offset], &value, 4); }
 
+// A trained UniPET and a critic, committed with the CPU-profile results.
+const std::string kModel = "'" + std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors'";
+const std::string kCritic = "'" + std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/disc/critic_final.safetensors'";
+
 const std::string kMha3d = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_FLOAT\n";
 
 std::vector<BadInput> catalogue() {
@@ -247,6 +251,51 @@ std::vector<BadInput> catalogue() {
        {"{d}/none.nii.gz"}},
       {"simulate a mu-map with two images", "simulate --out {d}/s --from-image {d}/in.nii.gz --from-image {d}/in.nii.gz --mumap {d}/in.nii.gz",
        {"--mumap"}, valid_nifti},
+      // --- denoise ---
+      {"denoise without a model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz", {"--model"}, valid_nifti},
+      {"denoise with a missing model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz -m {d}/none.safetensors --suv-factor 1",
+       {"{d}/none.safetensors"}, valid_nifti},
+      {"denoise with a critic as the model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 -m " + kCritic,
+       {"critic_final.safetensors", "Discriminator"}, valid_nifti},
+      {"denoise NaN voxels", "denoise -i {d}/nan.mha -o {d}/out.nii.gz --input-units suv -m " + kModel,
+       {"{d}/nan.mha", "NaN"}, [](auto& d) { write_raw_mha((d / "nan.mha").string(), {2, 2, 2}, {1, 2, NAN, 4, 5, 6, 7, 8}); }},
+      {"denoise Bq/ml without an SUV factor", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz -m " + kModel,
+       {"{d}/in.nii.gz", "--suv-factor"}, valid_nifti},
+      {"denoise an image without units", "denoise -i {d}/plain.nii.gz -o {d}/out.nii.gz -m " + kModel,
+       {"{d}/plain.nii.gz", "--input-units"},
+       [](auto& d) { io::write_image(awkward_volume(Units::Unknown), (d / "plain.nii.gz").string()); }},
+      {"denoise SUV declared over Bq/ml", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --input-units suv -m " + kModel,
+       {"{d}/in.nii.gz", "--input-units"}, valid_nifti},
+      {"denoise --uncertainty without --tta", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --uncertainty {d}/u.nii.gz -m " + kModel,
+       {"--uncertainty", "--tta"}, valid_nifti},
+      {"denoise with 4-voxel tiles", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --tile 4 -m " + kModel,
+       {"--tile"}, valid_nifti},
+      {"denoise with overlap 1.5", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --overlap 1.5 -m " + kModel,
+       {"--overlap"}, valid_nifti},
+      {"denoise with background 2", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --background 2 -m " + kModel,
+       {"--background"}, valid_nifti},
+      {"denoise in float16 on the CPU", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --device cpu --precision fp16 -m " + kModel,
+       {"--precision"}, valid_nifti},
+      {"denoise with a negative SUV factor", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor -1 -m " + kModel,
+       {"--suv-factor"}, valid_nifti},
+      {"denoise a list naming a missing study", "denoise -i {d}/list.txt -o {d}/out -m " + kModel,
+       {"{d}/list.txt:3", "none.nii.gz"},
+       [](auto& d) {
+         valid_nifti(d);
+         write_bytes((d / "list.txt").string(), "in.nii.gz\n# a comment\nnone.nii.gz\n");
+       }},
+      {"denoise studies into a file", "denoise -i {d}/list.txt -o {d}/in.nii.gz -m " + kModel,
+       {"{d}/in.nii.gz", "not a folder"},
+       [](auto& d) {
+         valid_nifti(d);
+         write_bytes((d / "list.txt").string(), "in.nii.gz\n");
+       }},
+      {"denoise studies in an unknown format", "denoise -i {d}/list.txt -o {d}/out --format png -m " + kModel,
+       {"--format", "png"},
+       [](auto& d) {
+         valid_nifti(d);
+         write_bytes((d / "list.txt").string(), "in.nii.gz\n");
+       }},
       // --- demo and general options ---
       {"demo with 100000 threads", "demo --threads 100000", {"--threads"}},
       {"demo in float16 on the CPU", "demo --device cpu --dtype float16", {"--dtype", "float16"}},

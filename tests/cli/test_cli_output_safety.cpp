@@ -50,7 +50,10 @@ std::vector<Writer> writers() {
            "study/in.nii.gz"},
           {"train", "train --dataset {in} --stage bdn --out {out} --threads 1 --set width=16 --set blocks=1"
                     " --set san_depth=1 --set san_width=16 --set patch=8 --set iterations=1 --set validate_every=0",
-           "pairs/dataset.json"}};
+           "pairs/dataset.json"},
+          {"denoise", "denoise -i {in} -o {out} --suv-factor 0.001 --tile 8 -m '" + std::string(UNIPET_TEST_DATA_DIR) +
+                          "/../../results/cpu-profile/unipet/model_final.safetensors'",
+           "study/in.nii.gz"}};
 }
 
 void prepare_inputs(const fs::path& d) {

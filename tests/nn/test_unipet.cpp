@@ -52,6 +52,14 @@ TEST(UniPET, ForwardMatchesTheReference) {
   EXPECT_EQ(out.image.sizes(), vec("input_lq").sizes());
 }
 
+TEST(UniPET, ResidualIsTheReferenceOutputMinusTheInput) {
+  auto model = reference_model();
+  torch::NoGradGuard no_grad;
+  const auto x = vec("input_lq");
+  EXPECT_LT(relative_error(model->residual(x) + x, vec("output")), kOutputTolerance);
+  EXPECT_LT(relative_error(model->residual(x), vec("output") - x), 1e-3);
+}
+
 TEST(UniPET, BatchOfTwoModulatesEachSampleWithItsOwnStyle) {
   auto model = reference_model();
   torch::NoGradGuard no_grad;

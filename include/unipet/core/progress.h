@@ -30,6 +30,8 @@ class Progress {
 
   /// Units per second since the start, over this run's work.
   double rate(int64_t done) const;
+  /// Whether the line is redrawn in place (callers may update a log file less often).
+  bool terminal() const { return terminal_; }
 
  private:
   std::string line(int64_t done, const std::string& status) const;

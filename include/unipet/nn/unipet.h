@@ -39,6 +39,9 @@ class UniPETImpl : public torch::nn::Module {
 
   /// The denoised image [N, 1, D, H, W] for x [N, 1, D, H, W].
   torch::Tensor forward(const torch::Tensor& x);
+  /// forward(x) − x, computed without adding x: in bfloat16 the sum would round the whole image
+  /// to 8 bits of mantissa, while the caller can add this to a float32 input.
+  torch::Tensor residual(const torch::Tensor& x);
   /// Everything the losses need. The SAN bypass switch applies.
   UniPETOutput forward_with_style(const torch::Tensor& x);
   /// Style statistics of a no-grad forward of `full_dose`: the alignment target.
@@ -58,7 +61,7 @@ class UniPETImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks{nullptr};
 
  private:
-  UniPETOutput run(const torch::Tensor& x, bool with_style);
+  UniPETOutput run(const torch::Tensor& x, bool with_style, bool add_input = true);
 
   bool san_bypassed_ = false;
 };

@@ -1,0 +1,122 @@
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "commands.h"
+#include "unipet/core/device.h"
+#include "unipet/core/error.h"
+#include "unipet/core/progress.h"
+#include "unipet/infer/studies.h"
+#include "unipet/io/pet_image.h"
+
+namespace unipet::cli {
+
+namespace {
+
+struct DenoiseCliOptions {
+  std::string input, output, model, uncertainty, format;
+  infer::DenoiseOptions denoise;
+  infer::StudyOptions study;
+  std::optional<double> suv_factor;
+  int threads = 0;
+  bool allow_external_data = false;
+};
+
+void run_collection(const DenoiseCliOptions& o, const infer::StudyOptions& study) {
+  namespace fs = std::filesystem;
+  UNIPET_CHECK(!fs::exists(o.output) || fs::is_directory(o.output),
+               o.output << ": is not a folder (a folder of studies is denoised into a folder)");
+  const auto jobs = infer::plan_studies(o.input, o.output, o.format, o.uncertainty);
+  const infer::Denoiser denoiser(o.model, o.denoise);
+  const auto outcomes = infer::denoise_studies(denoiser, jobs, study, std::cerr);
+  int64_t done = 0, skipped = 0;
+  std::string failed;
+  for (const auto& outcome : outcomes) {
+    if (outcome.status == infer::StudyOutcome::Status::Done) ++done;
+    if (outcome.status == infer::StudyOutcome::Status::Skipped) ++skipped;
+    if (outcome.status == infer::StudyOutcome::Status::Failed) failed += (failed.empty() ? "" : ", ") + outcome.job.name;
+  }
+  std::cout << done << " denoised, " << skipped << " already done, "
+            << outcomes.size() - static_cast<size_t>(done + skipped) << " failed, of " << outcomes.size()
+            << " studies in " << o.input << "\n";
+  UNIPET_CHECK(failed.empty(), "studies failed (see the lines above): " << failed);
+}
+
+void run_denoise(DenoiseCliOptions o) {
+  UNIPET_CHECK(!o.model.empty(), "--model is required (no default model is shipped yet)");
+  set_threads(resolve_threads(o.threads));
+  o.denoise.window.uncertainty = false;  // per study, from --uncertainty
+  infer::StudyOptions study = o.study;
+  study.suv_factor = o.suv_factor;
+  study.read.allow_external_data = o.allow_external_data;
+  UNIPET_CHECK(o.uncertainty.empty() || o.denoise.window.tta,
+               "--uncertainty needs --tta (it is the spread over the 8 flips)");
+  if (infer::is_study_collection(o.input)) return run_collection(o, study);
+
+  UNIPET_CHECK(o.format.empty(), "--format applies to a folder or list of studies; name the output file instead");
+  // Every check that needs no model comes first, so a bad path fails at once.
+  io::check_pet_output(o.output, {o.input});
+  if (!o.uncertainty.empty()) io::check_pet_output(o.uncertainty, {o.input, o.output});
+  const infer::Denoiser denoiser(o.model, o.denoise);
+  study.uncertainty = o.uncertainty;
+  std::optional<Progress> progress;
+  study.progress = [&](int64_t done, int64_t total) {
+    if (!progress) progress.emplace(std::cerr, "denoise tiles", total);
+    if (progress->terminal() || done == total || done % std::max<int64_t>(1, total / 10) == 0)
+      progress->update(done, "");
+  };
+  const auto report = infer::denoise_study(denoiser, o.input, o.output, study);
+  if (progress) progress->finish();
+  std::cout << report.summary() << "\n";
+}
+
+}  // namespace
+
+void setup_denoise(CLI::App& app) {
+  auto o = std::make_shared<DenoiseCliOptions>();
+  o->study.dicom.series_description = "unipet denoised";
+  auto* cmd = app.add_subcommand(
+      "denoise",
+      "Denoise whole PET volumes with a UniPET model (any dose level; the DRF is never needed).\n"
+      "The network sees SUV clipped to the model's range (0..20 SUV for the reference recipe); the part "
+      "of a voxel outside that range (negative values, hot spots above it) is added back to the "
+      "network's output, so such voxels pass through. NaN or Inf voxels are refused.");
+  cmd->add_option("-i,--input", o->input,
+                  "Image file, DICOM folder, a folder of studies, or a .txt file listing studies (one per line)")
+      ->required();
+  cmd->add_option("-o,--output", o->output,
+                  "Image file (.nii.gz, .nii, .mha, .nrrd) or a new folder for a DICOM series; for several "
+                  "studies, a folder (studies already there are skipped)")
+      ->required();
+  cmd->add_option("-m,--model", o->model, "UniPET model file (.safetensors)");
+  cmd->add_option("--device", o->denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  cmd->add_option("--precision", o->denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
+  cmd->add_option("--tile", o->denoise.window.tile, "Tile side in voxels")->capture_default_str();
+  cmd->add_option("--overlap", o->denoise.window.overlap, "Fraction of a tile shared with its neighbours")
+      ->capture_default_str();
+  cmd->add_option("--batch", o->denoise.window.batch, "Tiles per network call")->capture_default_str();
+  cmd->add_option("--background", o->denoise.window.background,
+                  "Tiles whose voxels are all below this fraction of the volume's robust maximum (air) are "
+                  "not run and keep their input; 0 runs every tile")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->add_flag("--tta", o->denoise.window.tta, "Average over the 8 flips of each tile (8x the time)");
+  cmd->add_option("--uncertainty", o->uncertainty,
+                  "Also write the voxel-wise standard deviation over the 8 flips (needs --tta), same geometry "
+                  "and units; a folder when denoising several studies");
+  cmd->add_option("--suv-factor", o->suv_factor,
+                  "SUV = Bq/ml x factor, for Bq/ml input without DICOM SUV tags (overrides the tags)");
+  cmd->add_option("--input-units", o->study.input_units, "Units of an image that records none: suv or bqml")
+      ->check(CLI::IsMember({"suv", "bqml"}, CLI::ignore_case));
+  cmd->add_option("--series", o->study.series_uid, "SeriesInstanceUID, for a DICOM folder with several PET series");
+  cmd->add_option("--format", o->format,
+                  "Output format for several studies: nii.gz, nii, mha, nrrd or dicom (default: each study's own)");
+  cmd->add_option("--series-description", o->study.dicom.series_description, "SeriesDescription of DICOM outputs")
+      ->capture_default_str();
+  cmd->add_flag("--allow-external-data", o->allow_external_data,
+                "Follow MetaImage/NRRD data files outside the header's folder");
+  cmd->callback([o] { run_denoise(*o); });
+}
+
+}  // namespace unipet::cli

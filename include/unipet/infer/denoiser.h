@@ -1,0 +1,94 @@
+#pragma once
+/// Whole-volume denoising with a UniPET model file: units in and out, precision, device, tiles.
+///
+///   unipet::infer::DenoiseOptions o;  o.precision = "bf16";
+///   unipet::infer::Denoiser denoiser("model.safetensors", o);
+///   auto report = unipet::infer::denoise_study(denoiser, "patient01/", "patient01_unipet/");
+///
+/// The network sees the image in its model file's units (SUV), clipped to [0, clip_max] and
+/// scaled; what the clipping takes away (negative voxels, hot spots above clip_max such as a
+/// bladder at 40 SUV) is added back to the network's output, so those voxels pass through rather
+/// than being flattened to the clip. The DRF is never needed: the SAN infers the noise style
+/// from each tile.
+#include <optional>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "unipet/core/volume.h"
+#include "unipet/infer/sliding_window.h"
+#include "unipet/io/dicom.h"
+#include "unipet/io/image_io.h"
+#include "unipet/nn/intensity.h"
+#include "unipet/nn/unipet.h"
+
+namespace unipet::infer {
+
+struct DenoiseOptions {
+  std::string device = "auto";     ///< cpu, cuda, cuda:N, auto
+  std::string precision = "fp32";  ///< fp32, bf16, fp16 (CUDA only)
+  SlidingWindowOptions window;
+};
+
+/// A loaded model ready to denoise volumes.
+class Denoiser {
+ public:
+  /// Loads `model_path`. Throws unipet::Error naming the file when it is missing, corrupt or
+  /// not a UniPET model, or naming the option when the device or precision is unusable.
+  Denoiser(const std::string& model_path, const DenoiseOptions& options);
+
+  /// Denoises `volume` [D, H, W] given in normalization().units; the result has the same units
+  /// and the volume's device is ignored (it runs on the denoiser's device).
+  SlidingWindowResult denoise(const torch::Tensor& volume) const;
+
+  /// What sliding_window runs per batch of tiles (in normalization().units).
+  TileFunction tile_function() const;
+
+  const nn::IntensityNormalization& normalization() const { return normalization_; }
+  const std::string& model_path() const { return model_path_; }
+  const DenoiseOptions& options() const { return options_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+
+ private:
+  std::string model_path_;
+  DenoiseOptions options_;
+  torch::Device device_{torch::kCPU};
+  torch::ScalarType dtype_ = torch::kFloat32;
+  nn::UniPET model_{nullptr};
+  nn::IntensityNormalization normalization_;
+};
+
+/// How one study is read and written.
+struct StudyOptions {
+  std::optional<double> suv_factor;  ///< SUV = Bq/ml × factor; overrides DICOM tags
+  std::string input_units;           ///< "", "suv" or "bqml": units of an image that records none
+  std::string series_uid;            ///< picks a PET series in a DICOM folder with several
+  std::string uncertainty;           ///< also write the TTA standard deviation here ("" none)
+  io::ReadImageOptions read;
+  io::DicomWriteOptions dicom;       ///< labels of a DICOM output
+  /// Called with (tiles done, tiles to run) while the study runs.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+struct StudyReport {
+  std::string input, output;
+  std::array<int64_t, 3> size_xyz{};
+  Units units = Units::Unknown;  ///< of the input and the output
+  double to_model_units = 1;     ///< factor that took the input to the model's units
+  int64_t tiles_run = 0, tiles_skipped = 0;
+  double seconds = 0;
+
+  /// One line: "IN -> OUT: 192 x 192 x 400, Bq/ml (SUV factor 1.2e-4), 86 tiles (42 background), 2m03s".
+  std::string summary() const;
+};
+
+/// Reads `input` (image file or DICOM folder), denoises it and writes `output` in the input's
+/// units, geometry and orientation (a DICOM input and a folder output give a DICOM series derived
+/// from the input's). Every check (output path, units, SUV factor) happens before the network
+/// runs; the uncertainty map is written before the output, so an existing output means a
+/// complete study. Throws unipet::Error naming the file and the problem.
+StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, const std::string& output,
+                          const StudyOptions& options = {});
+
+}  // namespace unipet::infer

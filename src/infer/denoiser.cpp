@@ -1,0 +1,138 @@
+#include "unipet/infer/denoiser.h"
+
+#include <chrono>
+#include <sstream>
+
+#include "unipet/core/device.h"
+#include "unipet/core/error.h"
+#include "unipet/core/progress.h"
+#include "unipet/io/pet_image.h"
+#include "unipet/nn/model_file.h"
+
+namespace unipet::infer {
+
+namespace {
+
+torch::ScalarType parse_precision(const std::string& name) {
+  UNIPET_CHECK(name == "fp32" || name == "bf16" || name == "fp16",
+               "--precision: expected fp32, bf16 or fp16, got '" << name << "'");
+  return parse_dtype(name);
+}
+
+// The factor that takes `image`'s voxels to the model's units, and the units the input is in
+// (an image that records none gets them from --input-units, or Bq/ml when --suv-factor is given).
+std::pair<double, Units> model_units_factor(const io::PetImage& image, Units model, const StudyOptions& o) {
+  Units units = image.volume.units;
+  if (!o.input_units.empty()) {
+    const Units declared = units_from_string(o.input_units);
+    UNIPET_CHECK(declared == Units::SUV || declared == Units::BqPerMl,
+                 "--input-units must be suv or bqml, got '" << o.input_units << "'");
+    UNIPET_CHECK(units == Units::Unknown || units == declared,
+                 image.path << ": the image records " << to_string(units) << " but --input-units says "
+                            << to_string(declared));
+    units = declared;
+  }
+  if (units == Units::Unknown && o.suv_factor) units = Units::BqPerMl;
+  if (units == model) return {1.0, units};
+  UNIPET_CHECK(units != Units::Unknown,
+               image.path << ": the image records no units; give --input-units suv, or --input-units bqml "
+                             "with --suv-factor (SUV = Bq/ml x factor)");
+  const bool suv_pair = (units == Units::BqPerMl && model == Units::SUV) ||
+                        (units == Units::SUV && model == Units::BqPerMl);
+  UNIPET_CHECK(suv_pair, image.path << ": cannot convert " << to_string(units) << " to the model's "
+                                    << to_string(model));
+  const double factor = io::suv_factor_for(image, o.suv_factor).factor;
+  return {units == Units::BqPerMl ? factor : 1.0 / factor, units};
+}
+
+}  // namespace
+
+Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
+    : model_path_(model_path), options_(options) {
+  options_.window.validate();
+  device_ = parse_device(options.device);
+  dtype_ = parse_precision(options.precision);
+  check_dtype_on_device(dtype_, device_, "--precision");
+  auto loaded = nn::load_unipet(model_path, device_);
+  model_ = loaded.model;
+  normalization_ = loaded.normalization;
+  model_->eval();
+  model_->to(device_, dtype_);
+}
+
+TileFunction Denoiser::tile_function() const {
+  // A copy of the handle shares the module; forward is not const, the denoiser's state is.
+  nn::UniPET model = model_;
+  return [this, model](const torch::Tensor& tiles) mutable {
+    torch::NoGradGuard no_grad;
+    const auto x = tiles.to(device_, torch::kFloat32);
+    const auto n = normalization_.normalize(x);
+    // The residual alone runs in the model's precision; the input is added back in float32, so
+    // bfloat16 does not round every voxel to 8 bits of mantissa. What the clip removed passes
+    // through: the identity network returns its input exactly.
+    const auto y = n + model->residual(n.to(dtype_)).to(torch::kFloat32);
+    return normalization_.denormalize(y) + (x - x.clamp(0.0, normalization_.clip_max));
+  };
+}
+
+SlidingWindowResult Denoiser::denoise(const torch::Tensor& volume) const {
+  return sliding_window(volume.to(device_, torch::kFloat32), tile_function(), options_.window);
+}
+
+std::string StudyReport::summary() const {
+  std::ostringstream os;
+  os << input << " -> " << output << ": " << size_xyz[0] << " x " << size_xyz[1] << " x " << size_xyz[2] << ", "
+     << to_string(units);
+  if (to_model_units != 1) os << " (x " << to_model_units << " to the model's units)";
+  os << ", " << tiles_run << " tiles";
+  if (tiles_skipped > 0) os << " (+" << tiles_skipped << " background)";
+  os << ", " << format_duration(seconds);
+  return os.str();
+}
+
+StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, const std::string& output,
+                          const StudyOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  io::check_pet_output(output, {input});
+  if (!options.uncertainty.empty()) {
+    UNIPET_CHECK(denoiser.options().window.tta,
+                 options.uncertainty << ": an uncertainty map needs --tta (it is the spread over the 8 flips)");
+    UNIPET_CHECK(options.uncertainty != output, options.uncertainty << ": the uncertainty map and the output "
+                                                                       "are the same path");
+    io::check_pet_output(options.uncertainty, {input, output});
+  }
+  const io::PetImage image = io::read_pet(input, options.series_uid, options.read);
+  const auto [factor, units] = model_units_factor(image, denoiser.normalization().units, options);
+
+  SlidingWindowOptions window = denoiser.options().window;
+  window.progress = options.progress;
+  window.uncertainty = !options.uncertainty.empty();
+  const torch::Tensor in_model_units = image.volume.data.to(denoiser.device(), torch::kFloat32) * factor;
+  const SlidingWindowResult result = sliding_window(in_model_units, denoiser.tile_function(), window);
+
+  auto back = [&](const torch::Tensor& v) {
+    Volume out = with_geometry_of(image.volume, (v / factor).to(torch::kCPU));
+    out.units = units;
+    return out;
+  };
+  if (!options.uncertainty.empty()) {
+    io::DicomWriteOptions dicom = options.dicom;
+    dicom.series_description += " uncertainty";
+    dicom.series_number += 1;
+    io::write_pet(back(result.uncertainty), options.uncertainty, &image, dicom);
+  }
+  io::write_pet(back(result.image), output, &image, options.dicom);
+
+  StudyReport report;
+  report.input = input;
+  report.output = output;
+  report.size_xyz = image.volume.size_xyz();
+  report.units = units;
+  report.to_model_units = factor;
+  report.tiles_run = result.tiles_run;
+  report.tiles_skipped = result.tiles_skipped;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace unipet::infer

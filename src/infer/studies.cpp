@@ -1,0 +1,192 @@
+#include "unipet/infer/studies.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <ostream>
+
+#include "unipet/core/atomic_file.h"
+#include "unipet/core/error.h"
+#include "unipet/core/progress.h"
+#include "unipet/io/dicom.h"
+#include "unipet/io/image_io.h"
+
+namespace unipet::infer {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && lower(text.substr(text.size() - suffix.size())) == suffix;
+}
+
+// The image extension of `name` (".nii.gz", ".mha", ...), "" for none.
+std::string image_extension(const std::string& name) {
+  for (const char* ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"})
+    if (ends_with(name, ext)) return name.substr(name.size() - std::string(ext).size());
+  return "";
+}
+
+bool hidden(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name.empty() || name[0] == '.' || is_staging_name(name);
+}
+
+std::string study_name(const fs::path& p) {
+  const fs::path clean = p.has_filename() ? p : p.parent_path();  // "p01/" names p01
+  return clean.filename().string();
+}
+
+bool holds_pet_series(const fs::path& dir) {
+  for (const auto& s : io::list_dicom_series(dir.string()))
+    if (s.modality == "PT") return true;
+  return false;
+}
+
+bool same_place(const fs::path& a, const fs::path& b) {
+  std::error_code ea, eb;
+  const auto ca = fs::weakly_canonical(a, ea), cb = fs::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+
+std::vector<fs::path> listed_studies(const fs::path& list) {
+  std::ifstream in(list);
+  UNIPET_CHECK(in, list.string() << ": cannot read the study list");
+  std::vector<fs::path> studies;
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    fs::path p = line.substr(first);
+    if (p.is_relative()) p = list.parent_path() / p;
+    UNIPET_CHECK(fs::exists(p), list.string() << ":" << number << ": " << p.string() << " does not exist");
+    studies.push_back(p);
+  }
+  return studies;
+}
+
+std::vector<fs::path> folder_studies(const fs::path& dir, const std::vector<fs::path>& outputs) {
+  std::vector<fs::path> studies;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const fs::path p = entry.path();
+    if (hidden(p)) continue;
+    if (std::any_of(outputs.begin(), outputs.end(), [&](const fs::path& o) { return same_place(p, o); })) continue;
+    if (entry.is_directory() || (entry.is_regular_file() && io::is_image_path(p.string()))) studies.push_back(p);
+  }
+  std::sort(studies.begin(), studies.end());
+  return studies;
+}
+
+std::string one_line(std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  return message;
+}
+
+}  // namespace
+
+bool is_study_collection(const std::string& input) {
+  const fs::path p(input);
+  if (fs::is_regular_file(p)) return ends_with(input, ".txt");
+  if (!fs::is_directory(p)) return false;
+  int64_t subfolders_with_pet = 0;
+  for (const auto& entry : fs::directory_iterator(p)) {
+    if (hidden(entry.path())) continue;
+    if (entry.is_regular_file()) {
+      if (io::is_image_path(entry.path().string())) return true;
+      return false;  // a file of its own that is not an image: the folder is one DICOM study
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(p))
+    if (!hidden(entry.path()) && entry.is_directory() && holds_pet_series(entry.path())) ++subfolders_with_pet;
+  return subfolders_with_pet >= 2;
+}
+
+std::vector<StudyJob> plan_studies(const std::string& input, const std::string& output_dir, const std::string& format,
+                                   const std::string& uncertainty_dir) {
+  const std::string fmt = lower(format);
+  UNIPET_CHECK(fmt.empty() || fmt == "nii.gz" || fmt == "nii" || fmt == "mha" || fmt == "nrrd" || fmt == "dicom",
+               "--format must be nii.gz, nii, mha, nrrd or dicom, got '" << format << "'");
+  UNIPET_CHECK(!same_place(input, output_dir), output_dir << ": the output folder is the input folder");
+  std::vector<fs::path> outputs{output_dir};
+  if (!uncertainty_dir.empty()) outputs.emplace_back(uncertainty_dir);
+  const std::vector<fs::path> studies =
+      fs::is_directory(input) ? folder_studies(input, outputs) : listed_studies(input);
+  UNIPET_CHECK(!studies.empty(), input << ": no studies (image files or DICOM folders) found");
+
+  std::vector<StudyJob> jobs;
+  std::map<std::string, std::string> taken;  // output -> input, to refuse two studies writing one file
+  for (const fs::path& study : studies) {
+    StudyJob job;
+    job.name = study_name(study);
+    job.input = study.string();
+    const std::string ext = io::is_image_path(job.input) ? image_extension(job.name) : "";
+    const std::string stem = job.name.substr(0, job.name.size() - ext.size());
+    const std::string out_ext = fmt.empty() ? ext : fmt == "dicom" ? "" : "." + fmt;
+    job.output = (fs::path(output_dir) / (stem + out_ext)).string();
+    if (!uncertainty_dir.empty())
+      job.uncertainty = (fs::path(uncertainty_dir) / (stem + "_uncertainty" + out_ext)).string();
+    const auto [it, fresh] = taken.emplace(job.output, job.input);
+    UNIPET_CHECK(fresh, input << ": " << it->second << " and " << job.input << " would both be written to "
+                              << job.output);
+    jobs.push_back(job);
+  }
+  return jobs;
+}
+
+std::vector<StudyOutcome> denoise_studies(const Denoiser& denoiser, const std::vector<StudyJob>& jobs,
+                                          const StudyOptions& options, std::ostream& log) {
+  std::vector<StudyOutcome> outcomes;
+  const int64_t n = static_cast<int64_t>(jobs.size());
+  for (int64_t i = 0; i < n; ++i) {
+    StudyOutcome outcome;
+    outcome.job = jobs[i];
+    const std::string prefix = "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] ";
+    try {
+      for (const std::string& out : {outcome.job.output, outcome.job.uncertainty}) {
+        if (out.empty()) continue;
+        const fs::path folder = fs::path(out).parent_path();
+        if (!folder.empty()) fs::create_directories(folder);
+      }
+      if (fs::exists(fs::symlink_status(outcome.job.output))) {
+        outcome.status = StudyOutcome::Status::Skipped;
+        outcome.message = outcome.job.output + " exists, skipped";
+      } else {
+        StudyOptions o = options;
+        o.uncertainty = outcome.job.uncertainty;
+        std::optional<Progress> progress;  // made once the tile count is known
+        o.progress = [&](int64_t done, int64_t total) {
+          if (!progress) progress.emplace(log, prefix + outcome.job.name + " tiles", total);
+          // A log file gets a line per tenth of the study, a terminal a redrawn bar.
+          if (progress->terminal() || done == total || done % std::max<int64_t>(1, total / 10) == 0)
+            progress->update(done, "");
+        };
+        const StudyReport report = denoise_study(denoiser, outcome.job.input, outcome.job.output, o);
+        if (progress) progress->finish();
+        outcome.status = StudyOutcome::Status::Done;
+        outcome.message = report.summary();
+      }
+    } catch (const c10::Error& e) {
+      outcome.message = one_line(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      outcome.message = one_line(e.what());
+    }
+    log << prefix << (outcome.status == StudyOutcome::Status::Failed ? "error: " : "") << outcome.message << "\n";
+    outcomes.push_back(outcome);
+  }
+  return outcomes;
+}
+
+}  // namespace unipet::infer

@@ -1,0 +1,168 @@
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "infer/infer_test_util.h"
+#include "io/dicom_test_util.h"
+#include "io/io_test_util.h"
+#include "unipet/io/dicom.h"
+#include "unipet/io/image_io.h"
+#include "unipet/io/suv.h"
+
+namespace unipet::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A [12, 20, 18] Bq/ml volume (about 0..60 kBq/ml, so 0..24 SUV at the factor below: values
+// above the 20 SUV clip too) with oblique geometry.
+Volume study_volume(uint64_t seed) {
+  torch::manual_seed(seed);
+  Volume v = awkward_volume(Units::BqPerMl);
+  v.data = torch::rand({12, 20, 18}) * 60000;
+  return v;
+}
+
+constexpr const char* kFactor = " --suv-factor 0.0004";
+
+std::string denoise(const std::string& args, const std::string& model) {
+  return "denoise " + args + " --tile 16 -m " + q(model);
+}
+
+TEST(CliDenoise, NiftiKeepsGeometryAndUnitsAndTheIdentityModelReturnsTheInput) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  const Volume in = study_volume(1);
+  io::write_image(in, dir / "in.nii.gz");
+  for (const char* precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const std::string out = dir / (std::string("out_") + precision + ".nii.gz");
+    const auto r = unipet_cli(denoise("-i " + q(dir / "in.nii.gz") + " -o " + q(out) + kFactor +
+                                          " --precision " + precision,
+                                      dir / "id.safetensors"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("Bq/ml"), std::string::npos) << r.output;
+    const Volume back = io::read_image(out);
+    EXPECT_TRUE(same_geometry(in, back, 1e-4));
+    EXPECT_EQ(back.units, Units::BqPerMl);
+    EXPECT_LE((back.data - in.data).abs().max().item<double>(), 60000 * 1e-6);
+  }
+}
+
+TEST(CliDenoise, TtaUncertaintyOfTheIdentityIsZeroWithTheSameGeometry) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  const Volume in = study_volume(2);
+  io::write_image(in, dir / "in.nrrd");
+  const auto r = unipet_cli(denoise("-i " + q(dir / "in.nrrd") + " -o " + q(dir / "out.nrrd") + kFactor +
+                                        " --tta --uncertainty " + q(dir / "sd.nii.gz"),
+                                    dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Volume sd = io::read_image(dir / "sd.nii.gz");
+  EXPECT_TRUE(same_geometry(in, sd, 1e-4));
+  EXPECT_EQ(sd.units, Units::BqPerMl);
+  EXPECT_LE(sd.data.abs().max().item<double>(), 60000 * 1e-6);
+  EXPECT_LE((io::read_image(dir / "out.nrrd").data - in.data).abs().max().item<double>(), 60000 * 1e-6);
+}
+
+TEST(CliDenoise, DicomInBqmlComesBackAsADerivedDicomSeriesInBqmlWithTheSameSuv) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  fs::create_directories(dir / "pet");
+  std::vector<int16_t> stored(10 * 12);
+  for (int k = 0; k < 6; ++k) {
+    for (size_t i = 0; i < stored.size(); ++i) stored[i] = static_cast<int16_t>((i * 37 + k * 1000) % 30000);
+    pet_slice("1.2.826.0.1.3680043.99.70", k, 3.0 * k, 10, 12, stored, 2.0, 0).save(dir / ("pet/" + std::to_string(k) + ".dcm"));
+  }
+  const auto in = io::read_dicom_series(dir / "pet");
+  // No --suv-factor: the tags give it.
+  auto r = unipet_cli(denoise("-i " + q(dir / "pet") + " -o " + q(dir / "out"), dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto out = io::read_dicom_series(dir / "out");
+  EXPECT_EQ(out.volume.units, Units::BqPerMl);
+  EXPECT_EQ(out.info.patient_id, "P001");
+  EXPECT_NE(out.info.series_description.find("unipet"), std::string::npos);
+  EXPECT_TRUE(same_geometry(in.volume, out.volume, 1e-3));
+  EXPECT_NEAR(io::suv_factor(out.suv_tags).factor, io::suv_factor(in.suv_tags).factor, 1e-12);
+  // int16 storage: half a step of each slice's max / 32767.
+  EXPECT_LE((out.volume.data - in.volume.data).abs().max().item<double>(), 60000.0 / 32767);
+  // The same series to NIfTI.
+  r = unipet_cli(denoise("-i " + q(dir / "pet") + " -o " + q(dir / "out.nii.gz"), dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Volume nifti = io::read_image(dir / "out.nii.gz");
+  EXPECT_EQ(nifti.units, Units::BqPerMl);
+  EXPECT_TRUE(same_geometry(in.volume, nifti, 1e-3));
+}
+
+TEST(CliDenoise, AFolderOfStudiesRunsPastACorruptOneAndResumes) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  fs::create_directories(dir / "scans");
+  io::write_image(study_volume(3), dir / "scans/a.nii.gz");
+  io::write_image(study_volume(4), dir / "scans/b.mha");
+  io::write_image(study_volume(5), dir / "scans/c.nii.gz");
+  const std::string bytes = read_bytes(dir / "scans/c.nii.gz");
+  write_bytes(dir / "scans/c.nii.gz", bytes.substr(0, bytes.size() / 2));
+  const std::string args = "-i " + q(dir / "scans") + " -o " + q(dir / "out") + kFactor;
+  auto r = unipet_cli(denoise(args, dir / "id.safetensors"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("[3/3] error: " + (dir / "scans/c.nii.gz")), std::string::npos) << r.output;
+  EXPECT_NE(error_line(r).find("c.nii.gz"), std::string::npos) << r.output;
+  std::vector<std::string> written;
+  for (const auto& e : fs::directory_iterator(dir / "out")) written.push_back(e.path().filename().string());
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written, (std::vector<std::string>{"a.nii.gz", "b.mha"}));  // no partial c, no temporaries
+  EXPECT_TRUE(torch::allclose(io::read_image(dir / "out/b.mha").data, study_volume(4).data, 1e-5, 0.1));
+  // A rerun skips what is done; a study list works the same way, with paths relative to the list.
+  r = unipet_cli(denoise(args, dir / "id.safetensors"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("0 denoised, 2 already done, 1 failed"), std::string::npos) << r.output;
+  write_bytes(dir / "scans/list.txt", "# two of them\na.nii.gz\n\n" + (dir / "scans/b.mha") + "\n");
+  r = unipet_cli(denoise("-i " + q(dir / "scans/list.txt") + " -o " + q(dir / "listed") + " --format nii" + kFactor,
+                         dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "listed/a.nii") && fs::exists(dir / "listed/b.nii"));
+}
+
+TEST(CliDenoise, AFolderOfDicomStudiesIsRecognisedAndEachStaysDicom) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  for (const char* patient : {"p1", "p2"}) {
+    fs::create_directories(dir / ("scans/" + std::string(patient)));
+    for (int k = 0; k < 3; ++k)
+      pet_slice(std::string("1.2.826.0.1.3680043.99.7") + patient[1], k, 3.0 * k, 4, 4,
+                std::vector<int16_t>(16, static_cast<int16_t>(100 * (k + 1))), 1.0, 0)
+          .save(dir / ("scans/" + std::string(patient) + "/" + std::to_string(k) + ".dcm"));
+  }
+  const auto r = unipet_cli(denoise("-i " + q(dir / "scans") + " -o " + q(dir / "out"), dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* patient : {"p1", "p2"})
+    EXPECT_EQ(io::read_dicom_series(dir / ("out/" + std::string(patient))).volume.units, Units::BqPerMl);
+  // One patient's folder alone is a single study.
+  const auto one = unipet_cli(denoise("-i " + q(dir / "scans/p1") + " -o " + q(dir / "p1.nii.gz"), dir / "id.safetensors"));
+  ASSERT_EQ(one.status, 0) << one.output;
+}
+
+TEST(CliDenoise, ATrainedModelDenoisesASimulatedLowDoseImage) {
+  // A smooth body with Poisson noise at a low count level: the trained model must bring it
+  // closer to the noise-free image (the CPU profile gains 4.7 dB on average over its inputs).
+  TempDir dir;
+  auto clean = smooth_body(40, 64, 64, 8, 0.8);
+  auto gen = torch::make_generator<torch::CPUGeneratorImpl>(9);
+  auto noisy = torch::poisson(clean * 3.0, gen) / 3.0;
+  Volume in;
+  in.data = noisy;
+  in.spacing = {4, 4, 4};
+  in.units = Units::SUV;
+  io::write_image(in, dir / "low.nii.gz");
+  const auto r = unipet_cli("denoise -i " + q(dir / "low.nii.gz") + " -o " + q(dir / "den.nii.gz") +
+                            " --precision bf16 -m " + q(trained_model_path()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto den = io::read_image(dir / "den.nii.gz").data;
+  const double mse_in = (noisy - clean).pow(2).mean().item<double>();
+  const double mse_out = (den - clean).pow(2).mean().item<double>();
+  EXPECT_LT(mse_out, 0.5 * mse_in) << "MSE " << mse_in << " -> " << mse_out;
+}
+
+}  // namespace
+}  // namespace unipet::test
