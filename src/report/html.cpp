@@ -18,7 +18,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { font-size: 1.7rem; margin: 0.2em 0 0.6em; }
 h2 { font-size: 1.3rem; margin-top: 2em; padding-bottom: 0.2em; border-bottom: 1px solid #ddd; }
 h3, h4 { margin-top: 1.5em; }
-.table-wrap { max-height: 80vh; overflow: auto; margin: 1em 0; border: 1px solid #ddd; border-radius: 4px; }
+.table-wrap { width: fit-content; max-width: 100%; max-height: 80vh; overflow: auto; margin: 1em 0;
+  border: 1px solid #ddd; border-radius: 4px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; min-width: 50%; }
 caption { caption-side: top; text-align: left; padding: 0.5em 0.75em; font-weight: 600; }
 th, td { padding: 0.35em 0.75em; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
