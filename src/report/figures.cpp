@@ -40,8 +40,8 @@ void check_volume(const Volume& volume, const std::string& what) {
 }
 
 void check_max_px(int max_px, const std::string& what) {
-  UNIPET_CHECK(max_px >= 1 && max_px <= kMaxPx, what << ": picture size must be 1 to " << kMaxPx << " pixels, got "
-                                                     << max_px);
+  UNIPET_CHECK(max_px >= 1 && max_px <= kMaxPx,
+               what << ": picture size must be 1 to " << kMaxPx << " pixels, got " << max_px);
 }
 
 // A plane of the volume, oriented for the screen: rows top to bottom, columns left to right.
@@ -68,7 +68,8 @@ Plane coronal_plane(const Volume& volume, torch::Tensor zx, const std::array<boo
 // Resamples onto square pixels so the picture keeps the physical aspect ratio; `fit_height`
 // makes the height `size_px`, otherwise the longer side. Antialiasing keeps downsized pictures
 // free of moire; upsizing is plain bilinear.
-torch::Tensor resample_square_pixels(const Plane& plane, int size_px, bool fit_height, const std::string& what) {
+torch::Tensor resample_square_pixels(const Plane& plane, int size_px, bool fit_height,
+                                     const std::string& what) {
   const double height_mm = plane.values.size(0) * plane.row_mm;
   const double width_mm = plane.values.size(1) * plane.col_mm;
   const double pixel_mm = (fit_height ? height_mm : std::max(height_mm, width_mm)) / size_px;
@@ -93,7 +94,8 @@ Image colourise(const torch::Tensor& cpu_values, int channels, Colour colour) {
   image.channels = channels;
   image.pixels.resize(static_cast<size_t>(image.width) * image.height * channels);
   const float* values = cpu_values.data_ptr<float>();
-  for (size_t i = 0; i < static_cast<size_t>(image.width) * image.height; ++i) colour(values[i], &image.pixels[i * channels]);
+  for (size_t i = 0; i < static_cast<size_t>(image.width) * image.height; ++i)
+    colour(values[i], &image.pixels[i * channels]);
   return image;
 }
 
@@ -103,8 +105,8 @@ Image gray_image(const torch::Tensor& cpu_values, const Window& window) {
 }
 
 void check_index(int64_t index, int64_t size, const std::string& what, const char* axis) {
-  UNIPET_CHECK(index >= 0 && index < size, what << ": " << axis << " index " << index << " is outside 0.."
-                                                << size - 1);
+  UNIPET_CHECK(index >= 0 && index < size,
+               what << ": " << axis << " index " << index << " is outside 0.." << size - 1);
 }
 
 }  // namespace
@@ -125,7 +127,8 @@ std::array<uint8_t, 3> blue_white_red(double value, double halfwidth) {
   const double t = std::clamp(value / halfwidth, -1.0, 1.0);
   const auto& end = t < 0 ? kBlue : kRed;
   std::array<uint8_t, 3> rgb{};
-  for (int c = 0; c < 3; ++c) rgb[c] = static_cast<uint8_t>(std::lround(kWhite[c] + std::abs(t) * (end[c] - kWhite[c])));
+  for (int c = 0; c < 3; ++c)
+    rgb[c] = static_cast<uint8_t>(std::lround(kWhite[c] + std::abs(t) * (end[c] - kWhite[c])));
   return rgb;
 }
 

@@ -43,7 +43,8 @@ bool starts_with(const std::string& text, const std::string& prefix) {
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -82,8 +83,8 @@ void HtmlReport::table(const Table& table) {
                                        << " cells for " << columns << " columns");
   }
   UNIPET_CHECK(table.best.empty() || table.best.size() == table.rows.size(),
-               "HtmlReport: table '" << table.caption << "' has " << table.best.size() << " rows of best flags for "
-                                     << table.rows.size() << " rows");
+               "HtmlReport: table '" << table.caption << "' has " << table.best.size()
+                                     << " rows of best flags for " << table.rows.size() << " rows");
   bool any_best = false;
   for (size_t r = 0; r < table.best.size(); ++r) {
     UNIPET_CHECK(table.best[r].empty() || table.best[r].size() == table.rows[r].size(),
@@ -110,7 +111,8 @@ void HtmlReport::table(const Table& table) {
     for (size_t c = 0; c < table.rows[r].size(); ++c) {
       const bool best = r < table.best.size() && c < table.best[r].size() && table.best[r][c];
       const std::string text = escape_xml(table.rows[r][c]);
-      html += best ? "<td class=\"best\">" + text + " <span class=\"best-mark\" title=\"best\">&#9733;</span></td>"
+      html += best ? "<td class=\"best\">" + text +
+                         " <span class=\"best-mark\" title=\"best\">&#9733;</span></td>"
                    : "<td>" + text + "</td>";
     }
     html += "</tr>\n";
@@ -144,7 +146,8 @@ std::string HtmlReport::str() const {
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
          "<meta name=\"generator\" content=\"unipet\">\n<link rel=\"icon\" href=\"data:,\">\n<title>" +
          escape_xml(title_.empty() ? "unipet report" : title_) + "</title>\n<style>" + kStyle +
-         "</style>\n</head>\n<body>\n" + body_ + (grid_ != Grid::None ? "</div>\n" : "") + "</body>\n</html>\n";
+         "</style>\n</head>\n<body>\n" + body_ + (grid_ != Grid::None ? "</div>\n" : "") +
+         "</body>\n</html>\n";
 }
 
 void HtmlReport::write(const std::string& path) const { write_file_atomically(path, str()); }

@@ -21,7 +21,8 @@ std::string line_profile_svg(const std::vector<std::pair<std::string, std::vecto
   for (size_t i = 0; i < samples; ++i) plot.x.push_back(static_cast<double>(i) * spacing_mm);
   for (const auto& [name, values] : series) {
     UNIPET_CHECK(values.size() == samples, "line_profile_svg: profile '" << name << "' has " << values.size()
-                                                                         << " samples, the first has " << samples);
+                                                                         << " samples, the first has "
+                                                                         << samples);
     plot.series.push_back({name, values, {}, {}});
   }
   return line_plot_svg(plot);

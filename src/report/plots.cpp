@@ -38,12 +38,14 @@ void check_plot(const LinePlot& plot) {
   }
   const size_t n = plot.x.size();
   UNIPET_CHECK(plot.x_highlight.empty() || plot.x_highlight.size() == n,
-               "line plot '" << plot.title << "': " << plot.x_highlight.size() << " highlight flags for " << n << " x values");
+               "line plot '" << plot.title << "': " << plot.x_highlight.size() << " highlight flags for " << n
+                             << " x values");
   for (const auto& s : plot.series) {
-    UNIPET_CHECK(s.y.size() == n, "line plot '" << plot.title << "': series '" << s.name << "' has " << s.y.size()
-                                                << " values for " << n << " x values");
-    UNIPET_CHECK((s.low.empty() || s.low.size() == n) && (s.high.empty() || s.high.size() == n),
-                 "line plot '" << plot.title << "': error bars of series '" << s.name << "' need " << n << " values");
+    UNIPET_CHECK(s.y.size() == n, "line plot '" << plot.title << "': series '" << s.name << "' has "
+                                                << s.y.size() << " values for " << n << " x values");
+    UNIPET_CHECK(
+        (s.low.empty() || s.low.size() == n) && (s.high.empty() || s.high.size() == n),
+        "line plot '" << plot.title << "': error bars of series '" << s.name << "' need " << n << " values");
   }
 }
 
@@ -53,7 +55,8 @@ struct Axes {
   double x0, x1, y0, y1;
   bool log_x;
   double px(double x) const {
-    const double f = log_x ? std::log10(x) : x, f0 = log_x ? std::log10(x0) : x0, f1 = log_x ? std::log10(x1) : x1;
+    const double f = log_x ? std::log10(x) : x, f0 = log_x ? std::log10(x0) : x0,
+                 f1 = log_x ? std::log10(x1) : x1;
     return left + (f - f0) / (f1 - f0) * (right - left);
   }
   double py(double y) const { return bottom - (y - y0) / (y1 - y0) * (bottom - top); }
@@ -88,14 +91,25 @@ std::string marker(int shape, double x, double y, const std::string& colour, boo
   const double r = 4.5;
   auto point = [&](double dx, double dy) { return svg_number(x + dx) + "," + svg_number(y + dy); };
   switch (shape) {
-    case 0: out << "<circle cx=\"" << svg_number(x) << "\" cy=\"" << svg_number(y) << "\" r=\"" << r << "\""; break;
-    case 1:
-      out << "<rect x=\"" << svg_number(x - r * 0.85) << "\" y=\"" << svg_number(y - r * 0.85) << "\" width=\""
-          << svg_number(r * 1.7) << "\" height=\"" << svg_number(r * 1.7) << "\"";
+    case 0:
+      out << "<circle cx=\"" << svg_number(x) << "\" cy=\"" << svg_number(y) << "\" r=\"" << r << "\"";
       break;
-    case 2: out << "<polygon points=\"" << point(0, -r * 1.2) << " " << point(r * 1.1, r * 0.8) << " " << point(-r * 1.1, r * 0.8) << "\""; break;
-    case 3: out << "<polygon points=\"" << point(0, -r * 1.25) << " " << point(r * 1.25, 0) << " " << point(0, r * 1.25) << " " << point(-r * 1.25, 0) << "\""; break;
-    default: out << "<polygon points=\"" << point(0, r * 1.2) << " " << point(r * 1.1, -r * 0.8) << " " << point(-r * 1.1, -r * 0.8) << "\""; break;
+    case 1:
+      out << "<rect x=\"" << svg_number(x - r * 0.85) << "\" y=\"" << svg_number(y - r * 0.85)
+          << "\" width=\"" << svg_number(r * 1.7) << "\" height=\"" << svg_number(r * 1.7) << "\"";
+      break;
+    case 2:
+      out << "<polygon points=\"" << point(0, -r * 1.2) << " " << point(r * 1.1, r * 0.8) << " "
+          << point(-r * 1.1, r * 0.8) << "\"";
+      break;
+    case 3:
+      out << "<polygon points=\"" << point(0, -r * 1.25) << " " << point(r * 1.25, 0) << " "
+          << point(0, r * 1.25) << " " << point(-r * 1.25, 0) << "\"";
+      break;
+    default:
+      out << "<polygon points=\"" << point(0, r * 1.2) << " " << point(r * 1.1, -r * 0.8) << " "
+          << point(-r * 1.1, -r * 0.8) << "\"";
+      break;
   }
   out << " " << paint << "/>";
   return out.str();
@@ -106,14 +120,18 @@ void draw_axes(std::ostringstream& svg, const LinePlot& plot, const Axes& a, con
   const double y_step = yt.size() > 1 ? yt[1] - yt[0] : 1;
   const double x_step = xt.size() > 1 ? xt[1] - xt[0] : 1;
   svg << "<g stroke=\"#e3e3e3\" stroke-width=\"1\">";
-  for (double y : yt) svg << "<line x1=\"" << a.left << "\" x2=\"" << a.right << "\" y1=\"" << svg_number(a.py(y)) << "\" y2=\"" << svg_number(a.py(y)) << "\"/>";
-  for (double x : xt) svg << "<line x1=\"" << svg_number(a.px(x)) << "\" x2=\"" << svg_number(a.px(x)) << "\" y1=\"" << a.top << "\" y2=\"" << a.bottom << "\"/>";
-  svg << "</g><rect x=\"" << a.left << "\" y=\"" << a.top << "\" width=\"" << a.right - a.left << "\" height=\""
-      << a.bottom - a.top << "\" fill=\"none\" stroke=\"#555\"/>\n";
+  for (double y : yt)
+    svg << "<line x1=\"" << a.left << "\" x2=\"" << a.right << "\" y1=\"" << svg_number(a.py(y)) << "\" y2=\""
+        << svg_number(a.py(y)) << "\"/>";
+  for (double x : xt)
+    svg << "<line x1=\"" << svg_number(a.px(x)) << "\" x2=\"" << svg_number(a.px(x)) << "\" y1=\"" << a.top
+        << "\" y2=\"" << a.bottom << "\"/>";
+  svg << "</g><rect x=\"" << a.left << "\" y=\"" << a.top << "\" width=\"" << a.right - a.left
+      << "\" height=\"" << a.bottom - a.top << "\" fill=\"none\" stroke=\"#555\"/>\n";
   svg << "<g font-size=\"12\" fill=\"#333\">";
   for (double y : yt) {
-    svg << "<text x=\"" << a.left - 7 << "\" y=\"" << svg_number(a.py(y)) << "\" dy=\"0.32em\" text-anchor=\"end\">"
-        << detail::tick_label(y, y_step) << "</text>";
+    svg << "<text x=\"" << a.left - 7 << "\" y=\"" << svg_number(a.py(y))
+        << "\" dy=\"0.32em\" text-anchor=\"end\">" << detail::tick_label(y, y_step) << "</text>";
   }
   for (double x : xt) {
     svg << "<text x=\"" << svg_number(a.px(x)) << "\" y=\"" << a.bottom + 18 << "\" text-anchor=\"middle\">"
@@ -152,9 +170,9 @@ void draw_series(std::ostringstream& svg, const LinePlot& plot, const Axes& a, s
     if (s.low.empty() || s.high.empty() || !std::isfinite(s.low[i]) || !std::isfinite(s.high[i])) continue;
     const std::string x = svg_number(a.px(plot.x[i]));
     const std::string y_low = svg_number(a.py(s.low[i])), y_high = svg_number(a.py(s.high[i]));
-    svg << "<path d=\"M" << x << " " << y_low << "V" << y_high << "M" << svg_number(a.px(plot.x[i]) - 4) << " "
-        << y_low << "h8M" << svg_number(a.px(plot.x[i]) - 4) << " " << y_high << "h8\" stroke=\"" << colour
-        << "\" stroke-width=\"1.2\" fill=\"none\"/>";
+    svg << "<path d=\"M" << x << " " << y_low << "V" << y_high << "M" << svg_number(a.px(plot.x[i]) - 4)
+        << " " << y_low << "h8M" << svg_number(a.px(plot.x[i]) - 4) << " " << y_high << "h8\" stroke=\""
+        << colour << "\" stroke-width=\"1.2\" fill=\"none\"/>";
   }
   for (size_t i = 0; plot.markers && i < plot.x.size(); ++i) {
     if (!std::isfinite(s.y[i])) continue;
@@ -169,10 +187,11 @@ void draw_legend(std::ostringstream& svg, const LinePlot& plot, double x, double
   for (size_t i = 0; i < plot.series.size(); ++i, y += 20) {
     const std::string colour = kPalette[i % kPaletteSize];
     svg << "<line x1=\"" << x << "\" x2=\"" << x + 24 << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\""
-        << colour << "\" stroke-width=\"2\"" << (i >= static_cast<size_t>(kPaletteSize) ? " stroke-dasharray=\"6 3\"" : "")
-        << "/>" << (plot.markers ? marker(static_cast<int>(i % kMarkerShapes), x + 12, y, colour, false) : "")
-        << "<text x=\"" << x + 32
-        << "\" y=\"" << y << "\" dy=\"0.32em\">" << escape_xml(plot.series[i].name) << "</text>";
+        << colour << "\" stroke-width=\"2\""
+        << (i >= static_cast<size_t>(kPaletteSize) ? " stroke-dasharray=\"6 3\"" : "") << "/>"
+        << (plot.markers ? marker(static_cast<int>(i % kMarkerShapes), x + 12, y, colour, false) : "")
+        << "<text x=\"" << x + 32 << "\" y=\"" << y << "\" dy=\"0.32em\">" << escape_xml(plot.series[i].name)
+        << "</text>";
   }
   if (std::find(plot.x_highlight.begin(), plot.x_highlight.end(), true) != plot.x_highlight.end()) {
     svg << marker(0, x + 12, y + 4, "#555", true) << "<text x=\"" << x + 32 << "\" y=\"" << y + 4
@@ -221,17 +240,20 @@ std::string line_plot_svg(const LinePlot& plot) {
   const std::vector<double> xt = x_ticks(plot, a.x0, a.x1);
 
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << kWidth << " " << kHeight << "\" width=\""
-      << kWidth << "\" height=\"" << kHeight << "\" role=\"img\" aria-label=\"" << escape_xml(plot.title)
-      << "\" font-family=\"" << kFont << "\">\n<title>" << escape_xml(plot.title) << "</title>\n";
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << kWidth << " " << kHeight
+      << "\" width=\"" << kWidth << "\" height=\"" << kHeight << "\" role=\"img\" aria-label=\""
+      << escape_xml(plot.title) << "\" font-family=\"" << kFont << "\">\n<title>" << escape_xml(plot.title)
+      << "</title>\n";
   svg << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n";
   if (!plot.title.empty()) {
-    svg << "<text x=\"" << svg_number((a.left + a.right) / 2) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" "
+    svg << "<text x=\"" << svg_number((a.left + a.right) / 2)
+        << "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" "
         << "font-weight=\"600\" fill=\"#111\">" << escape_xml(plot.title) << "</text>\n";
   }
   draw_axes(svg, plot, a, xt, yt);
   if (!has_data) {
-    svg << "<text x=\"" << svg_number((a.left + a.right) / 2) << "\" y=\"" << svg_number((a.top + a.bottom) / 2)
+    svg << "<text x=\"" << svg_number((a.left + a.right) / 2) << "\" y=\""
+        << svg_number((a.top + a.bottom) / 2)
         << "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#777\">no data</text>\n";
   }
   for (size_t i = 0; i < plot.series.size(); ++i) draw_series(svg, plot, a, i);

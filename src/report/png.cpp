@@ -55,14 +55,17 @@ bool encode_into(std::string* out, std::string* error, const uint8_t* pixels, in
 
 std::string encode_png(const std::vector<uint8_t>& pixels, int width, int height, int channels) {
   UNIPET_CHECK(channels == 1 || channels == 3, "encode_png: channels must be 1 or 3, got " << channels);
-  UNIPET_CHECK(width > 0 && height > 0, "encode_png: image size must be positive, got " << width << "x" << height);
+  UNIPET_CHECK(width > 0 && height > 0,
+               "encode_png: image size must be positive, got " << width << "x" << height);
   // PNG limits each side to 2^31 - 1; far smaller images are all a report needs.
   constexpr int kMaxSide = 1 << 15;
-  UNIPET_CHECK(width <= kMaxSide && height <= kMaxSide,
-               "encode_png: image " << width << "x" << height << " is larger than " << kMaxSide << " pixels a side");
+  UNIPET_CHECK(width <= kMaxSide && height <= kMaxSide, "encode_png: image " << width << "x" << height
+                                                                             << " is larger than " << kMaxSide
+                                                                             << " pixels a side");
   const size_t expected = static_cast<size_t>(width) * height * channels;
-  UNIPET_CHECK(pixels.size() == expected, "encode_png: " << width << "x" << height << "x" << channels << " image needs "
-                                                         << expected << " bytes, got " << pixels.size());
+  UNIPET_CHECK(pixels.size() == expected, "encode_png: " << width << "x" << height << "x" << channels
+                                                         << " image needs " << expected << " bytes, got "
+                                                         << pixels.size());
   std::string out;
   std::string error;
   const bool ok = encode_into(&out, &error, pixels.data(), width, height, channels);

@@ -58,7 +58,9 @@ std::string sample_page() {
   plot.y_label = "PSNR (dB)";
   plot.log_x = true;
   plot.x = {2, 4, 10, 20, 50, 100};
-  plot.series = {{"UniPET", {44.1, 42.0, 39.3, 38.2, 35.6, 33.9}, {43.5, 41.2, 38.5, 37.2, 34.4, 32.5},
+  plot.series = {{"UniPET",
+                  {44.1, 42.0, 39.3, 38.2, 35.6, 33.9},
+                  {43.5, 41.2, 38.5, 37.2, 34.4, 32.5},
                   {44.7, 42.8, 40.1, 39.2, 36.8, 35.3}},
                  {"Low dose", {40.2, 36.9, 33.1, 31.0, NAN, 25.2}, {}, {}}};
   plot.x_highlight = {false, false, true, false, true, false};
@@ -69,8 +71,9 @@ std::string sample_page() {
     through_lesion_low.push_back(low.data[32][16][x].item<double>());
     through_lesion_full.push_back(full.data[32][16][x].item<double>());
   }
-  page.figure(line_profile_svg({{"Low dose", through_lesion_low}, {"Full dose", through_lesion_full}}, 2.0, "SUV"),
-              "Profile through the lesion");
+  page.figure(
+      line_profile_svg({{"Low dose", through_lesion_low}, {"Full dose", through_lesion_full}}, 2.0, "SUV"),
+      "Profile through the lesion");
   page.heading("Images");
   const Window suv{0, 6};
   page.figure(data_uri_png(coronal_mip(full, suv, 320)), "Full dose, coronal MIP");
@@ -102,10 +105,13 @@ struct BrowserRun {
 };
 
 BrowserRun run_chromium(const TempDir& dir, const std::string& mode, const std::string& page) {
-  const std::string command = "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
-                              "--hide-scrollbars --user-data-dir='" + dir / "profile" + "' --enable-logging=stderr "
-                              "--v=0 --window-size=1280,2000 " + mode + " 'file://" + page + "' > '" + dir / "out" +
-                              "' 2> '" + dir / "log" + "'";
+  const std::string command =
+      "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--hide-scrollbars --user-data-dir='" +
+      dir / "profile" +
+      "' --enable-logging=stderr "
+      "--v=0 --window-size=1280,2000 " +
+      mode + " 'file://" + page + "' > '" + dir / "out" + "' 2> '" + dir / "log" + "'";
   BrowserRun run;
   run.status = std::system(command.c_str());
   run.out = read_bytes(dir / "out");
@@ -137,8 +143,9 @@ TEST(ReportBrowser, RendersInHeadlessChromium) {
 
   const BrowserRun dom = run_chromium(dir, "--dump-dom", dir / "index.html");
   ASSERT_EQ(dom.status, 0) << dom.log;
-  EXPECT_NE(dom.log.find("unipet-probe-ran"), std::string::npos) << "console messages did not reach the log:\n"
-                                                                  << dom.log;
+  EXPECT_NE(dom.log.find("unipet-probe-ran"), std::string::npos)
+      << "console messages did not reach the log:\n"
+      << dom.log;
   EXPECT_EQ(unexpected_console_lines(dom.log), std::vector<std::string>{});
   EXPECT_NE(dom.out.find("<table>"), std::string::npos);
   EXPECT_NE(dom.out.find("38.2 <span class=\"best-mark\""), std::string::npos);

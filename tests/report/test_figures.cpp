@@ -84,7 +84,7 @@ TEST(FigureMip, ShowsTheMaximumAlongY) {
   v.data.select(2, 1).fill_(1);
   v.data[0][3][1] = 4;
   const Image mip = report::coronal_mip(v, {0, 4}, 2);
-  EXPECT_EQ(gray_at(mip, 1, 1), kBlack);               // z 0 is the bottom row
+  EXPECT_EQ(gray_at(mip, 1, 1), kBlack);  // z 0 is the bottom row
   EXPECT_EQ(gray_at(mip, 0, 1), report::inverted_gray(1, {0, 4}));
   EXPECT_EQ(gray_at(mip, 0, 0), kWhite);
 }

@@ -48,7 +48,8 @@ TEST(ReportHtml, IsOneSelfContainedDocument) {
   EXPECT_NE(html.find("<title>Evaluation</title>"), std::string::npos);
   EXPECT_NE(html.find("<style>"), std::string::npos);
   // Nothing to fetch: no external style sheets, scripts, fonts or pictures.
-  for (const char* external : {"src=\"http", "href=\"http", "url(", "@import", "<script", "<link rel=\"stylesheet\""}) {
+  for (const char* external :
+       {"src=\"http", "href=\"http", "url(", "@import", "<script", "<link rel=\"stylesheet\""}) {
     EXPECT_EQ(html.find(external), std::string::npos) << external;
   }
   EXPECT_NE(html.find("<img src=\"data:image/png;base64,"), std::string::npos);
@@ -63,16 +64,24 @@ TEST(ReportHtml, MarksBestCellsAndExplainsTheMarker) {
   const std::string html = page.str();
   EXPECT_EQ(count(html, "<td class=\"best\">"), 2u);
   EXPECT_NE(html.find("<td class=\"best\">38.2 <span class=\"best-mark\""), std::string::npos);
-  EXPECT_NE(html.find("<caption>DRF 20 <span class=\"best-mark\">(&#9733; best)</span></caption>"), std::string::npos);
+  EXPECT_NE(html.find("<caption>DRF 20 <span class=\"best-mark\">(&#9733; best)</span></caption>"),
+            std::string::npos);
   EXPECT_EQ(count(html, "<th scope=\"col\">"), 3u);
   EXPECT_NE(html.find("position: sticky"), std::string::npos);
 }
 
 TEST(ReportHtml, RejectsRaggedTables) {
   HtmlReport page;
-  expect_error([&] { page.table({{"a", "b"}, {{"1", "2"}, {"3"}}, {}, "scores"}); },
-               {"scores", "row 1 has 1 cells for 2 columns"});
-  expect_error([&] { page.table({{"a"}, {{"1"}}, {{true}, {false}}, "scores"}); }, {"2 rows of best flags for 1"});
+  expect_error(
+      [&] {
+        page.table({{"a", "b"}, {{"1", "2"}, {"3"}}, {}, "scores"});
+      },
+      {"scores", "row 1 has 1 cells for 2 columns"});
+  expect_error(
+      [&] {
+        page.table({{"a"}, {{"1"}}, {{true}, {false}}, "scores"});
+      },
+      {"2 rows of best flags for 1"});
   expect_error([&] { page.table({{"a"}, {{"1"}}, {{true, false}}, "scores"}); }, {"row 0 has 2 best flags"});
 }
 

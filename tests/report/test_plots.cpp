@@ -9,8 +9,8 @@
 namespace unipet::test {
 namespace {
 
-using report::LinePlot;
 using report::line_plot_svg;
+using report::LinePlot;
 
 size_t count(const std::string& text, const std::string& part) {
   size_t n = 0;
@@ -35,19 +35,21 @@ TEST(PlotSvg, IsOneSvgElementWithTitleLabelsAndLegend) {
   EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   EXPECT_EQ(svg.substr(svg.size() - 6), "</svg>");
   EXPECT_EQ(count(svg, "<svg"), 1u);
-  for (const char* text : {">PSNR</text>", ">Dose reduction factor</text>", ">PSNR (dB)</text>", ">UniPET</text>",
-                           ">Low dose</text>"}) {
+  for (const char* text : {">PSNR</text>", ">Dose reduction factor</text>", ">PSNR (dB)</text>",
+                           ">UniPET</text>", ">Low dose</text>"}) {
     EXPECT_NE(svg.find(text), std::string::npos) << text;
   }
 }
 
 TEST(PlotSvg, LabelsALogAxisAtTheDoseReductionFactors) {
   const std::string svg = line_plot_svg(drf_plot());
-  for (const char* tick : {">2</text>", ">4</text>", ">10</text>", ">20</text>", ">50</text>", ">100</text>"}) {
+  for (const char* tick :
+       {">2</text>", ">4</text>", ">10</text>", ">20</text>", ">50</text>", ">100</text>"}) {
     EXPECT_NE(svg.find(tick), std::string::npos) << tick;
   }
   // y ticks are round: PSNR 22 to 41.2 gets 20, 25, ..., 45.
-  for (const char* tick : {">20</text>", ">30</text>", ">45</text>"}) EXPECT_NE(svg.find(tick), std::string::npos) << tick;
+  for (const char* tick : {">20</text>", ">30</text>", ">45</text>"})
+    EXPECT_NE(svg.find(tick), std::string::npos) << tick;
 }
 
 TEST(PlotSvg, NanPointsAreSkippedAndBreakTheLine) {

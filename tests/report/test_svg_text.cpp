@@ -11,7 +11,8 @@ namespace {
 // Tick values are products of powers of ten, so compare them to a relative tolerance.
 void expect_ticks(const std::vector<double>& actual, const std::vector<double>& expected) {
   ASSERT_EQ(actual.size(), expected.size());
-  for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-12 * std::abs(expected[i])) << i;
+  for (size_t i = 0; i < actual.size(); ++i)
+    EXPECT_NEAR(actual[i], expected[i], 1e-12 * std::abs(expected[i])) << i;
 }
 
 TEST(PlotText, EscapesEveryMarkupCharacter) {

@@ -4,7 +4,10 @@
 ///
 ///   HtmlReport page;
 ///   page.title("unipet evaluate: test set");
-///   page.table({{"Method", "PSNR (dB)"}, {{"UniPET", "38.2"}, {"Low dose", "31.0"}}, {{false, true}, {}}, "DRF 20"});
+///   page.table({{"Method", "PSNR (dB)"},
+///               {{"UniPET", "38.2"}, {"Low dose", "31.0"}},
+///               {{false, true}, {}},  // best flags
+///               "DRF 20"});
 ///   page.figure(data_uri_png(coronal_mip(volume, {0, 5}, 512)), "Coronal MIP");
 ///   page.figure(line_plot_svg(plot), "PSNR per DRF");
 ///   page.write(report_dir + "/index.html");
