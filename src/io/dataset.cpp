@@ -289,4 +289,20 @@ void write_dataset(const Dataset& dataset, const std::string& path) {
   if (created) created->keep();
 }
 
+double subject_suv_factor(const Dataset& dataset, const DatasetSubject& s) {
+  if (dataset.units == Units::SUV) return 1.0;
+  UNIPET_CHECK(dataset.units == Units::BqPerMl,
+               dataset.root << "/dataset.json: images in " << to_string(dataset.units)
+                            << " cannot be turned into SUV (expected Bq/ml or SUV)");
+  const auto number = [&](const char* key) -> double {
+    const auto it = s.numbers.find(key);
+    return it == s.numbers.end() ? 0.0 : it->second;
+  };
+  if (number("suv_per_bqml") > 0) return number("suv_per_bqml");
+  if (number("weight_kg") > 0 && number("dose_at_scan_bq") > 0)
+    return number("weight_kg") * 1000.0 / number("dose_at_scan_bq");
+  throw Error(dataset.root + "/dataset.json: subject " + s.id +
+              ": images are in Bq/ml but neither suv_per_bqml nor weight_kg and dose_at_scan_bq is given");
+}
+
 }  // namespace unipet::io

@@ -96,21 +96,7 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
 VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config)
     : dataset_(dataset), config_(config) {}
 
-double VolumeCache::suv_factor(const io::DatasetSubject& s) const {
-  if (dataset_.units == Units::SUV) return 1.0;
-  UNIPET_CHECK(dataset_.units == Units::BqPerMl,
-               dataset_.root << "/dataset.json: images in " << to_string(dataset_.units)
-                             << " cannot be turned into SUV (expected Bq/ml or SUV)");
-  const auto number = [&](const char* key) -> double {
-    const auto it = s.numbers.find(key);
-    return it == s.numbers.end() ? 0.0 : it->second;
-  };
-  if (number("suv_per_bqml") > 0) return number("suv_per_bqml");
-  if (number("weight_kg") > 0 && number("dose_at_scan_bq") > 0)
-    return number("weight_kg") * 1000.0 / number("dose_at_scan_bq");
-  throw Error(dataset_.root + "/dataset.json: subject " + s.id +
-              ": images are in Bq/ml but neither suv_per_bqml nor weight_kg and dose_at_scan_bq is given");
-}
+double VolumeCache::suv_factor(const io::DatasetSubject& s) const { return io::subject_suv_factor(dataset_, s); }
 
 torch::Tensor VolumeCache::load(const io::DatasetSubject& s, double drf, int64_t min_side) {
   const std::string* relative = drf == 0 ? &s.full_dose : find_low(s, drf);

@@ -41,6 +41,11 @@ struct Dataset {
   std::string resolve(const std::string& relative) const;
 };
 
+/// SUV per unit of a subject's images: 1 for a dataset in SUV; for Bq/ml the subject's
+/// `suv_per_bqml`, else weight_kg · 1000 / dose_at_scan_bq. Throws unipet::Error naming the
+/// dataset and subject when neither is given or the units are not Bq/ml or SUV.
+double subject_suv_factor(const Dataset& dataset, const DatasetSubject& subject);
+
 /// Reads and validates dataset.json (format, version, every required field, unique ids, known
 /// splits, DRFs > 1). Throws unipet::Error naming the file and the faulty field.
 Dataset read_dataset(const std::string& path);

@@ -1,0 +1,96 @@
+#pragma once
+/// `unipet evaluate`: every method scored the same way, per subject and DRF, on whole volumes in
+/// SUV inside the body, with per-lesion clinical numbers; then a report (index.html, metrics.csv,
+/// summary.md) in one folder.
+///
+///   unipet::eval::EvaluationOptions o;
+///   o.dataset = "data/dataset.json";
+///   o.methods = {unipet::eval::parse_method("UniPET=model.safetensors")};
+///   o.baselines = {"lowdose", "gaussian"};
+///   o.out = "report";
+///   auto result = unipet::eval::run_evaluation(o, std::cerr);
+///
+/// Model methods are run over every low-dose image of the split with unipet::infer (predictions
+/// cached in OUT/predictions/NAME/, so a re-run computes only what is missing); a folder method
+/// holds predictions at the same relative paths as the dataset's low-dose images.
+#include <cmath>
+#include <iosfwd>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "unipet/infer/denoiser.h"
+
+namespace unipet::eval {
+
+struct Method {
+  enum class Kind { Model, Folder, LowDose, Gaussian };
+  std::string name;
+  std::string path;  ///< model file or predictions folder ("" for the baselines)
+  Kind kind = Kind::Model;
+};
+
+/// "NAME=PATH": a file is a model, a folder holds predictions. Names are letters, digits, '.',
+/// '_' and '-' (they name folders). Throws unipet::Error naming the spec.
+Method parse_method(const std::string& spec);
+
+struct EvaluationOptions {
+  std::string dataset;                  ///< dataset.json
+  std::string split = "test";
+  std::vector<Method> methods;          ///< models and prediction folders, in report order
+  std::vector<std::string> baselines;   ///< "lowdose", "gaussian" (FWHM tuned per DRF on "val")
+  std::vector<double> drfs;             ///< empty: every DRF of the dataset
+  std::vector<double> trained_drfs;     ///< DRFs seen in training (marked in plots); empty: from the models
+  std::string out;                      ///< report folder
+  double data_range = 20;               ///< PSNR/SSIM data range, SUV
+  infer::DenoiseOptions denoise;
+  std::vector<std::string> show;        ///< subjects with pictures; empty: the first one
+  double show_drf = 0;                  ///< DRF of the pictures; 0: the largest evaluated
+  std::string command_line;             ///< recorded in the report
+};
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct LesionScore {
+  int64_t label = 0;
+  double volume_ml = 0;
+  double suv_max = kNaN, suv_mean = kNaN, suv_peak = kNaN;     ///< in the method's image
+  double full_max = kNaN, full_mean = kNaN, full_peak = kNaN;  ///< in the full-dose image
+  double true_max = kNaN, true_mean = kNaN, true_peak = kNaN;  ///< in the true activity (simulated)
+  double contrast_recovery = kNaN;  ///< against the truth when known, else against the full dose
+};
+
+/// One subject × DRF × method.
+struct Score {
+  std::string subject;
+  double drf = 0;
+  std::string method;
+  double psnr = kNaN, psnr_ref_max = kNaN, ssim = kNaN, nrmse = kNaN;  ///< in the body mask
+  double liver_cov = kNaN;  ///< when the dataset has a "liver" mask for the subject
+  std::vector<LesionScore> lesions;
+};
+
+struct EvaluationResult {
+  std::vector<Score> scores;
+  std::vector<double> drfs;
+  std::vector<std::string> subjects;
+  std::map<double, double> gaussian_fwhm_mm;  ///< DRF -> chosen FWHM
+  std::string gaussian_split;                 ///< split the FWHM was tuned on
+  int64_t predictions_run = 0, predictions_cached = 0;
+  double denoise_seconds = 0, scoring_seconds = 0;
+};
+
+/// Runs the methods, scores everything and writes OUT/index.html, OUT/metrics.csv and
+/// OUT/summary.md. Throws unipet::Error naming the file at fault (a missing prediction, a
+/// prediction whose geometry differs from its full-dose image, ...).
+EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log);
+
+/// `unipet evaluate --pred P --ref F`: the scores of one pair as text (PSNR to 3 decimals, SSIM
+/// to 4), inside `mask` when given (else the whole volume, and it says so), with per-lesion
+/// SUVmax/SUVmean/SUVpeak and their bias when `lesions` is given. Both images must share geometry
+/// and units. Throws unipet::Error naming both files when they differ.
+std::string score_pair(const std::string& pred, const std::string& ref, const std::string& mask,
+                       const std::string& lesions, double data_range);
+
+}  // namespace unipet::eval

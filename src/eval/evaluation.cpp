@@ -1,0 +1,301 @@
+#include "unipet/eval/evaluation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "evaluation_data.h"
+#include "unipet/core/error.h"
+#include "unipet/core/progress.h"
+#include "unipet/eval/body_mask.h"
+#include "unipet/eval/gaussian_filter.h"
+#include "unipet/eval/lesions.h"
+#include "unipet/eval/metrics.h"
+#include "unipet/io/image_io.h"
+
+namespace unipet::eval {
+
+namespace fs = std::filesystem;
+using detail::EvaluationData;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string drf_name(double drf) {
+  std::ostringstream s;
+  s << drf;
+  return s.str();
+}
+
+// Lesion and background means for contrast recovery: the background is a shell 2 to 4 voxels
+// around the lesion, other lesions left out.
+std::pair<double, double> lesion_and_shell_means(const torch::Tensor& image, const torch::Tensor& labels, int64_t label) {
+  const auto lesion = (labels == static_cast<double>(label)).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
+  auto dilate = [&](int64_t r) { return torch::max_pool3d(lesion, 2 * r + 1, 1, r).squeeze(0).squeeze(0) > 0; };
+  const auto shell = dilate(4) & ~dilate(1) & (labels == 0);
+  const auto in = lesion.squeeze(0).squeeze(0) > 0;
+  if (shell.sum().item<int64_t>() == 0) return {kNaN, kNaN};
+  return {image.index({in}).mean().item<double>(), image.index({shell}).mean().item<double>()};
+}
+
+std::vector<LesionScore> score_lesions(const Volume& pred, const Volume& full, const Volume* truth, const Volume& labels) {
+  const auto p = lesion_stats(pred, labels), f = lesion_stats(full, labels);
+  std::vector<LesionStats> t;
+  if (truth) t = lesion_stats(*truth, labels);
+  std::vector<LesionScore> out;
+  for (size_t i = 0; i < p.size(); ++i) {
+    LesionScore l;
+    l.label = p[i].label;
+    l.volume_ml = p[i].volume_ml;
+    l.suv_max = p[i].suv_max, l.suv_mean = p[i].suv_mean, l.suv_peak = p[i].suv_peak;
+    l.full_max = f[i].suv_max, l.full_mean = f[i].suv_mean, l.full_peak = f[i].suv_peak;
+    if (truth) l.true_max = t[i].suv_max, l.true_mean = t[i].suv_mean, l.true_peak = t[i].suv_peak;
+    const auto [pl, pb] = lesion_and_shell_means(pred.data, labels.data, l.label);
+    const auto [rl, rb] = lesion_and_shell_means((truth ? *truth : full).data, labels.data, l.label);
+    try {
+      l.contrast_recovery = contrast_recovery(pl, pb, rl, rb);
+    } catch (const Error&) {
+      l.contrast_recovery = kNaN;  // no contrast in the reference (or no background shell)
+    }
+    out.push_back(l);
+  }
+  return out;
+}
+
+}  // namespace
+
+Method parse_method(const std::string& spec) {
+  const auto eq = spec.find('=');
+  UNIPET_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < spec.size(),
+               "--method '" << spec << "': expected NAME=MODEL_FILE or NAME=PREDICTIONS_FOLDER");
+  Method m;
+  m.name = spec.substr(0, eq);
+  m.path = spec.substr(eq + 1);
+  for (char c : m.name)
+    UNIPET_CHECK(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-',
+                 "--method '" << spec << "': a name may hold letters, digits, '.', '_' and '-' only");
+  UNIPET_CHECK(m.name != "lowdose" && m.name != "gaussian", "--method '" << spec << "': " << m.name
+                                                                          << " is a baseline's name");
+  UNIPET_CHECK(fs::exists(m.path), "--method '" << spec << "': " << m.path << " does not exist");
+  m.kind = fs::is_directory(m.path) ? Method::Kind::Folder : Method::Kind::Model;
+  return m;
+}
+
+namespace detail {
+
+std::vector<Method> all_methods(const EvaluationOptions& options) {
+  std::vector<Method> methods = options.methods;
+  for (const std::string& b : options.baselines) {
+    UNIPET_CHECK(b == "lowdose" || b == "gaussian", "--baseline must be lowdose or gaussian, got '" << b << "'");
+    methods.push_back({b, "", b == "lowdose" ? Method::Kind::LowDose : Method::Kind::Gaussian});
+  }
+  return methods;
+}
+
+std::string EvaluationData::prediction_path(const Method& method, const io::DatasetSubject& subject, double drf) const {
+  const std::string& low = subject.low_dose.at(drf);
+  if (method.kind == Method::Kind::Folder) return (fs::path(method.path) / low).string();
+  return (fs::path(options.out) / "predictions" / method.name / low).string();
+}
+
+Volume EvaluationData::read_suv(const std::string& path, const io::DatasetSubject& subject, const Volume* like) const {
+  Volume v = io::read_image(path);
+  if (like) {
+    UNIPET_CHECK(same_geometry(v, *like, 1e-2),
+                 path << " and " << dataset.resolve(subject.full_dose)
+                      << ": different geometry (size, spacing, origin or direction); a prediction must match its "
+                         "full-dose image");
+  }
+  // Images that record SUV stay; Bq/ml or unrecorded units are the dataset's.
+  if (v.units != Units::SUV) v.data = v.data * io::subject_suv_factor(dataset, subject);
+  v.units = Units::SUV;
+  return v;
+}
+
+Volume EvaluationData::full_dose(const io::DatasetSubject& subject) const {
+  return read_suv(dataset.resolve(subject.full_dose), subject, nullptr);
+}
+
+Volume EvaluationData::low_dose(const io::DatasetSubject& subject, double drf) const {
+  const Volume full = full_dose(subject);
+  return read_suv(dataset.resolve(subject.low_dose.at(drf)), subject, &full);
+}
+
+Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject& subject, double drf,
+                                  const Volume& full) const {
+  const Volume low = read_suv(dataset.resolve(subject.low_dose.at(drf)), subject, &full);
+  switch (method.kind) {
+    case Method::Kind::LowDose:
+      return low;
+    case Method::Kind::Gaussian:
+      return gaussian_filter(low, gaussian_fwhm_mm.at(drf));
+    default: {
+      const std::string path = prediction_path(method, subject, drf);
+      UNIPET_CHECK(fs::exists(path), path << ": missing prediction of " << method.name << " for subject "
+                                          << subject.id << " at DRF " << drf);
+      return read_suv(path, subject, &full);
+    }
+  }
+}
+
+}  // namespace detail
+
+EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log) {
+  UNIPET_CHECK(!options.out.empty(), "--out is required");
+  UNIPET_CHECK(options.data_range > 0 && std::isfinite(options.data_range),
+               "--range must be positive, got " << options.data_range);
+  EvaluationData data{options, io::read_dataset(options.dataset), {}};
+  const auto methods = detail::all_methods(options);
+  UNIPET_CHECK(!methods.empty(), "nothing to evaluate: give --method NAME=MODEL or --baseline");
+  const auto subjects = data.dataset.subjects_in_split(options.split);
+  UNIPET_CHECK(!subjects.empty(), options.dataset << ": no subjects in split '" << options.split << "'");
+  EvaluationResult result;
+  result.drfs = options.drfs.empty() ? data.dataset.drfs : options.drfs;
+  for (double drf : result.drfs)
+    UNIPET_CHECK(std::find(data.dataset.drfs.begin(), data.dataset.drfs.end(), drf) != data.dataset.drfs.end(),
+                 "--drf " << drf << ": not in " << options.dataset);
+  for (const auto* s : subjects) {
+    result.subjects.push_back(s->id);
+    for (double drf : result.drfs)
+      UNIPET_CHECK(s->low_dose.count(drf), options.dataset << ": subject " << s->id << " has no image at DRF " << drf);
+  }
+  check_output_path(options.out, {OutputKind::Folder, {fs::path(options.dataset).parent_path()}, true});
+  fs::create_directories(options.out);
+
+  // 1. Model predictions that are not cached yet.
+  const auto denoise_start = std::chrono::steady_clock::now();
+  for (const Method& m : methods) {
+    if (m.kind != Method::Kind::Model) continue;
+    const infer::Denoiser denoiser(m.path, options.denoise);
+    Progress progress(log, "evaluate: " + m.name, static_cast<int64_t>(subjects.size() * result.drfs.size()));
+    int64_t done = 0;
+    for (const auto* s : subjects) {
+      for (double drf : result.drfs) {
+        const std::string out = data.prediction_path(m, *s, drf);
+        if (fs::exists(out)) {
+          ++result.predictions_cached;
+        } else {
+          fs::create_directories(fs::path(out).parent_path());
+          infer::StudyOptions study;
+          study.suv_factor = io::subject_suv_factor(data.dataset, *s);
+          if (data.dataset.units == Units::SUV) study.input_units = "suv";
+          infer::denoise_study(denoiser, data.dataset.resolve(s->low_dose.at(drf)), out, study);
+          ++result.predictions_run;
+        }
+        progress.update(++done, s->id + " DRF " + drf_name(drf));
+      }
+    }
+    progress.finish();
+  }
+  result.denoise_seconds = seconds_since(denoise_start);
+
+  const auto scoring_start = std::chrono::steady_clock::now();
+  // 2. The Gaussian baseline's FWHM per DRF, tuned on the validation split (train if it has none).
+  if (std::find(options.baselines.begin(), options.baselines.end(), "gaussian") != options.baselines.end()) {
+    auto tuning = data.dataset.subjects_in_split("val");
+    result.gaussian_split = "val";
+    if (tuning.empty()) tuning = data.dataset.subjects_in_split("train"), result.gaussian_split = "train";
+    if (tuning.empty()) tuning = subjects, result.gaussian_split = options.split;
+    for (double drf : result.drfs) {
+      std::vector<std::pair<Volume, Volume>> pairs;
+      std::vector<torch::Tensor> masks;
+      for (const auto* s : tuning) {
+        if (!s->low_dose.count(drf)) continue;
+        Volume full = data.full_dose(*s);
+        masks.push_back(body_mask(full.data));
+        pairs.emplace_back(data.low_dose(*s, drf), std::move(full));
+      }
+      const auto search = best_gaussian_fwhm(pairs, options.data_range, 15.0, masks);
+      data.gaussian_fwhm_mm[drf] = result.gaussian_fwhm_mm[drf] = search.best_fwhm_mm;
+      log << "gaussian baseline, DRF " << drf << ": FWHM " << std::fixed << std::setprecision(2)
+          << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
+          << result.gaussian_split << " subject(s))\n";
+      log.unsetf(std::ios::fixed);
+    }
+  }
+
+  // 3. Scores.
+  Progress progress(log, "evaluate: scoring", static_cast<int64_t>(subjects.size() * result.drfs.size()));
+  int64_t done = 0;
+  for (const auto* s : subjects) {
+    const Volume full = data.full_dose(*s);
+    const torch::Tensor body = body_mask(full.data);
+    std::optional<Volume> labels, truth, liver;
+    auto image = [&](const char* role) -> std::optional<Volume> {
+      const auto it = s->images.find(role);
+      if (it == s->images.end()) return std::nullopt;
+      return io::read_image(data.dataset.resolve(it->second));
+    };
+    labels = image("lesions");
+    liver = image("liver");
+    if (s->images.count("activity")) truth = data.read_suv(data.dataset.resolve(s->images.at("activity")), *s, &full);
+    for (double drf : result.drfs) {
+      for (const Method& m : methods) {
+        const Volume pred = data.prediction(m, *s, drf, full);
+        Score score;
+        score.subject = s->id;
+        score.drf = drf;
+        score.method = m.name;
+        score.psnr = psnr_in(full.data, pred.data, body, options.data_range);
+        score.psnr_ref_max = psnr_ref_max(full.data, pred.data, body);
+        score.ssim = ssim_in(full.data, pred.data, body, options.data_range);
+        score.nrmse = nrmse_in(full.data, pred.data, body);
+        if (liver) score.liver_cov = region_cov(pred.data, liver->data > 0.5);
+        if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels);
+        result.scores.push_back(std::move(score));
+      }
+      progress.update(++done, s->id + " DRF " + drf_name(drf));
+    }
+  }
+  progress.finish();
+  result.scoring_seconds = seconds_since(scoring_start);
+  detail::write_report(data, result);
+  return result;
+}
+
+std::string score_pair(const std::string& pred_path, const std::string& ref_path, const std::string& mask_path,
+                       const std::string& lesions_path, double data_range) {
+  UNIPET_CHECK(data_range > 0 && std::isfinite(data_range), "--range must be positive, got " << data_range);
+  const Volume ref = io::read_image(ref_path);
+  const Volume pred = io::read_image(pred_path);
+  UNIPET_CHECK(same_geometry(pred, ref, 1e-2), pred_path << " and " << ref_path
+                                                         << ": different geometry (size, spacing, origin or direction)");
+  UNIPET_CHECK(pred.units == ref.units || pred.units == Units::Unknown || ref.units == Units::Unknown,
+               pred_path << " is in " << to_string(pred.units) << " but " << ref_path << " in " << to_string(ref.units));
+  torch::Tensor mask;
+  if (!mask_path.empty()) {
+    const Volume m = io::read_image(mask_path);
+    UNIPET_CHECK(same_geometry(m, ref, 1e-2), mask_path << " and " << ref_path << ": different geometry");
+    mask = m.data > 0.5;
+  }
+  std::ostringstream out;
+  out << std::fixed;
+  out << "region: " << (mask.defined() ? "inside " + mask_path : std::string("whole volume (no --mask)")) << "\n";
+  out << std::setprecision(3) << "PSNR:        " << psnr_in(ref.data, pred.data, mask, data_range) << " dB (range "
+      << data_range << ")\n";
+  out << "PSNR (max):  " << psnr_ref_max(ref.data, pred.data, mask) << " dB (range: the reference's maximum)\n";
+  out << std::setprecision(4) << "SSIM:        " << ssim_in(ref.data, pred.data, mask, data_range) << "\n";
+  out << "NRMSE:       " << nrmse_in(ref.data, pred.data, mask) << "\n";
+  if (!lesions_path.empty()) {
+    const Volume labels = io::read_image(lesions_path);
+    const auto p = lesion_stats(pred, labels), r = lesion_stats(ref, labels);
+    out << std::setprecision(3);
+    for (size_t i = 0; i < p.size(); ++i) {
+      out << "lesion " << p[i].label << " (" << p[i].volume_ml << " ml): SUVmax " << p[i].suv_max << " vs "
+          << r[i].suv_max << " (" << 100 * relative_bias(p[i].suv_max, r[i].suv_max) << "%), SUVmean "
+          << p[i].suv_mean << " vs " << r[i].suv_mean << " (" << 100 * relative_bias(p[i].suv_mean, r[i].suv_mean)
+          << "%), SUVpeak " << p[i].suv_peak << " vs " << r[i].suv_peak << " ("
+          << 100 * relative_bias(p[i].suv_peak, r[i].suv_peak) << "%)\n";
+    }
+    if (p.empty()) out << "lesions: none in " << lesions_path << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace unipet::eval
