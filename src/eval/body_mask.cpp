@@ -54,10 +54,12 @@ torch::Tensor body_mask(const torch::Tensor& full_dose, double fraction) {
                "body_mask: expected a single volume, got " << full_dose.sizes());
   auto x = full_dose.to(torch::kFloat32).reshape({1, 1, depth, height, width});
   auto smooth = torch::avg_pool3d(x, 3, 1, 1, /*ceil_mode=*/false, /*count_include_pad=*/false);
-  const double robust_max = percentile(smooth, 99.9);
+  const double robust_max = percentile(x, 99.9);
   UNIPET_CHECK(robust_max > 0, "body_mask: the full-dose image's 99.9th percentile is " << robust_max
                                                                                      << ", so no body can be found");
-  auto above = (smooth > fraction * robust_max).reshape({depth, height, width}).to(torch::kCPU, torch::kUInt8).contiguous();
+  const double threshold = fraction * robust_max;
+  auto above = ((x > threshold) & (smooth > threshold)).reshape({depth, height, width});
+  above = above.to(torch::kCPU, torch::kUInt8).contiguous();
   std::vector<uint8_t> body(above.data_ptr<uint8_t>(), above.data_ptr<uint8_t>() + above.numel());
   fill_holes_per_slice(body, depth, height, width);
   auto filled = torch::from_blob(body.data(), {depth, height, width}, torch::kUInt8).to(torch::kBool);

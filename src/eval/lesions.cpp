@@ -56,7 +56,7 @@ std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels,
   auto index = torch::nonzero(l > 0);  // [N, 3] (d, h, w)
   auto label_of = l.index({index.select(1, 0), index.select(1, 1), index.select(1, 2)}).to(torch::kInt64);
   auto value_of = image.data.index({index.select(1, 0), index.select(1, 1), index.select(1, 2)}).to(torch::kFloat64);
-  auto present = torch::unique_consecutive(std::get<0>(label_of.sort())).to(torch::kCPU);
+  auto present = std::get<0>(torch::unique_consecutive(std::get<0>(label_of.sort()))).to(torch::kCPU);
 
   const double radius_mm = std::cbrt(3.0 * peak_ml * 1000.0 / (4.0 * kPi));
   std::vector<LesionStats> result;
