@@ -12,7 +12,8 @@ namespace {
 // over 2^24 elements and a whole-body volume easily has more.
 double percentile(const torch::Tensor& values, double percent) {
   const int64_t n = values.numel();
-  const auto k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(percent / 100.0 * static_cast<double>(n))));
+  const auto k =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(percent / 100.0 * static_cast<double>(n))));
   // kthvalue is not implemented for every device; the values travel to the CPU once.
   return std::get<0>(values.reshape({-1}).to(torch::kCPU).kthvalue(k)).item<double>();
 }
@@ -30,13 +31,22 @@ void fill_holes_per_slice(std::vector<uint8_t>& body, int64_t depth, int64_t hei
       outside[i] = 1;
       stack.push_back(i);
     };
-    for (int64_t h = 0; h < height; ++h) push(h, 0), push(h, width - 1);
-    for (int64_t w = 0; w < width; ++w) push(0, w), push(height - 1, w);
+    for (int64_t h = 0; h < height; ++h) {
+      push(h, 0);
+      push(h, width - 1);
+    }
+    for (int64_t w = 0; w < width; ++w) {
+      push(0, w);
+      push(height - 1, w);
+    }
     while (!stack.empty()) {
       const int64_t i = stack.back();
       stack.pop_back();
       const int64_t h = i / width, w = i % width;
-      push(h - 1, w), push(h + 1, w), push(h, w - 1), push(h, w + 1);
+      push(h - 1, w);
+      push(h + 1, w);
+      push(h, w - 1);
+      push(h, w + 1);
     }
     for (int64_t i = 0; i < height * width; ++i) slice[i] = !outside[i];
   }
@@ -55,8 +65,8 @@ torch::Tensor body_mask(const torch::Tensor& full_dose, double fraction) {
   auto x = full_dose.to(torch::kFloat32).reshape({1, 1, depth, height, width});
   auto smooth = torch::avg_pool3d(x, 3, 1, 1, /*ceil_mode=*/false, /*count_include_pad=*/false);
   const double robust_max = percentile(x, 99.9);
-  UNIPET_CHECK(robust_max > 0, "body_mask: the full-dose image's 99.9th percentile is " << robust_max
-                                                                                     << ", so no body can be found");
+  UNIPET_CHECK(robust_max > 0, "body_mask: the full-dose image's 99.9th percentile is "
+                                   << robust_max << ", so no body can be found");
   const double threshold = fraction * robust_max;
   auto above = ((x > threshold) & (smooth > threshold)).reshape({depth, height, width});
   above = above.to(torch::kCPU, torch::kUInt8).contiguous();

@@ -44,7 +44,8 @@ torch::Tensor filter_axis(const torch::Tensor& x, int64_t axis, double sigma_vox
 
 Volume gaussian_filter(const Volume& image, double fwhm_mm) {
   image.validate("gaussian_filter image");
-  UNIPET_CHECK(std::isfinite(fwhm_mm) && fwhm_mm >= 0, "gaussian_filter: fwhm must be >= 0 mm, got " << fwhm_mm);
+  UNIPET_CHECK(std::isfinite(fwhm_mm) && fwhm_mm >= 0,
+               "gaussian_filter: fwhm must be >= 0 mm, got " << fwhm_mm);
   if (fwhm_mm == 0) return with_geometry_of(image, image.data.clone());
   const double sigma_mm = fwhm_mm / (2.0 * std::sqrt(2.0 * std::log(2.0)));
   // spacing is (x, y, z) = (W, H, D): tensor axis a has spacing[2 - a].
@@ -54,7 +55,8 @@ Volume gaussian_filter(const Volume& image, double fwhm_mm) {
 }
 
 FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowdose_fulldose_pairs,
-                              double data_range, double max_fwhm_mm, const std::vector<torch::Tensor>& masks) {
+                              double data_range, double max_fwhm_mm,
+                              const std::vector<torch::Tensor>& masks) {
   const auto& pairs = lowdose_fulldose_pairs;
   UNIPET_CHECK(!pairs.empty(), "best_gaussian_fwhm: no (low dose, full dose) pairs to tune on");
   UNIPET_CHECK(masks.empty() || masks.size() == pairs.size(),
@@ -66,8 +68,9 @@ FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowd
   for (size_t i = 0; i < pairs.size(); ++i) {
     pairs[i].second.validate("best_gaussian_fwhm full dose " + std::to_string(i));
     UNIPET_CHECK(same_geometry(pairs[i].first, pairs[i].second),
-                 "best_gaussian_fwhm: pair " << i << ": low dose " << pairs[i].first.data.sizes() << " and full dose "
-                                             << pairs[i].second.data.sizes() << " differ in geometry");
+                 "best_gaussian_fwhm: pair " << i << ": low dose " << pairs[i].first.data.sizes()
+                                             << " and full dose " << pairs[i].second.data.sizes()
+                                             << " differ in geometry");
   }
 
   std::map<double, double> tried;
@@ -77,7 +80,8 @@ FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowd
     double sum = 0;
     for (size_t i = 0; i < pairs.size(); ++i) {
       const auto filtered = gaussian_filter(pairs[i].first, fwhm);
-      sum += psnr_in(pairs[i].second.data, filtered.data, masks.empty() ? torch::Tensor() : masks[i], data_range);
+      sum += psnr_in(pairs[i].second.data, filtered.data, masks.empty() ? torch::Tensor() : masks[i],
+                     data_range);
     }
     return tried[fwhm] = sum / static_cast<double>(pairs.size());
   };
@@ -96,9 +100,13 @@ FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowd
   double c = b - ratio * (b - a), d = a + ratio * (b - a);
   while (b - a > 0.05) {
     if (mean_psnr(c) >= mean_psnr(d)) {
-      b = d, d = c, c = b - ratio * (b - a);
+      b = d;
+      d = c;
+      c = b - ratio * (b - a);
     } else {
-      a = c, c = d, d = a + ratio * (b - a);
+      a = c;
+      c = d;
+      d = a + ratio * (b - a);
     }
   }
 
@@ -107,7 +115,10 @@ FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowd
   result.best_fwhm_mm = result.tried.front().first;
   result.best_psnr = result.tried.front().second;
   for (const auto& [fwhm, value] : result.tried) {
-    if (value > result.best_psnr) result.best_fwhm_mm = fwhm, result.best_psnr = value;
+    if (value > result.best_psnr) {
+      result.best_fwhm_mm = fwhm;
+      result.best_psnr = value;
+    }
   }
   return result;
 }

@@ -45,17 +45,20 @@ std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels,
   image.validate("lesion_stats image");
   labels.validate("lesion_stats labels");
   UNIPET_CHECK(same_geometry(image, labels), "lesion_stats: image " << describe(image) << " and labels "
-                                                                    << describe(labels) << " differ in geometry");
-  UNIPET_CHECK(std::isfinite(peak_ml) && peak_ml > 0, "lesion_stats: peak_ml must be positive, got " << peak_ml);
+                                                                    << describe(labels)
+                                                                    << " differ in geometry");
+  UNIPET_CHECK(std::isfinite(peak_ml) && peak_ml > 0,
+               "lesion_stats: peak_ml must be positive, got " << peak_ml);
   const auto& l = labels.data;
-  UNIPET_CHECK(!(l < 0).any().item<bool>(), "lesion_stats: labels must not be negative, minimum is "
-                                                << l.min().item<double>());
+  UNIPET_CHECK(!(l < 0).any().item<bool>(),
+               "lesion_stats: labels must not be negative, minimum is " << l.min().item<double>());
   UNIPET_CHECK((l == l.round()).all().item<bool>(), "lesion_stats: labels must be whole numbers");
 
   // Lesions are a tiny part of the volume: gather their voxels once and work on those lists.
   auto index = torch::nonzero(l > 0);  // [N, 3] (d, h, w)
   auto label_of = l.index({index.select(1, 0), index.select(1, 1), index.select(1, 2)}).to(torch::kInt64);
-  auto value_of = image.data.index({index.select(1, 0), index.select(1, 1), index.select(1, 2)}).to(torch::kFloat64);
+  auto value_of =
+      image.data.index({index.select(1, 0), index.select(1, 1), index.select(1, 2)}).to(torch::kFloat64);
   auto present = std::get<0>(torch::unique_consecutive(std::get<0>(label_of.sort()))).to(torch::kCPU);
 
   const double radius_mm = std::cbrt(3.0 * peak_ml * 1000.0 / (4.0 * kPi));
@@ -72,7 +75,8 @@ std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels,
     // argmax of a 1-D tensor returns the first maximum, and nonzero lists voxels in memory order.
     const int64_t hottest = values.argmax().item<int64_t>();
     s.suv_max = values[hottest].item<double>();
-    for (int64_t axis = 0; axis < 3; ++axis) s.peak_index_dhw[axis] = voxels_dhw[hottest][axis].item<int64_t>();
+    for (int64_t axis = 0; axis < 3; ++axis)
+      s.peak_index_dhw[axis] = voxels_dhw[hottest][axis].item<int64_t>();
     s.suv_peak = sphere_mean(image, s.peak_index_dhw, radius_mm);
     result.push_back(s);
   }
@@ -90,7 +94,7 @@ double contrast_recovery(double lesion_mean, double background_mean, double true
                          double true_background_mean) {
   UNIPET_CHECK(background_mean != 0 && true_background_mean != 0,
                "contrast_recovery: background means must not be 0, got " << background_mean << " and "
-                                                                       << true_background_mean);
+                                                                         << true_background_mean);
   const double true_contrast = true_lesion_mean / true_background_mean - 1;
   UNIPET_CHECK(true_contrast != 0, "contrast_recovery: the true lesion and background means are equal ("
                                        << true_lesion_mean << "), so there is no contrast to recover");

@@ -20,13 +20,15 @@ torch::Tensor as_volume(const torch::Tensor& t, const char* what) {
 
 void check_shapes(const torch::Tensor& reference, const torch::Tensor& test) {
   UNIPET_CHECK(reference.defined() && test.defined(), "metrics: reference or test image is undefined");
-  UNIPET_CHECK(reference.sizes() == test.sizes(),
-               "metrics: reference " << reference.sizes() << " and test " << test.sizes() << " differ in shape");
+  UNIPET_CHECK(reference.sizes() == test.sizes(), "metrics: reference " << reference.sizes() << " and test "
+                                                                        << test.sizes()
+                                                                        << " differ in shape");
 }
 
 void check_pair(const torch::Tensor& reference, const torch::Tensor& test, double data_range) {
   check_shapes(reference, test);
-  UNIPET_CHECK(std::isfinite(data_range) && data_range > 0, "metrics: data_range must be positive, got " << data_range);
+  UNIPET_CHECK(std::isfinite(data_range) && data_range > 0,
+               "metrics: data_range must be positive, got " << data_range);
 }
 
 double psnr_from_mse(double mse, double data_range) {
@@ -35,7 +37,8 @@ double psnr_from_mse(double mse, double data_range) {
 }
 
 double nrmse_from_norms(double error_norm, double reference_norm) {
-  UNIPET_CHECK(reference_norm > 0, "nrmse: the reference image is zero (in the region), so the error cannot be normalised");
+  UNIPET_CHECK(reference_norm > 0,
+               "nrmse: the reference image is zero (in the region), so the error cannot be normalised");
   return error_norm / reference_norm;
 }
 
@@ -63,8 +66,8 @@ SsimMap ssim_map(const torch::Tensor& reference, const torch::Tensor& test, doub
   auto y = as_volume(test, "ssim test");
   const int64_t radius = static_cast<int64_t>(options.truncate() * options.sigma() + 0.5);
   for (int64_t d = 2; d < 5; ++d) {
-    UNIPET_CHECK(x.size(d) > 2 * radius, "ssim: every side must exceed the " << 2 * radius + 1
-                                                                            << "-voxel window, got " << reference.sizes());
+    UNIPET_CHECK(x.size(d) > 2 * radius, "ssim: every side must exceed the "
+                                             << 2 * radius + 1 << "-voxel window, got " << reference.sizes());
   }
   auto offsets = torch::arange(-radius, radius + 1, x.options());
   auto kernel = torch::exp(-0.5 * offsets.pow(2) / (options.sigma() * options.sigma()));
@@ -118,7 +121,8 @@ double ssim_in(const torch::Tensor& reference, const torch::Tensor& test, const 
   auto [map, r] = ssim_map(reference, test, data_range, options);
   auto m = detail::region_mask(mask, reference, "ssim_in").reshape(as_volume(reference, "ssim_in").sizes());
   auto inside = m.slice(2, r, m.size(2) - r).slice(3, r, m.size(3) - r).slice(4, r, m.size(4) - r);
-  UNIPET_CHECK(inside.any().item<bool>(), "ssim_in: no mask voxel lies at least " << r
+  UNIPET_CHECK(inside.any().item<bool>(), "ssim_in: no mask voxel lies at least "
+                                              << r
                                               << " voxels (the SSIM window radius) from the volume faces");
   return map.masked_select(inside).mean().item<double>();
 }
@@ -126,7 +130,8 @@ double ssim_in(const torch::Tensor& reference, const torch::Tensor& test, const 
 double psnr_ref_max(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask) {
   UNIPET_CHECK(reference.defined() && reference.numel() > 0, "psnr_ref_max: the reference image is empty");
   const double peak = reference.max().to(torch::kFloat64).item<double>();
-  UNIPET_CHECK(peak > 0, "psnr_ref_max: the reference maximum " << peak << " is not positive, so it is no data range");
+  UNIPET_CHECK(peak > 0,
+               "psnr_ref_max: the reference maximum " << peak << " is not positive, so it is no data range");
   return psnr_in(reference, test, mask, peak);
 }
 

@@ -57,14 +57,15 @@ Interval bootstrap_finite(const std::vector<double>& values, uint64_t seed, int6
 
 Interval bootstrap_mean(const std::vector<double>& values, uint64_t seed, int64_t resamples, double level) {
   std::vector<double> finite;
-  std::copy_if(values.begin(), values.end(), std::back_inserter(finite), [](double x) { return std::isfinite(x); });
+  std::copy_if(values.begin(), values.end(), std::back_inserter(finite),
+               [](double x) { return std::isfinite(x); });
   return bootstrap_finite(finite, seed, resamples, level, "bootstrap_mean");
 }
 
 Interval paired_difference(const std::vector<double>& a, const std::vector<double>& b, uint64_t seed,
                            int64_t resamples, double level) {
-  UNIPET_CHECK(a.size() == b.size(), "paired_difference: the samples must pair up, got " << a.size() << " and "
-                                                                                      << b.size() << " values");
+  UNIPET_CHECK(a.size() == b.size(), "paired_difference: the samples must pair up, got "
+                                         << a.size() << " and " << b.size() << " values");
   std::vector<double> differences;
   for (size_t i = 0; i < a.size(); ++i) {
     if (std::isfinite(a[i]) && std::isfinite(b[i])) differences.push_back(a[i] - b[i]);

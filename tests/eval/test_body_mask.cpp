@@ -29,7 +29,8 @@ TEST(EvalBodyMask, IsTheBodyOutlineWithHolesFilledAndNoSpecks) {
   auto mask = body_mask(c.image);
   EXPECT_EQ(mask.scalar_type(), torch::kBool);
   EXPECT_EQ(mask.sizes(), c.image.sizes());
-  EXPECT_TRUE(mask.equal(c.cylinder)) << "differs in " << (mask != c.cylinder).sum().item<int64_t>() << " voxels";
+  EXPECT_TRUE(mask.equal(c.cylinder))
+      << "differs in " << (mask != c.cylinder).sum().item<int64_t>() << " voxels";
   EXPECT_TRUE(mask[2][9][6].item<bool>());   // inside the lung
   EXPECT_FALSE(mask[3][1][1].item<bool>());  // the speck
 }
@@ -42,7 +43,8 @@ TEST(EvalBodyMask, AHighFractionKeepsOnlyTheHotterPart) {
   auto mask = body_mask(c.image, 0.6);
   EXPECT_FALSE(mask.slice(0, 0, 3).any().item<bool>());
   EXPECT_FALSE((mask & ~c.cylinder).any().item<bool>());
-  EXPECT_TRUE(mask.slice(0, 4, 5).slice(1, 4, 16).slice(2, 4, 16).equal(c.cylinder.slice(0, 4, 5).slice(1, 4, 16).slice(2, 4, 16)));
+  EXPECT_TRUE(mask.slice(0, 4, 5).slice(1, 4, 16).slice(2, 4, 16).equal(
+      c.cylinder.slice(0, 4, 5).slice(1, 4, 16).slice(2, 4, 16)));
 }
 
 TEST(EvalBodyMask, RefusesBadFractionsAndEmptyImages) {

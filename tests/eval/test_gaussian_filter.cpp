@@ -58,8 +58,11 @@ TEST(GaussianFilter, ADeltaSpreadsWithTheSameSigmaInMillimetresAlongEveryAxis) {
 }
 
 TEST(GaussianFilter, RefusesNegativeFwhm) {
-  test::expect_error([] { gaussian_filter(volume(torch::ones({3, 3, 3}), {1, 1, 1}), -1.0); },
-                     {"gaussian_filter", "fwhm"});
+  test::expect_error(
+      [] {
+        gaussian_filter(volume(torch::ones({3, 3, 3}), {1, 1, 1}), -1.0);
+      },
+      {"gaussian_filter", "fwhm"});
 }
 
 // Pairs whose full dose is the low dose filtered at exactly 6 mm: the PSNR peaks (at +inf) there.
@@ -107,7 +110,8 @@ TEST(GaussianFilter, BestFwhmWithMasksScoresOnlyTheMaskedVoxels) {
 TEST(GaussianFilter, BestFwhmRefusesBadInputs) {
   auto pairs = pairs_filtered_at_6mm();
   test::expect_error([] { best_gaussian_fwhm({}); }, {"best_gaussian_fwhm", "no"});
-  test::expect_error([&] { best_gaussian_fwhm(pairs, 10.0, 13.0, {torch::Tensor()}); }, {"1 masks for 2 pairs"});
+  test::expect_error([&] { best_gaussian_fwhm(pairs, 10.0, 13.0, {torch::Tensor()}); },
+                     {"1 masks for 2 pairs"});
   test::expect_error([&] { best_gaussian_fwhm(pairs, 10.0, 0.0); }, {"max_fwhm_mm"});
   pairs[1].second.spacing[2] = 4.0;
   test::expect_error([&] { best_gaussian_fwhm(pairs); }, {"pair 1", "geometry"});

@@ -82,7 +82,8 @@ TEST(Lesions, MismatchedGeometryBadLabelsAndBadPeakAreRefused) {
   TwoLesionCase c;
   auto moved = c.labels;
   moved.spacing = {2.0, 3.0, 5.0};
-  test::expect_error([&] { lesion_stats(c.image, moved); }, {"lesion_stats", "image", "labels", "geometry", "4)", "5)"});
+  test::expect_error([&] { lesion_stats(c.image, moved); },
+                     {"lesion_stats", "image", "labels", "geometry", "4)", "5)"});
   auto negative = with_geometry_of(c.labels, c.labels.data.clone());
   negative.data[1][1][1] = -1.0;
   test::expect_error([&] { lesion_stats(c.image, negative); }, {"labels", "negative"});
@@ -100,8 +101,10 @@ TEST(Lesions, BiasContrastRecoveryAndCovAreExact) {
   // Region values 1 and 3: mean 2, population std 1.
   auto image = torch::full({2, 3, 4}, 50.0);
   auto mask = torch::zeros({2, 3, 4}, torch::kBool);
-  image[0][0][0] = 1.0, image[1][2][3] = 3.0;
-  mask[0][0][0] = true, mask[1][2][3] = true;
+  image[0][0][0] = 1.0;
+  image[1][2][3] = 3.0;
+  mask[0][0][0] = true;
+  mask[1][2][3] = true;
   EXPECT_NEAR(region_cov(image, mask), 0.5, 1e-15);
   EXPECT_EQ(region_cov(torch::full({2, 3, 4}, 7.0), torch::Tensor()), 0.0);
 }
@@ -111,9 +114,16 @@ TEST(Lesions, DerivedFiguresRefuseUndefinedInputs) {
   test::expect_error([] { relative_bias(NAN, 1.0); }, {"relative_bias", "finite"});
   test::expect_error([] { contrast_recovery(2.0, 1.0, 3.0, 3.0); }, {"contrast_recovery", "no contrast"});
   test::expect_error([] { contrast_recovery(2.0, 0.0, 3.0, 1.0); }, {"contrast_recovery", "background"});
-  test::expect_error([] { region_cov(torch::zeros({2, 2, 2}), torch::Tensor()); }, {"region_cov", "mean is 0"});
-  test::expect_error([] { region_cov(torch::ones({2, 2, 2}), torch::zeros({2, 2, 2}, torch::kBool)); },
-                     {"region_cov", "no voxel"});
+  test::expect_error(
+      [] {
+        region_cov(torch::zeros({2, 2, 2}), torch::Tensor());
+      },
+      {"region_cov", "mean is 0"});
+  test::expect_error(
+      [] {
+        region_cov(torch::ones({2, 2, 2}), torch::zeros({2, 2, 2}, torch::kBool));
+      },
+      {"region_cov", "no voxel"});
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 namespace unipet::eval {
 namespace {
 
-torch::Tensor vec(const std::string& key) { return unipet::test::reference_tensor("metric_vectors.safetensors", key); }
+torch::Tensor vec(const std::string& key) {
+  return unipet::test::reference_tensor("metric_vectors.safetensors", key);
+}
 
 TEST(Metrics, PsnrMatchesScikitImage) {
   const double expected = vec("psnr_range20").item<double>();
@@ -83,7 +85,11 @@ TEST(Metrics, MaskedSsimSplitsTheValidRegionsAverage) {
   auto mask = vec("textured_mask_thresh_0.5") > 0.5;
   const int64_t radius = 5;  // int(3.5 · 1.5 + 0.5)
   auto valid = [&](const torch::Tensor& m) {
-    return m.slice(2, radius, 24 - radius).slice(3, radius, 28 - radius).slice(4, radius, 20 - radius).sum().item<double>();
+    return m.slice(2, radius, 24 - radius)
+        .slice(3, radius, 28 - radius)
+        .slice(4, radius, 20 - radius)
+        .sum()
+        .item<double>();
   };
   const double n_in = valid(mask), n_out = valid(~mask);
   ASSERT_GT(n_in, 0);
@@ -97,14 +103,26 @@ TEST(Metrics, PsnrRefMaxUsesTheWholeReferencesPeak) {
   HalfMaskedCase c;
   c.reference[7][5][4] = 10.0;  // outside the mask, still sets the range
   EXPECT_NEAR(psnr_ref_max(c.reference, c.test, c.mask), 10.0 * std::log10(100.0 / 1.0), 1e-12);
-  test::expect_error([] { psnr_ref_max(-torch::ones({4, 4, 4}), torch::zeros({4, 4, 4})); }, {"psnr_ref_max", "maximum"});
+  test::expect_error(
+      [] {
+        psnr_ref_max(-torch::ones({4, 4, 4}), torch::zeros({4, 4, 4}));
+      },
+      {"psnr_ref_max", "maximum"});
 }
 
 TEST(Metrics, MasksWithTheWrongShapeValuesOrNoVoxelAreRefused) {
   auto a = torch::ones({4, 4, 4});
-  test::expect_error([&] { psnr_in(a, a, torch::ones({4, 4, 5}, torch::kBool), 1.0); }, {"psnr_in", "mask", "shape"});
+  test::expect_error(
+      [&] {
+        psnr_in(a, a, torch::ones({4, 4, 5}, torch::kBool), 1.0);
+      },
+      {"psnr_in", "mask", "shape"});
   test::expect_error([&] { nrmse_in(a, a, torch::full({4, 4, 4}, 0.5)); }, {"nrmse_in", "0 and 1"});
-  test::expect_error([&] { psnr_in(a, a, torch::zeros({4, 4, 4}, torch::kBool), 1.0); }, {"psnr_in", "no voxel"});
+  test::expect_error(
+      [&] {
+        psnr_in(a, a, torch::zeros({4, 4, 4}, torch::kBool), 1.0);
+      },
+      {"psnr_in", "no voxel"});
   // A mask only in the border the SSIM window cannot reach.
   auto big = torch::ones({12, 12, 12});
   auto rim = torch::zeros({12, 12, 12}, torch::kBool);

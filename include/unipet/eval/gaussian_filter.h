@@ -21,9 +21,9 @@ namespace unipet::eval {
 Volume gaussian_filter(const Volume& image, double fwhm_mm);
 
 struct FwhmSearch {
-  double best_fwhm_mm = 0;                          ///< the FWHM with the highest mean PSNR
-  double best_psnr = 0;                             ///< that mean PSNR (dB)
-  std::vector<std::pair<double, double>> tried;     ///< every (fwhm mm, mean PSNR dB), by fwhm
+  double best_fwhm_mm = 0;                       ///< the FWHM with the highest mean PSNR
+  double best_psnr = 0;                          ///< that mean PSNR (dB)
+  std::vector<std::pair<double, double>> tried;  ///< every (fwhm mm, mean PSNR dB), by fwhm
 };
 
 /// The FWHM in [0, max_fwhm_mm] maximising the mean over pairs of

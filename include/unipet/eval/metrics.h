@@ -24,8 +24,8 @@ double psnr(const torch::Tensor& reference, const torch::Tensor& test, double da
 double nrmse(const torch::Tensor& reference, const torch::Tensor& test);
 
 struct SsimOptions {
-  TORCH_ARG(double, sigma) = 1.5;      ///< Gaussian window sigma (voxels)
-  TORCH_ARG(double, truncate) = 3.5;   ///< window radius = int(truncate·sigma + 0.5)
+  TORCH_ARG(double, sigma) = 1.5;     ///< Gaussian window sigma (voxels)
+  TORCH_ARG(double, truncate) = 3.5;  ///< window radius = int(truncate·sigma + 0.5)
   TORCH_ARG(double, k1) = 0.01;
   TORCH_ARG(double, k2) = 0.03;
 };

@@ -14,10 +14,10 @@
 namespace unipet::eval {
 
 struct Interval {
-  double mean = 0;   ///< mean of the finite values
-  double low = 0;    ///< lower bound of the interval
-  double high = 0;   ///< upper bound of the interval
-  int64_t n = 0;     ///< values (or pairs) used
+  double mean = 0;  ///< mean of the finite values
+  double low = 0;   ///< lower bound of the interval
+  double high = 0;  ///< upper bound of the interval
+  int64_t n = 0;    ///< values (or pairs) used
 };
 
 /// Mean and percentile-bootstrap interval: `resamples` resamples of the n finite values, drawn
