@@ -51,7 +51,8 @@ Volume gaussian_filter(const Volume& image, double fwhm_mm) {
   // spacing is (x, y, z) = (W, H, D): tensor axis a has spacing[2 - a].
   auto y = image.data;
   for (int64_t axis = 0; axis < 3; ++axis) y = filter_axis(y, axis, sigma_mm / image.spacing[2 - axis]);
-  return with_geometry_of(image, y.contiguous());
+  // A width under every spacing leaves all axes untouched: still hand back a copy, never an alias.
+  return with_geometry_of(image, y.is_same(image.data) ? y.clone() : y.contiguous());
 }
 
 FwhmSearch best_gaussian_fwhm(const std::vector<std::pair<Volume, Volume>>& lowdose_fulldose_pairs,

@@ -33,6 +33,10 @@ TEST(GaussianFilter, ZeroFwhmIsACopy) {
   EXPECT_TRUE(out.data.equal(image.data));
   EXPECT_NE(out.data.data_ptr(), image.data.data_ptr());
   EXPECT_TRUE(same_geometry(out, image));
+  // 0.3 mm (3 sigma = 0.38 mm) on voxels of 1 mm or more: one-tap kernels, same values, still a copy.
+  auto narrow = gaussian_filter(image, 0.3);
+  EXPECT_TRUE(narrow.data.equal(image.data));
+  EXPECT_NE(narrow.data.data_ptr(), image.data.data_ptr());
 }
 
 TEST(GaussianFilter, AConstantImageStaysConstantUpToTheBorders) {
