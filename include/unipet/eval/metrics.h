@@ -3,9 +3,15 @@
 ///
 ///   double p = unipet::eval::psnr(full_dose, denoised, 20.0);     // dB, SUV range 0..20
 ///   double s = unipet::eval::ssim(full_dose, denoised, 20.0);
+///   auto body = unipet::eval::body_mask(full_dose);                // eval/body_mask.h
+///   double pb = unipet::eval::psnr_in(full_dose, denoised, body, 20.0);
 ///
 /// Inputs: tensors of the same shape whose last three dimensions are [D, H, W] (leading
 /// dimensions of size 1 are allowed), any device.
+///
+/// Masks (the `_in` variants): bool, or a number tensor holding only 0 and 1, with the same
+/// [D, H, W]; an undefined tensor (`torch::Tensor()`) means the whole volume. A mask with a
+/// different shape, other values, or no voxel set throws unipet::Error.
 #include <torch/torch.h>
 
 namespace unipet::eval {
@@ -13,9 +19,13 @@ namespace unipet::eval {
 /// 10·log10(data_range² / MSE), as skimage.metrics.peak_signal_noise_ratio. +inf when identical.
 double psnr(const torch::Tensor& reference, const torch::Tensor& test, double data_range);
 
+/// ‖reference − test‖₂ / ‖reference‖₂, as skimage.metrics.normalized_root_mse's default
+/// ('euclidean'). Throws when the reference is all zero.
+double nrmse(const torch::Tensor& reference, const torch::Tensor& test);
+
 struct SsimOptions {
-  TORCH_ARG(double, sigma) = 1.5;      ///< Gaussian window sigma (voxels)
-  TORCH_ARG(double, truncate) = 3.5;   ///< window radius = int(truncate·sigma + 0.5)
+  TORCH_ARG(double, sigma) = 1.5;     ///< Gaussian window sigma (voxels)
+  TORCH_ARG(double, truncate) = 3.5;  ///< window radius = int(truncate·sigma + 0.5)
   TORCH_ARG(double, k1) = 0.01;
   TORCH_ARG(double, k2) = 0.03;
 };
@@ -26,5 +36,23 @@ struct SsimOptions {
 /// sigma=1.5, use_sample_covariance=False, data_range=R). Every side must exceed the window.
 double ssim(const torch::Tensor& reference, const torch::Tensor& test, double data_range,
             const SsimOptions& options = SsimOptions());
+
+/// psnr with the MSE taken over the mask's voxels only.
+double psnr_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask,
+               double data_range);
+
+/// nrmse with both norms taken over the mask's voxels only.
+double nrmse_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask);
+
+/// The SSIM map of `ssim` averaged over the mask voxels that lie in its valid region (one window
+/// radius away from every face). Throws when no mask voxel lies there. With an undefined mask this
+/// equals `ssim`.
+double ssim_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask,
+               double data_range, const SsimOptions& options = SsimOptions());
+
+/// psnr_in with data_range = the maximum of the whole reference volume (not of the masked part),
+/// the "PSNR relative to the image peak" many PET papers report. Throws when that maximum is <= 0.
+double psnr_ref_max(const torch::Tensor& reference, const torch::Tensor& test,
+                    const torch::Tensor& mask = torch::Tensor());
 
 }  // namespace unipet::eval
