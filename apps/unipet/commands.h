@@ -12,5 +12,7 @@ void setup_convert(CLI::App& app);
 void setup_import(CLI::App& app);
 void setup_train(CLI::App& app);
 void setup_denoise(CLI::App& app);
+/// `argv` is recorded in the report as the command that made it.
+void setup_evaluate(CLI::App& app, int argc, char** argv);
 
 }  // namespace unipet::cli

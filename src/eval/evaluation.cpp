@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "evaluation_data.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/eval/body_mask.h"
@@ -33,18 +34,51 @@ std::string drf_name(double drf) {
   return s.str();
 }
 
-// Lesion and background means for contrast recovery: the background is a shell 2 to 4 voxels
-// around the lesion, other lesions left out.
-std::pair<double, double> lesion_and_shell_means(const torch::Tensor& image, const torch::Tensor& labels, int64_t label) {
-  const auto lesion = (labels == static_cast<double>(label)).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
-  auto dilate = [&](int64_t r) { return torch::max_pool3d(lesion, 2 * r + 1, 1, r).squeeze(0).squeeze(0) > 0; };
-  const auto shell = dilate(4) & ~dilate(1) & (labels == 0);
-  const auto in = lesion.squeeze(0).squeeze(0) > 0;
-  if (shell.sum().item<int64_t>() == 0) return {kNaN, kNaN};
-  return {image.index({in}).mean().item<double>(), image.index({shell}).mean().item<double>()};
+// Where each lesion and its background are, as flat voxel indices: computed once per subject
+// (the dilation is the costly part) and reused for every method and DRF. The background is a
+// shell 2 to 4 voxels around the lesion, other lesions left out.
+struct LesionRegion {
+  int64_t label;
+  torch::Tensor lesion, shell;  // flat indices; shell empty when there is no background
+};
+
+std::vector<LesionRegion> lesion_regions(const Volume& labels) {
+  std::vector<LesionRegion> regions;
+  const auto values = std::get<0>(torch::_unique(labels.data.flatten(), true));
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    const double label = values[i].item<double>();
+    if (label <= 0) continue;
+    const auto in = labels.data == label;
+    // Dilate within the lesion's bounding box (plus the shell) rather than over the volume.
+    const auto where = torch::nonzero(in);
+    const auto lo = std::get<0>(where.min(0)), hi = std::get<0>(where.max(0));
+    std::array<int64_t, 3> from{}, size{};
+    for (int64_t a = 0; a < 3; ++a) {
+      from[a] = std::max<int64_t>(0, lo[a].item<int64_t>() - 4);
+      size[a] = std::min<int64_t>(labels.data.size(a), hi[a].item<int64_t>() + 5) - from[a];
+    }
+    auto crop = [&](const torch::Tensor& t) {
+      return t.narrow(0, from[0], size[0]).narrow(1, from[1], size[1]).narrow(2, from[2], size[2]);
+    };
+    const auto box = crop(in).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
+    auto dilate = [&](int64_t r) { return torch::max_pool3d(box, 2 * r + 1, 1, r).squeeze(0).squeeze(0) > 0; };
+    auto shell_box = dilate(4) & ~dilate(1) & (crop(labels.data) == 0);
+    auto shell = torch::zeros_like(in);
+    crop(shell).copy_(shell_box);
+    regions.push_back({static_cast<int64_t>(label), torch::nonzero(in.flatten()).flatten(),
+                       torch::nonzero(shell.flatten()).flatten()});
+  }
+  return regions;
 }
 
-std::vector<LesionScore> score_lesions(const Volume& pred, const Volume& full, const Volume* truth, const Volume& labels) {
+std::pair<double, double> region_means(const torch::Tensor& image, const LesionRegion& r) {
+  if (r.shell.numel() == 0) return {kNaN, kNaN};
+  const auto flat = image.flatten();
+  return {flat.index_select(0, r.lesion).mean().item<double>(), flat.index_select(0, r.shell).mean().item<double>()};
+}
+
+std::vector<LesionScore> score_lesions(const Volume& pred, const Volume& full, const Volume* truth, const Volume& labels,
+                                       const std::vector<LesionRegion>& regions) {
   const auto p = lesion_stats(pred, labels), f = lesion_stats(full, labels);
   std::vector<LesionStats> t;
   if (truth) t = lesion_stats(*truth, labels);
@@ -56,12 +90,12 @@ std::vector<LesionScore> score_lesions(const Volume& pred, const Volume& full, c
     l.suv_max = p[i].suv_max, l.suv_mean = p[i].suv_mean, l.suv_peak = p[i].suv_peak;
     l.full_max = f[i].suv_max, l.full_mean = f[i].suv_mean, l.full_peak = f[i].suv_peak;
     if (truth) l.true_max = t[i].suv_max, l.true_mean = t[i].suv_mean, l.true_peak = t[i].suv_peak;
-    const auto [pl, pb] = lesion_and_shell_means(pred.data, labels.data, l.label);
-    const auto [rl, rb] = lesion_and_shell_means((truth ? *truth : full).data, labels.data, l.label);
+    const auto [pl, pb] = region_means(pred.data, regions[i]);
+    const auto [rl, rb] = region_means((truth ? *truth : full).data, regions[i]);
     try {
       l.contrast_recovery = contrast_recovery(pl, pb, rl, rb);
     } catch (const Error&) {
-      l.contrast_recovery = kNaN;  // no contrast in the reference (or no background shell)
+      l.contrast_recovery = kNaN;  // no contrast in the reference, or no background shell
     }
     out.push_back(l);
   }
@@ -165,7 +199,10 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     for (double drf : result.drfs)
       UNIPET_CHECK(s->low_dose.count(drf), options.dataset << ": subject " << s->id << " has no image at DRF " << drf);
   }
-  check_output_path(options.out, {OutputKind::Folder, {fs::path(options.dataset).parent_path()}, true});
+  // A folder with a report's metrics or prediction cache is ours to update (a re-run computes
+  // only what is missing); any other non-empty folder is refused, so no one's index.html is lost.
+  const bool ours = fs::exists(fs::path(options.out) / "metrics.csv") || fs::exists(fs::path(options.out) / "predictions");
+  check_output_path(options.out, {OutputKind::Folder, {fs::absolute(options.dataset).parent_path()}, ours});
   fs::create_directories(options.out);
 
   // 1. Model predictions that are not cached yet.
@@ -213,10 +250,11 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
       }
       const auto search = best_gaussian_fwhm(pairs, options.data_range, 15.0, masks);
       data.gaussian_fwhm_mm[drf] = result.gaussian_fwhm_mm[drf] = search.best_fwhm_mm;
-      log << "gaussian baseline, DRF " << drf << ": FWHM " << std::fixed << std::setprecision(2)
-          << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
-          << result.gaussian_split << " subject(s))\n";
-      log.unsetf(std::ios::fixed);
+      std::ostringstream line;
+      line << std::fixed << std::setprecision(2) << "gaussian baseline, DRF " << drf_name(drf) << ": FWHM "
+           << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
+           << result.gaussian_split << " subject(s))";
+      log << line.str() << "\n";
     }
   }
 
@@ -234,6 +272,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     };
     labels = image("lesions");
     liver = image("liver");
+    const auto regions = labels ? lesion_regions(*labels) : std::vector<LesionRegion>{};
     if (s->images.count("activity")) truth = data.read_suv(data.dataset.resolve(s->images.at("activity")), *s, &full);
     for (double drf : result.drfs) {
       for (const Method& m : methods) {
@@ -247,7 +286,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
         score.ssim = ssim_in(full.data, pred.data, body, options.data_range);
         score.nrmse = nrmse_in(full.data, pred.data, body);
         if (liver) score.liver_cov = region_cov(pred.data, liver->data > 0.5);
-        if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels);
+        if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels, regions);
         result.scores.push_back(std::move(score));
       }
       progress.update(++done, s->id + " DRF " + drf_name(drf));

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "evaluation_data.h"
@@ -27,6 +28,8 @@ namespace fs = std::filesystem;
 double bias(double value, double reference) {
   return std::isfinite(value) && std::isfinite(reference) && reference != 0 ? (value - reference) / reference : kNaN;
 }
+
+double x_inf() { return std::numeric_limits<double>::infinity(); }
 
 double mean_of(const std::vector<double>& v) {
   double sum = 0;
@@ -76,7 +79,12 @@ std::vector<double> per_subject(const EvaluationResult& r, double drf, const std
 }
 
 std::optional<Interval> interval(const std::vector<double>& v) {
-  if (std::none_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); })) return std::nullopt;
+  if (std::none_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); })) {
+    // A perfect prediction's PSNR is +inf for every subject: say so rather than leave it blank.
+    if (!v.empty() && std::all_of(v.begin(), v.end(), [](double x) { return std::isinf(x) && x > 0; }))
+      return Interval{x_inf(), x_inf(), x_inf(), static_cast<int64_t>(v.size())};
+    return std::nullopt;
+  }
   return bootstrap_mean(v);
 }
 
@@ -88,7 +96,7 @@ std::string number(double x, int decimals, bool percent) {
 }
 
 std::string with_interval(const Interval& i, int decimals, bool percent) {
-  if (i.n < 2) return number(i.mean, decimals, percent);
+  if (i.n < 2 || std::isinf(i.mean)) return number(i.mean, decimals, percent);
   return number(i.mean, decimals, percent) + " [" + number(i.low, decimals, percent) + ", " +
          number(i.high, decimals, percent) + "]";
 }
@@ -194,14 +202,15 @@ double robust_max(const torch::Tensor& v) {
   return std::get<0>(flat.topk(k)).min().item<double>();
 }
 
-void add_pictures(report::HtmlReport& page, const EvaluationData& data, const EvaluationResult& r,
-                  const std::vector<Method>& methods, const io::DatasetSubject& s, double drf) {
+void add_pictures(report::HtmlReport& page, const EvaluationData& data, const std::vector<Method>& methods, const io::DatasetSubject& s, double drf) {
   const Volume full = data.full_dose(s);
   std::vector<std::pair<std::string, Volume>> images{{"low dose", data.low_dose(s, drf)}};
   for (const Method& m : methods)
     if (m.kind != Method::Kind::LowDose) images.emplace_back(m.name, data.prediction(m, s, drf, full));
   images.emplace_back("full dose", full);
-  const report::Window window{0, std::max(1.0, robust_max(full.data))};
+  // A reading window as in the clinic: 0 to 10 SUV, lower when the image is fainter, so organs
+  // are not washed out by a bladder at 40 SUV.
+  const report::Window window{0, std::clamp(robust_max(full.data), 1.0, 10.0)};
   page.heading("Subject " + s.id + ", DRF " + drf_text(drf), 3);
   page.paragraph("One SUV window for every picture: 0 to " + number(window.high, 1, false) +
                  " SUV (inverted gray: black is hot).");
@@ -373,7 +382,7 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
                                       [&](const auto& s) { return s.id == id; });
     UNIPET_CHECK(subject != data.dataset.subjects.end(), "--show " << id << ": no such subject in " << o.dataset);
     UNIPET_CHECK(subject->low_dose.count(show_drf), "--show-drf " << show_drf << ": subject " << id << " has none");
-    add_pictures(page, data, r, methods, *subject, show_drf);
+    add_pictures(page, data, methods, *subject, show_drf);
   }
 
   page.heading("How this report was made");

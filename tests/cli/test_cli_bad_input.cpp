@@ -296,6 +296,20 @@ std::vector<BadInput> catalogue() {
          valid_nifti(d);
          write_bytes((d / "list.txt").string(), "in.nii.gz\n");
        }},
+      // --- evaluate ---
+      {"evaluate without a dataset", "evaluate --out {d}/r", {"--dataset"}},
+      {"evaluate with a method without a name", "evaluate --dataset {d}/dataset.json --method {d}/m --out {d}/r",
+       {"--method", "NAME="}},
+      {"evaluate --pred without --ref", "evaluate --pred {d}/in.nii.gz", {"--pred", "--ref"}, valid_nifti},
+      {"evaluate a pair of other geometry", "evaluate --pred {d}/in.nii.gz --ref {d}/other.nii.gz",
+       {"{d}/in.nii.gz", "{d}/other.nii.gz", "geometry"},
+       [](auto& d) {
+         valid_nifti(d);
+         Volume v = awkward_volume();
+         v.spacing[0] *= 2;
+         io::write_image(v, (d / "other.nii.gz").string());
+       }},
+      {"evaluate a pair with range 0", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz --range 0", {"--range"}, valid_nifti},
       // --- demo and general options ---
       {"demo with 100000 threads", "demo --threads 100000", {"--threads"}},
       {"demo in float16 on the CPU", "demo --device cpu --dtype float16", {"--dtype", "float16"}},

@@ -53,7 +53,8 @@ std::vector<Writer> writers() {
            "pairs/dataset.json"},
           {"denoise", "denoise -i {in} -o {out} --suv-factor 0.001 --tile 8 -m '" + std::string(UNIPET_TEST_DATA_DIR) +
                           "/../../results/cpu-profile/unipet/model_final.safetensors'",
-           "study/in.nii.gz"}};
+           "study/in.nii.gz"},
+          {"evaluate", "evaluate --dataset {in} --split train --baseline lowdose --out {out}", "pairs/dataset.json"}};
 }
 
 void prepare_inputs(const fs::path& d) {

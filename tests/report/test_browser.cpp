@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "png_test_util.h"
+#include "report/browser_test_util.h"
 #include "test_util.h"
 #include "unipet/report/figures.h"
 #include "unipet/report/html.h"
@@ -20,11 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace unipet::report;
 
-size_t count(const std::string& text, const std::string& part) {
-  size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
-  return n;
-}
 
 // A torso-like phantom: an elliptic body of SUV 1 with a hot sphere (SUV 6) above and to the
 // patient's left of centre, and a slowly varying "noisy" copy of it.
@@ -83,53 +79,6 @@ std::string sample_page() {
   page.figure(data_uri_png(difference_slice(low, full, 32, 1.5, 320)), "Low minus full dose (SUV ±1.5)");
   page.code_block("unipet evaluate --data test/ --report-dir report/");
   return page.str();
-}
-
-// Appended by the test only (the report itself has no script): it proves that console
-// messages reach the log, and records in the DOM how many pictures decoded once the page loaded.
-const char* const kProbe = R"(<script>
-console.log("unipet-probe-ran");
-window.addEventListener("load", function () {
-  var decoded = 0;
-  for (var i = 0; i < document.images.length; ++i) {
-    if (document.images[i].complete && document.images[i].naturalWidth > 0) ++decoded;
-  }
-  document.body.setAttribute("data-decoded", decoded + "/" + document.images.length);
-});
-</script>
-)";
-
-struct BrowserRun {
-  int status = -1;
-  std::string out, log;
-};
-
-BrowserRun run_chromium(const TempDir& dir, const std::string& mode, const std::string& page) {
-  const std::string command =
-      "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
-      "--hide-scrollbars --user-data-dir='" +
-      dir / "profile" +
-      "' --enable-logging=stderr "
-      "--v=0 --window-size=1280,2000 " +
-      mode + " 'file://" + page + "' > '" + dir / "out" + "' 2> '" + dir / "log" + "'";
-  BrowserRun run;
-  run.status = std::system(command.c_str());
-  run.out = read_bytes(dir / "out");
-  run.log = read_bytes(dir / "log");
-  return run;
-}
-
-// Console lines other than the probe's: Chromium logs every level (errors, uncaught exceptions,
-// refused loads) as "CONSOLE".
-std::vector<std::string> unexpected_console_lines(const std::string& log) {
-  std::vector<std::string> lines;
-  std::istringstream in(log);
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("CONSOLE") != std::string::npos && line.find("unipet-probe-ran") == std::string::npos) {
-      lines.push_back(line);
-    }
-  }
-  return lines;
 }
 
 TEST(ReportBrowser, RendersInHeadlessChromium) {
