@@ -136,7 +136,7 @@ report::Table summary_table(const EvaluationResult& r, double drf, const std::ve
     std::optional<size_t> best;
     for (size_t m = 0; m < methods.size(); ++m) {
       t.rows[m].push_back(cells[c][m] ? with_interval(*cells[c][m], used[c].decimals, used[c].percent) : "");
-      if (cells[c][m] && std::isfinite(cells[c][m]->mean) &&
+      if (cells[c][m] && !std::isnan(cells[c][m]->mean) &&
           (!best || goodness(*cells[c][m]) > goodness(*cells[c][*best])))
         best = m;
     }
