@@ -7,6 +7,8 @@
 #include <limits>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "evaluation_data.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
@@ -179,17 +181,9 @@ std::vector<double> trained_drfs(const EvaluationOptions& o) {
     const auto it = metadata.find("unipet.train.config");
     if (it == metadata.end()) continue;
     try {
-      std::vector<double> drfs;
-      std::istringstream in(it->second);
-      const std::string text = it->second;
-      const auto at = text.find("\"drfs\"");
-      if (at == std::string::npos) continue;
-      const auto open = text.find('[', at), close = text.find(']', at);
-      std::istringstream list(text.substr(open + 1, close - open - 1));
-      for (std::string item; std::getline(list, item, ',');)
-        if (item.find_first_not_of(" \n") != std::string::npos) drfs.push_back(std::stod(item));
-      if (!drfs.empty()) return drfs;
-    } catch (const std::exception&) {
+      const auto config = nlohmann::json::parse(it->second);
+      if (config.contains("drfs") && !config["drfs"].empty()) return config["drfs"].get<std::vector<double>>();
+    } catch (const nlohmann::json::exception&) {
       continue;  // an unreadable record marks nothing
     }
   }

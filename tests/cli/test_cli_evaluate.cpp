@@ -83,10 +83,15 @@ TEST(CliEvaluate, ScoresEveryMethodCachesPredictionsAndRendersTheReport) {
   EXPECT_NE(summary.find("4 computed, 0 cached"), std::string::npos) << summary;
   EXPECT_NE(summary.find("| **inf** |"), std::string::npos) << "the perfect method's PSNR is best: " << summary;
 
-  // A re-run computes nothing new.
-  r = unipet_cli(args);
+  // The identity model records no training: no DRF is marked as unseen.
+  EXPECT_NE(read_bytes(report + "/index.html").find("DRFs seen in training: not recorded"), std::string::npos);
+  EXPECT_EQ(read_bytes(report + "/index.html").find("hollow: not seen in training"), std::string::npos);
+
+  // A re-run computes nothing new; DRF 20 is marked as not seen in training when told so.
+  r = unipet_cli(args + " --trained-drfs 4");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(read_bytes(report + "/summary.md").find("0 computed, 4 cached"), std::string::npos);
+  EXPECT_NE(read_bytes(report + "/index.html").find("hollow: not seen in training"), std::string::npos);
 
   if (!have_chromium()) GTEST_SKIP() << "chromium is not installed (./run installs Debian's chromium package)";
   // (One TempDir per test: a second one would have the same name and remove the first.)
