@@ -348,7 +348,9 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
   }
 
   page.heading("Scores per dose reduction factor");
-  if (trained.empty()) page.paragraph("DRFs seen in training: not recorded in the model files (or no model given); no point is marked.");
+  if (trained.empty())
+    page.paragraph("DRFs seen in training: not recorded (no model file lists them: a model trained on every DRF of "
+                   "its dataset records none); no point is marked. --trained-drfs sets them.");
   for (int c : {0, 2, 4}) {
     const Column col = columns()[static_cast<size_t>(c)];
     const auto plot = drf_plot(r, methods, col, trained);
