@@ -101,14 +101,14 @@ bool is_study_collection(const std::string& input) {
   const fs::path p(input);
   if (fs::is_regular_file(p)) return ends_with(input, ".txt");
   if (!fs::is_directory(p)) return false;
-  int64_t subfolders_with_pet = 0;
+  bool other_files = false;
   for (const auto& entry : fs::directory_iterator(p)) {
-    if (hidden(entry.path())) continue;
-    if (entry.is_regular_file()) {
-      if (io::is_image_path(entry.path().string())) return true;
-      return false;  // a file of its own that is not an image: the folder is one DICOM study
-    }
+    if (hidden(entry.path()) || !entry.is_regular_file()) continue;
+    if (io::is_image_path(entry.path().string())) return true;
+    other_files = true;
   }
+  if (other_files) return false;  // files of its own that are not images: one DICOM study
+  int64_t subfolders_with_pet = 0;
   for (const auto& entry : fs::directory_iterator(p))
     if (!hidden(entry.path()) && entry.is_directory() && holds_pet_series(entry.path())) ++subfolders_with_pet;
   return subfolders_with_pet >= 2;
