@@ -7,7 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include "unipet/core/device.h"
-#include "unipet/infer/sliding_window.h"
+#include "unipet/infer/denoiser.h"
 #include "unipet/nn/intensity.h"
 #include "unipet/nn/unipet.h"
 #include "unipet/sim/phantom.h"
@@ -78,12 +78,8 @@ void BM_WholeBodyDenoise(benchmark::State& state) {
   nn::UniPET model{nn::UniPETOptions()};
   model->eval();
   model->to(dtype);
-  const nn::IntensityNormalization norm;
   torch::NoGradGuard no_grad;
-  const infer::TileFunction net = [&](const torch::Tensor& tiles) {
-    const auto n = norm.normalize(tiles);
-    return norm.denormalize(n + model->residual(n.to(dtype)).to(torch::kFloat32)) + (tiles - tiles.clamp(0.0, norm.clip_max));
-  };
+  const infer::TileFunction net = infer::unipet_tile_function(model, nn::IntensityNormalization(), torch::kCPU, dtype);
   int64_t tiles = 0;
   for (auto _ : state) {
     tiles = 0;

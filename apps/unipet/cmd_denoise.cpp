@@ -60,14 +60,10 @@ void run_denoise(DenoiseCliOptions o) {
   if (!o.uncertainty.empty()) io::check_pet_output(o.uncertainty, {o.input, o.output});
   const infer::Denoiser denoiser(o.model, o.denoise);
   study.uncertainty = o.uncertainty;
-  std::optional<Progress> progress;
-  study.progress = [&](int64_t done, int64_t total) {
-    if (!progress) progress.emplace(std::cerr, "denoise tiles", total);
-    if (progress->terminal() || done == total || done % std::max<int64_t>(1, total / 10) == 0)
-      progress->update(done, "");
-  };
+  DeferredProgress progress(std::cerr, "denoise tiles");
+  study.progress = [&](int64_t done, int64_t total) { progress(done, total); };
   const auto report = infer::denoise_study(denoiser, o.input, o.output, study);
-  if (progress) progress->finish();
+  progress.finish();
   std::cout << report.summary() << "\n";
 }
 

@@ -86,4 +86,14 @@ void Progress::finish() {
   drawn_ = false;
 }
 
+void DeferredProgress::operator()(int64_t done, int64_t total) {
+  if (!progress_) progress_.emplace(out_, label_, total);
+  if (progress_->terminal() || done == total || done % std::max<int64_t>(1, total / 10) == 0)
+    progress_->update(done, "");
+}
+
+void DeferredProgress::finish() {
+  if (progress_) progress_->finish();
+}
+
 }  // namespace unipet

@@ -28,12 +28,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string drf_name(double drf) {
-  std::ostringstream s;
-  s << drf;
-  return s.str();
-}
-
 // Where each lesion and its background are, as flat voxel indices: computed once per subject
 // (the dilation is the costly part) and reused for every method and DRF. The background is a
 // shell 2 to 4 voxels around the lesion, other lesions left out.
@@ -156,14 +150,12 @@ Volume EvaluationData::full_dose(const io::DatasetSubject& subject) const {
   return read_suv(dataset.resolve(subject.full_dose), subject, nullptr);
 }
 
-Volume EvaluationData::low_dose(const io::DatasetSubject& subject, double drf) const {
-  const Volume full = full_dose(subject);
+Volume EvaluationData::low_dose(const io::DatasetSubject& subject, double drf, const Volume& full) const {
   return read_suv(dataset.resolve(subject.low_dose.at(drf)), subject, &full);
 }
 
 Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject& subject, double drf,
-                                  const Volume& full) const {
-  const Volume low = read_suv(dataset.resolve(subject.low_dose.at(drf)), subject, &full);
+                                  const Volume& full, const Volume& low) const {
   switch (method.kind) {
     case Method::Kind::LowDose:
       return low;
@@ -203,7 +195,8 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   // only what is missing); any other non-empty folder is refused, so no one's index.html is lost.
   const bool ours = fs::exists(fs::path(options.out) / "metrics.csv") || fs::exists(fs::path(options.out) / "predictions");
   check_output_path(options.out, {OutputKind::Folder, {fs::absolute(options.dataset).parent_path()}, ours});
-  fs::create_directories(options.out);
+  // Removed again if the run fails before anything is written into it.
+  CreatedFolder created(options.out);
 
   // 1. Model predictions that are not cached yet.
   const auto denoise_start = std::chrono::steady_clock::now();
@@ -225,7 +218,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
           infer::denoise_study(denoiser, data.dataset.resolve(s->low_dose.at(drf)), out, study);
           ++result.predictions_run;
         }
-        progress.update(++done, s->id + " DRF " + drf_name(drf));
+        progress.update(++done, s->id + " DRF " + detail::drf_text(drf));
       }
     }
     progress.finish();
@@ -246,12 +239,12 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
         if (!s->low_dose.count(drf)) continue;
         Volume full = data.full_dose(*s);
         masks.push_back(body_mask(full.data));
-        pairs.emplace_back(data.low_dose(*s, drf), std::move(full));
+        pairs.emplace_back(data.low_dose(*s, drf, full), std::move(full));
       }
       const auto search = best_gaussian_fwhm(pairs, options.data_range, 15.0, masks);
       data.gaussian_fwhm_mm[drf] = result.gaussian_fwhm_mm[drf] = search.best_fwhm_mm;
       std::ostringstream line;
-      line << std::fixed << std::setprecision(2) << "gaussian baseline, DRF " << drf_name(drf) << ": FWHM "
+      line << std::fixed << std::setprecision(2) << "gaussian baseline, DRF " << detail::drf_text(drf) << ": FWHM "
            << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
            << result.gaussian_split << " subject(s))";
       log << line.str() << "\n";
@@ -275,8 +268,9 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     const auto regions = labels ? lesion_regions(*labels) : std::vector<LesionRegion>{};
     if (s->images.count("activity")) truth = data.read_suv(data.dataset.resolve(s->images.at("activity")), *s, &full);
     for (double drf : result.drfs) {
+      const Volume low = data.low_dose(*s, drf, full);
       for (const Method& m : methods) {
-        const Volume pred = data.prediction(m, *s, drf, full);
+        const Volume pred = data.prediction(m, *s, drf, full, low);
         Score score;
         score.subject = s->id;
         score.drf = drf;
@@ -289,12 +283,13 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
         if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels, regions);
         result.scores.push_back(std::move(score));
       }
-      progress.update(++done, s->id + " DRF " + drf_name(drf));
+      progress.update(++done, s->id + " DRF " + detail::drf_text(drf));
     }
   }
   progress.finish();
   result.scoring_seconds = seconds_since(scoring_start);
   detail::write_report(data, result);
+  created.keep();
   return result;
 }
 

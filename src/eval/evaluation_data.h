@@ -1,6 +1,7 @@
 #pragma once
 // Internal to src/eval: what the scoring (evaluation.cpp) and the report (evaluation_report.cpp)
 // both need: a subject's images in SUV and each method's prediction for it.
+#include <sstream>
 #include <string>
 
 #include "unipet/core/volume.h"
@@ -20,10 +21,20 @@ struct EvaluationData {
   /// An image of the subject in SUV, checked against the full-dose geometry when `like` is given.
   Volume read_suv(const std::string& path, const io::DatasetSubject& subject, const Volume* like) const;
   Volume full_dose(const io::DatasetSubject& subject) const;
-  Volume low_dose(const io::DatasetSubject& subject, double drf) const;
-  /// The method's output for (subject, drf) in SUV; Model predictions must exist already.
-  Volume prediction(const Method& method, const io::DatasetSubject& subject, double drf, const Volume& full) const;
+  /// The low-dose image, checked against `full` (the subject's full dose).
+  Volume low_dose(const io::DatasetSubject& subject, double drf, const Volume& full) const;
+  /// The method's output for (subject, drf) in SUV, from `low` (the low-dose image) for the
+  /// baselines, from files for the others; Model predictions must exist already.
+  Volume prediction(const Method& method, const io::DatasetSubject& subject, double drf, const Volume& full,
+                    const Volume& low) const;
 };
+
+/// "4", "20", "2.5": a DRF as people write it.
+inline std::string drf_text(double drf) {
+  std::ostringstream s;
+  s << drf;
+  return s.str();
+}
 
 /// Methods in report order: the given ones, then the baselines.
 std::vector<Method> all_methods(const EvaluationOptions& options);

@@ -103,12 +103,6 @@ std::string with_interval(const Interval& i, int decimals, bool percent) {
          number(i.high, decimals, percent) + "]";
 }
 
-std::string drf_text(double drf) {
-  std::ostringstream s;
-  s << drf;
-  return s.str();
-}
-
 // The summary table of one DRF: only columns with numbers; the best of each column marked.
 report::Table summary_table(const EvaluationResult& r, double drf, const std::vector<Method>& methods) {
   report::Table t;
@@ -198,9 +192,10 @@ double robust_max(const torch::Tensor& v) {
 
 void add_pictures(report::HtmlReport& page, const EvaluationData& data, const std::vector<Method>& methods, const io::DatasetSubject& s, double drf) {
   const Volume full = data.full_dose(s);
-  std::vector<std::pair<std::string, Volume>> images{{"low dose", data.low_dose(s, drf)}};
+  const Volume low = data.low_dose(s, drf, full);
+  std::vector<std::pair<std::string, Volume>> images{{"low dose", low}};
   for (const Method& m : methods)
-    if (m.kind != Method::Kind::LowDose) images.emplace_back(m.name, data.prediction(m, s, drf, full));
+    if (m.kind != Method::Kind::LowDose) images.emplace_back(m.name, data.prediction(m, s, drf, full, low));
   images.emplace_back("full dose", full);
   // A reading window as in the clinic: 0 to 10 SUV, lower when the image is fainter, so organs
   // are not washed out by a bladder at 40 SUV.

@@ -60,20 +60,21 @@ Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
   model_->to(device_, dtype_);
 }
 
-TileFunction Denoiser::tile_function() const {
-  // A copy of the handle shares the module; forward is not const, the denoiser's state is.
-  nn::UniPET model = model_;
-  return [this, model](const torch::Tensor& tiles) mutable {
+TileFunction unipet_tile_function(nn::UniPET model, const nn::IntensityNormalization& normalization,
+                                  torch::Device device, torch::ScalarType dtype) {
+  return [model, normalization, device, dtype](const torch::Tensor& tiles) mutable {
     torch::NoGradGuard no_grad;
-    const auto x = tiles.to(device_, torch::kFloat32);
-    const auto n = normalization_.normalize(x);
+    const auto x = tiles.to(device, torch::kFloat32);
+    const auto n = normalization.normalize(x);
     // The residual alone runs in the model's precision; the input is added back in float32, so
     // bfloat16 does not round every voxel to 8 bits of mantissa. What the clip removed passes
     // through: the identity network returns its input exactly.
-    const auto y = n + model->residual(n.to(dtype_)).to(torch::kFloat32);
-    return normalization_.denormalize(y) + (x - x.clamp(0.0, normalization_.clip_max));
+    const auto y = n + model->residual(n.to(dtype)).to(torch::kFloat32);
+    return normalization.denormalize(y) + (x - x.clamp(0.0, normalization.clip_max));
   };
 }
+
+TileFunction Denoiser::tile_function() const { return unipet_tile_function(model_, normalization_, device_, dtype_); }
 
 SlidingWindowResult Denoiser::denoise(const torch::Tensor& volume) const {
   return sliding_window(volume.to(device_, torch::kFloat32), tile_function(), options_.window);

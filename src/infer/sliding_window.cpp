@@ -147,10 +147,12 @@ SlidingWindowResult sliding_window(const torch::Tensor& volume_in, const TileFun
     std::vector<torch::Tensor> predictions;
     for (const auto& dims : flips)
       predictions.push_back(dims.empty() ? predict(tiles) : predict(tiles.flip(dims)).flip(dims));
-    const auto stacked = torch::stack(predictions);  // [flips, N, 1, t, t, t]
-    const auto mean = stacked.mean(0).squeeze(1);
-    const auto spread_sq = options.uncertainty ? (stacked - stacked.mean(0, true)).pow(2).mean(0).squeeze(1)
-                                               : torch::Tensor();
+    torch::Tensor mean = predictions.front().squeeze(1), spread_sq;
+    if (predictions.size() > 1) {
+      const auto stacked = torch::stack(predictions);  // [flips, N, 1, t, t, t]
+      mean = stacked.mean(0).squeeze(1);
+      if (options.uncertainty) spread_sq = (stacked - stacked.mean(0, true)).pow(2).mean(0).squeeze(1);
+    }
     for (int64_t i = 0; i < count; ++i) {
       const Index3& s = plan.run[first + i];
       tile_view(acc, s, t).add_(weight * mean[i]);

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <ostream>
 
+#include "../io/file_names.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
@@ -17,24 +17,10 @@
 namespace unipet::infer {
 
 namespace fs = std::filesystem;
+using io::detail::ends_with_ci;
+using io::detail::lower;
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && lower(text.substr(text.size() - suffix.size())) == suffix;
-}
-
-// The image extension of `name` (".nii.gz", ".mha", ...), "" for none.
-std::string image_extension(const std::string& name) {
-  for (const char* ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"})
-    if (ends_with(name, ext)) return name.substr(name.size() - std::string(ext).size());
-  return "";
-}
 
 bool hidden(const fs::path& p) {
   const std::string name = p.filename().string();
@@ -99,7 +85,7 @@ std::string one_line(std::string message) {
 
 bool is_study_collection(const std::string& input) {
   const fs::path p(input);
-  if (fs::is_regular_file(p)) return ends_with(input, ".txt");
+  if (fs::is_regular_file(p)) return ends_with_ci(input, ".txt");
   if (!fs::is_directory(p)) return false;
   bool other_files = false;
   for (const auto& entry : fs::directory_iterator(p)) {
@@ -132,7 +118,7 @@ std::vector<StudyJob> plan_studies(const std::string& input, const std::string& 
     StudyJob job;
     job.name = study_name(study);
     job.input = study.string();
-    const std::string ext = io::is_image_path(job.input) ? image_extension(job.name) : "";
+    const std::string ext = io::image_extension(job.name);
     const std::string stem = job.name.substr(0, job.name.size() - ext.size());
     const std::string out_ext = fmt.empty() ? ext : fmt == "dicom" ? "" : "." + fmt;
     job.output = (fs::path(output_dir) / (stem + out_ext)).string();
@@ -166,15 +152,10 @@ std::vector<StudyOutcome> denoise_studies(const Denoiser& denoiser, const std::v
       } else {
         StudyOptions o = options;
         o.uncertainty = outcome.job.uncertainty;
-        std::optional<Progress> progress;  // made once the tile count is known
-        o.progress = [&](int64_t done, int64_t total) {
-          if (!progress) progress.emplace(log, prefix + outcome.job.name + " tiles", total);
-          // A log file gets a line per tenth of the study, a terminal a redrawn bar.
-          if (progress->terminal() || done == total || done % std::max<int64_t>(1, total / 10) == 0)
-            progress->update(done, "");
-        };
+        DeferredProgress progress(log, prefix + outcome.job.name + " tiles");
+        o.progress = [&](int64_t done, int64_t total) { progress(done, total); };
         const StudyReport report = denoise_study(denoiser, outcome.job.input, outcome.job.output, o);
-        if (progress) progress->finish();
+        progress.finish();
         outcome.status = StudyOutcome::Status::Done;
         outcome.message = report.summary();
       }

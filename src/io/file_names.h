@@ -1,5 +1,5 @@
 #pragma once
-// Internal to src/io: small string helpers for file names and extensions.
+// Internal to unipet_core (src/io, src/infer): small string helpers for file names and extensions.
 #include <string>
 
 namespace unipet::io::detail {

@@ -172,11 +172,15 @@ void verify_written(const Volume& volume, const torch::Tensor& data, const std::
 
 }  // namespace
 
-bool is_image_path(const std::string& path) {
-  for (const char* ext : {".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr"})
-    if (detail::ends_with_ci(path, ext)) return true;
-  return false;
+std::string image_extension(const std::string& path) {
+  // .nii.gz before .nii is not needed (".nii" does not end ".nii.gz"), but the longest match is
+  // what a caller stripping the extension wants.
+  for (const std::string ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"})
+    if (detail::ends_with_ci(path, ext)) return path.substr(path.size() - ext.size());
+  return "";
 }
+
+bool is_image_path(const std::string& path) { return !image_extension(path).empty(); }
 
 Volume read_image(const std::string& path, const ReadImageOptions& options) {
   silence_itk_warnings();

@@ -129,6 +129,7 @@ TEST(CliEvaluate, APredictionWithOtherGeometryIsOneErrorNamingBothFiles) {
   EXPECT_NE(line.find(bad.string()), std::string::npos) << line;
   EXPECT_NE(line.find(d.resolve(s.full_dose)), std::string::npos) << line;
   EXPECT_NE(line.find("geometry"), std::string::npos) << line;
+  EXPECT_FALSE(fs::exists(f.dir / "report")) << "a failed evaluation left its new report folder";
 }
 
 TEST(CliEvaluate, ScoresOnePairInsideAMaskWithLesions) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 namespace unipet {
@@ -42,6 +43,25 @@ class Progress {
   bool terminal_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+/// A Progress made at the first report, when the total is known (the tiles of a volume are
+/// counted only once it is read), drawing a terminal bar at every report but writing a log a
+/// line per tenth of the work.
+///
+///   DeferredProgress progress(std::cerr, "denoise tiles");
+///   options.progress = [&](int64_t done, int64_t total) { progress(done, total); };
+class DeferredProgress {
+ public:
+  DeferredProgress(std::ostream& out, std::string label) : out_(out), label_(std::move(label)) {}
+  void operator()(int64_t done, int64_t total);
+  /// Ends the line, if anything was reported.
+  void finish();
+
+ private:
+  std::ostream& out_;
+  std::string label_;
+  std::optional<Progress> progress_;
 };
 
 /// "1h02m", "3m05s", "12s".

@@ -30,6 +30,12 @@ struct DenoiseOptions {
   SlidingWindowOptions window;
 };
 
+/// What sliding_window runs for a UniPET: clip and scale the tiles with `normalization`, run the
+/// residual on `device` in `dtype`, add the float32 input back, undo the scaling and add back what
+/// the clip removed. Tiles and predictions are in normalization.units.
+TileFunction unipet_tile_function(nn::UniPET model, const nn::IntensityNormalization& normalization,
+                                  torch::Device device, torch::ScalarType dtype);
+
 /// A loaded model ready to denoise volumes.
 class Denoiser {
  public:

@@ -33,6 +33,9 @@ struct ReadImageOptions {
 /// .mhd, .nrrd, .nhdr; case ignored).
 bool is_image_path(const std::string& path);
 
+/// The image extension ending `path` as written there (".nii.gz", ".MHA", ...), "" when none.
+std::string image_extension(const std::string& path);
+
 /// Reads a 3D scalar image. Every header is checked on its raw bytes before the voxels are
 /// read: the declared size must fit the data present (and kMaxImageVoxels), compressed data must
 /// be complete with an intact checksum, and NIfTI geometry fields (pixdim, quatern_*, qoffset_*,
