@@ -42,6 +42,9 @@ struct ProjectorOptions {
   double bin_mm = 0.0;          ///< radial bin width; 0 = the smaller transaxial voxel size
   double psf_fwhm_mm = 4.5;     ///< transaxial Gaussian resolution model (0 = none)
   double psf_axial_fwhm_mm = 4.5;  ///< axial Gaussian resolution model (0 = none)
+  double tof_fwhm_ps = 0.0;     ///< coincidence timing resolution, FWHM (0 = non-TOF)
+  double tof_bin_mm = 0.0;      ///< TOF bin width along the line; 0 = half the TOF FWHM in mm
+  int64_t tof_bins = 0;         ///< TOF bins; 0 = enough to cover the longest chord of the image
 
   /// Throws unipet::Error naming the first invalid option.
   void validate() const;
@@ -56,10 +59,16 @@ class Projector {
   const ProjectorOptions& options() const { return options_; }
   int64_t angles() const { return options_.angles; }
   int64_t bins() const { return options_.bins; }
+  bool tof() const { return options_.tof_fwhm_ps > 0; }
+  /// TOF bins per line (1 without TOF).
+  int64_t tof_bins() const { return tof() ? options_.tof_bins : 1; }
+  /// The sinogram shape for `slices` slices and `angles` angles: [D, A, B] or [D, A, B, T].
+  std::vector<int64_t> sinogram_shape(int64_t slices, int64_t angles) const;
   /// Stored non-zeros of the single-slice system matrix.
   int64_t nonzeros() const;
 
-  /// Blurred line integrals: image [D, H, W] (float32 or float64) -> sinogram [D, angles, bins].
+  /// Blurred line integrals: image [D, H, W] (float32 or float64) -> sinogram [D, angles, bins]
+  /// ([D, angles, bins, tof_bins] with TOF).
   torch::Tensor forward(const torch::Tensor& image) const;
   /// Exact adjoint of forward: sinogram [D, angles, bins] -> image [D, H, W].
   torch::Tensor back(const torch::Tensor& sinogram) const;
@@ -67,26 +76,40 @@ class Projector {
   /// forward restricted to the listed angle indices: -> [D, angle_list.size(), bins], rows in list
   /// order (OSEM subsets).
   torch::Tensor forward(const torch::Tensor& image, const std::vector<int64_t>& angle_list) const;
-  /// Exact adjoint of the subset forward.
+  /// Exact adjoint of the subset forward. On a TOF projector a [D, n, bins] sinogram is taken as
+  /// TOF-summed data and gets the adjoint of forward_summed.
   torch::Tensor back(const torch::Tensor& sinogram, const std::vector<int64_t>& angle_list) const;
 
-  /// Line integrals without the resolution model (for attenuation: project mu in 1/mm).
+  /// The forward projection summed over TOF bins, [D, n, bins]: the non-TOF projection (equal to
+  /// forward without TOF, and computed without the TOF bins).
+  torch::Tensor forward_summed(const torch::Tensor& image, const std::vector<int64_t>& angle_list) const;
+
+  /// Line integrals without the resolution model and without TOF (for attenuation: project mu
+  /// in 1/mm): [D, angles, bins].
   torch::Tensor line_integrals(const torch::Tensor& image) const;
 
-  /// The resolution model alone (symmetric, so its own adjoint): [D, n, bins] -> same shape.
+  /// The resolution model alone (symmetric, so its own adjoint): [D, n, bins(, tof_bins)] -> same.
   torch::Tensor blur_sinogram(const torch::Tensor& sinogram) const;
 
  private:
-  torch::Tensor project(const torch::Tensor& image, const std::vector<int64_t>& angle_list) const;
+  torch::Tensor project(const torch::Tensor& image, const std::vector<int64_t>& angle_list,
+                        bool with_tof) const;
   torch::Tensor backproject(const torch::Tensor& sinogram,
                             const std::vector<int64_t>& angle_list) const;
   std::vector<int64_t> all_angles() const;
+  void build_tof_table();
 
   ProjectorOptions options_;
   // CSR of one slice: rows angle * bins + bin, columns y * W + x, weights in mm.
   std::vector<int64_t> row_start_;
   std::vector<int32_t> column_;
   std::vector<float> weight_;
+  // TOF: each non-zero's position along its line, in TOF bins from the first bin's lower edge,
+  // and the bin probabilities by sub-bin position: table_[step * span + j] for bins
+  // floor(position) - radius + j.
+  std::vector<float> tof_position_;
+  std::vector<float> tof_table_;
+  int64_t tof_radius_ = 0;
   torch::Tensor psf_radial_, psf_axial_;  // 1D normalised Gaussian kernels (double)
 };
 
@@ -94,10 +117,24 @@ class Projector {
 /// at 3 sigma; a single 1 when fwhm_voxels is 0.
 torch::Tensor gaussian_kernel(double fwhm_voxels);
 
+/// How a filter sees beyond the volume's edge.
+enum class Edge {
+  Zero,    ///< zeros: a symmetric operator (resolution models, adjoints); darkens the border
+  Mirror,  ///< the volume reflected at its edge (d c b a | a b c d): a constant stays constant,
+           ///< as scanners' post-filters do
+};
+
 /// Separable Gaussian filter of a [D, H, W] volume with FWHMs in mm along (x, y, z) and voxel
-/// sizes in mm; zero-padded at the edges, so the operator is symmetric.
+/// sizes in mm.
 torch::Tensor gaussian_filter(const torch::Tensor& volume, double fwhm_x_mm, double fwhm_y_mm,
                               double fwhm_z_mm, double voxel_x_mm, double voxel_y_mm,
-                              double voxel_z_mm);
+                              double voxel_z_mm, Edge edge = Edge::Zero);
+
+/// Gaussian filter of `tensor` along one dimension (FWHM in samples) with the given edge.
+torch::Tensor gaussian_filter_along(const torch::Tensor& tensor, double fwhm_samples, int64_t dim,
+                                    Edge edge = Edge::Zero);
+
+/// Speed of light over two: mm of position along a line per ps of timing difference.
+constexpr double kTofMmPerPs = 0.299792458 / 2.0;
 
 }  // namespace unipet::sim
