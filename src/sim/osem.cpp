@@ -11,6 +11,8 @@ namespace {
 // Below this, an expected count is treated as zero (guards 0 / 0 outside the object).
 constexpr double kTiny = 1e-12;
 
+double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
+
 }  // namespace
 
 void OsemOptions::validate() const {
@@ -18,6 +20,8 @@ void OsemOptions::validate() const {
   UNIPET_CHECK(subsets >= 1, "--subsets must be >= 1, got " << subsets);
   UNIPET_CHECK(std::isfinite(post_filter_fwhm_mm) && post_filter_fwhm_mm >= 0,
                "--post-filter must be >= 0 mm, got " << post_filter_fwhm_mm);
+  UNIPET_CHECK(std::isfinite(max_sensitivity_cache_mb) && max_sensitivity_cache_mb >= 0,
+               "OsemOptions: the sensitivity cache limit must be >= 0 MB");
 }
 
 double poisson_log_likelihood(const torch::Tensor& counts, const torch::Tensor& expected) {
@@ -27,6 +31,10 @@ double poisson_log_likelihood(const torch::Tensor& counts, const torch::Tensor& 
 
 Osem::Osem(const Projector& projector, torch::Tensor multiplicative, torch::Tensor background,
            OsemOptions options)
+    : Osem(projector, std::move(multiplicative), Background{std::move(background), {}, {}}, options) {}
+
+Osem::Osem(const Projector& projector, torch::Tensor multiplicative, Background background,
+           OsemOptions options)
     : projector_(projector),
       multiplicative_(std::move(multiplicative)),
       background_(std::move(background)),
@@ -35,71 +43,121 @@ Osem::Osem(const Projector& projector, torch::Tensor multiplicative, torch::Tens
   const int64_t A = projector.angles(), B = projector.bins();
   UNIPET_CHECK(options_.subsets <= A,
                "--subsets " << options_.subsets << ": more subsets than the " << A << " angles");
-  UNIPET_CHECK(multiplicative_.dim() == 3 && multiplicative_.size(1) == A &&
-                   multiplicative_.size(2) == B,
+  UNIPET_CHECK(multiplicative_.defined() && multiplicative_.dim() == 3 &&
+                   multiplicative_.size(1) == A && multiplicative_.size(2) == B,
                "Osem: multiplicative factors must be [D, " << A << ", " << B << "], got "
                                                            << multiplicative_.sizes());
-  UNIPET_CHECK(background_.sizes() == multiplicative_.sizes(),
-               "Osem: background " << background_.sizes() << " does not match multiplicative "
-                                   << multiplicative_.sizes());
-  multiplicative_ = multiplicative_.to(torch::kFloat32).contiguous();
-  background_ = background_.to(torch::kFloat32).contiguous();
+  multiplicative_ = multiplicative_.to(torch::kCPU, torch::kFloat32).contiguous();
+  auto check = [&](torch::Tensor& t, const char* what) {
+    if (!t.defined()) return;
+    UNIPET_CHECK(t.sizes() == multiplicative_.sizes(),
+                 "Osem: " << what << " " << t.sizes() << " does not match the multiplicative factors "
+                          << multiplicative_.sizes());
+    t = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  };
+  UNIPET_CHECK(background_.scatter.defined(), "Osem: the scatter background is undefined");
+  check(background_.scatter, "scatter");
+  check(background_.randoms, "randoms");
+  if (background_.scatter_tof_profile.defined()) {
+    UNIPET_CHECK(projector.tof() && background_.scatter_tof_profile.sizes() ==
+                                        at::IntArrayRef(projector.sinogram_shape(
+                                            multiplicative_.size(0), A)),
+                 "Osem: the scatter TOF profile " << background_.scatter_tof_profile.sizes()
+                                                  << " does not match the TOF sinogram");
+    background_.scatter_tof_profile =
+        background_.scatter_tof_profile.to(torch::kCPU, torch::kFloat32).contiguous();
+  }
   for (int64_t s = 0; s < options_.subsets; ++s) {
     std::vector<int64_t> angles;
     for (int64_t a = s; a < A; a += options_.subsets) angles.push_back(a);
-    torch::Tensor index = torch::tensor(angles, torch::kLong);
-    sensitivity_.push_back(projector.back(multiplicative_.index_select(1, index), angles));
+    subset_index_.push_back(torch::tensor(angles, torch::kLong));
     subset_angles_.push_back(std::move(angles));
-    subset_index_.push_back(index);
   }
+  const double image_mb = 4e-6 * static_cast<double>(multiplicative_.size(0) * projector.options().height *
+                                                     projector.options().width);
+  const bool cache = image_mb * static_cast<double>(options_.subsets) <= options_.max_sensitivity_cache_mb;
   // Voxels some subset cannot see would be divided by zero; they are kept at zero instead.
-  support_ = torch::ones_like(sensitivity_[0], torch::kBool);
-  for (const torch::Tensor& sens : sensitivity_) support_ &= sens > sens.max() * 1e-6;
+  for (size_t s = 0; s < subset_angles_.size(); ++s) {
+    torch::Tensor sens = compute_sensitivity(s);
+    torch::Tensor seen = sens > sens.max() * 1e-6;
+    support_ = support_.defined() ? support_ & seen : seen;
+    if (cache) sensitivity_.push_back(std::move(sens));
+  }
+}
+
+torch::Tensor Osem::sensitivity(size_t subset) const {
+  return sensitivity_.empty() ? compute_sensitivity(subset) : sensitivity_[subset];
+}
+
+torch::Tensor Osem::compute_sensitivity(size_t subset) const {
+  // A [D, n, bins] sinogram backprojects TOF-summed: sum over TOF bins of P^T m = P^T m.
+  return projector_.back(multiplicative_.index_select(1, subset_index_[subset]), subset_angles_[subset]);
+}
+
+torch::Tensor Osem::background_for(const torch::Tensor& index, const torch::Tensor& randoms) const {
+  torch::Tensor scatter = background_.scatter.index_select(1, index);
+  const torch::Tensor& r = randoms.defined() ? randoms : background_.randoms;
+  torch::Tensor rand = r.defined() ? r.index_select(1, index) : torch::Tensor();
+  if (!projector_.tof()) return rand.defined() ? scatter + rand : scatter;
+  const double even = 1.0 / static_cast<double>(projector_.tof_bins());
+  torch::Tensor b = background_.scatter_tof_profile.defined()
+                        ? scatter.unsqueeze(-1) * background_.scatter_tof_profile.index_select(1, index)
+                        : (scatter * even).unsqueeze(-1).expand(projector_.sinogram_shape(
+                              scatter.size(0), index.size(0)));
+  if (rand.defined()) b = b + (rand * even).unsqueeze(-1);
+  return b;
 }
 
 torch::Tensor Osem::expected_counts(const torch::Tensor& image, double dose_fraction) const {
-  return dose_fraction * (multiplicative_ * projector_.forward(image) + background_);
+  const torch::Tensor all = torch::arange(projector_.angles(), torch::kLong);
+  torch::Tensor m = projector_.tof() ? multiplicative_.unsqueeze(-1) : multiplicative_;
+  return dose_fraction * (m * projector_.forward(image) + background_for(all, {}));
 }
 
 torch::Tensor Osem::reconstruct(
     const torch::Tensor& counts, double dose_fraction,
-    const std::function<void(int64_t, const torch::Tensor&)>& on_iteration) const {
-  UNIPET_CHECK(counts.sizes() == multiplicative_.sizes(),
-               "Osem: counts " << counts.sizes() << " do not match the model "
-                               << multiplicative_.sizes());
+    const std::function<void(int64_t, const torch::Tensor&)>& on_iteration,
+    const torch::Tensor& randoms) const {
+  const std::vector<int64_t> shape = projector_.sinogram_shape(multiplicative_.size(0), projector_.angles());
+  UNIPET_CHECK(counts.sizes() == at::IntArrayRef(shape),
+               "Osem: counts " << counts.sizes() << " do not match the model " << at::IntArrayRef(shape));
   UNIPET_CHECK(dose_fraction > 0 && dose_fraction <= 1,
                "Osem: dose fraction must be in (0, 1], got " << dose_fraction);
+  UNIPET_CHECK(!randoms.defined() || randoms.sizes() == multiplicative_.sizes(),
+               "Osem: randoms " << randoms.sizes() << " do not match the model " << multiplicative_.sizes());
   const torch::Tensor y = counts.to(torch::kCPU, torch::kFloat32).contiguous();
   UNIPET_CHECK((y >= 0).all().item<bool>(), "Osem: counts must be >= 0");
+  const torch::Tensor r =
+      randoms.defined() ? randoms.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 
   // Start from a uniform image whose expected total matches the data's trues.
   const torch::Tensor ones = support_.to(torch::kFloat32);
-  const double model_total =
-      (multiplicative_ * projector_.forward(ones)).to(torch::kFloat64).sum().item<double>();
-  const double trues = y.to(torch::kFloat64).sum().item<double>() / dose_fraction -
-                       background_.to(torch::kFloat64).sum().item<double>();
+  const torch::Tensor all = torch::arange(projector_.angles(), torch::kLong);
+  std::vector<int64_t> every_angle(projector_.angles());
+  for (int64_t i = 0; i < projector_.angles(); ++i) every_angle[i] = i;
+  const double model_total = total(multiplicative_ * projector_.forward_summed(ones, every_angle));
+  const double trues = total(y) / dose_fraction - total(background_for(all, r));
   const double start = std::max(trues, 1e-3 * model_total) / model_total;
   torch::Tensor x = ones * start;
 
   for (int64_t it = 1; it <= options_.iterations; ++it) {
     for (size_t s = 0; s < subset_angles_.size(); ++s) {
       const torch::Tensor& index = subset_index_[s];
-      const torch::Tensor m = multiplicative_.index_select(1, index);
-      const torch::Tensor b = background_.index_select(1, index);
+      torch::Tensor m = multiplicative_.index_select(1, index);
+      if (projector_.tof()) m = m.unsqueeze(-1);
+      const torch::Tensor b = background_for(index, r);
       const torch::Tensor ys = y.index_select(1, index);
       // EM with system matrix f * m * P G: f cancels between P^T(f m y / ybar) and P^T(f m).
       const torch::Tensor ybar =
           (dose_fraction * (m * projector_.forward(x, subset_angles_[s]) + b)).clamp_min(kTiny);
       const torch::Tensor correction = projector_.back(m * ys / ybar, subset_angles_[s]);
-      x = torch::where(support_,
-                       x * correction / sensitivity_[s].clamp_min(kTiny),
-                       torch::zeros_like(x));
+      x = torch::where(support_, x * correction / sensitivity(s).clamp_min(kTiny), torch::zeros_like(x));
     }
     if (on_iteration) on_iteration(it, x);
   }
   const ProjectorOptions& p = projector_.options();
   const double f = options_.post_filter_fwhm_mm;
-  return gaussian_filter(x, f, f, f, p.voxel_x_mm, p.voxel_y_mm, p.voxel_z_mm)
+  return gaussian_filter(x, f, f, f, p.voxel_x_mm, p.voxel_y_mm, p.voxel_z_mm, Edge::Mirror)
       .to(counts.device());
 }
 
