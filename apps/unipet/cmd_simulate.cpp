@@ -15,6 +15,8 @@ struct SimulateArgs {
   int64_t matrix = 128;
   std::vector<double> split = {0.7, 0.15, 0.15};
   bool no_normalisation = false;
+  bool inverse_crime = false;
+  bool exact_randoms = false;
 };
 
 void run_simulate(SimulateArgs& args) {
@@ -25,6 +27,11 @@ void run_simulate(SimulateArgs& args) {
   o.split = {args.split[0], args.split[1], args.split[2]};
   o.scanner.normalisation = !args.no_normalisation;
   o.scanner.psf_axial_fwhm_mm = o.scanner.psf_fwhm_mm;
+  if (args.exact_randoms) o.corrections.delayed_randoms = false;
+  if (args.inverse_crime) {
+    o.oversampling = 1;
+    o.corrections = sim::CorrectionOptions::exact();
+  }
   const io::Dataset ds = sim::simulate_dataset(o, [](const std::string& line) {
     std::cout << line << std::endl;
   });
@@ -80,6 +87,39 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-normalisation", args->no_normalisation,
                 "Ideal detectors (no efficiency variations)");
+  cmd->add_option("--tof", o.scanner.tof_fwhm_ps,
+                  "Time-of-flight timing resolution FWHM (ps; 0: non-TOF; clinical 214-600)")
+      ->capture_default_str();
+  cmd->add_option("--tof-bin", o.scanner.tof_bin_mm, "TOF bin width (mm; 0: half the TOF FWHM)")
+      ->capture_default_str();
+  cmd->add_option("--oversampling", o.oversampling,
+                  "Phantoms drawn and projected on a grid this many times finer (1: output grid)")
+      ->capture_default_str();
+  cmd->add_option("--scatter-error", o.corrections.scatter_scale_sd,
+                  "Relative SD of the scatter estimate's scale")
+      ->capture_default_str();
+  cmd->add_option("--scatter-estimate-fwhm", o.corrections.scatter_estimate_fwhm_mm,
+                  "Smoothness of the scatter estimate (mm)")
+      ->capture_default_str();
+  cmd->add_flag("--exact-randoms", args->exact_randoms,
+                "Correct with the true randoms instead of a smoothed delayed-window estimate");
+  cmd->add_option("--randoms-smoothing", o.corrections.randoms_smoothing_fwhm_mm,
+                  "Smoothing of the delayed-window randoms estimate (mm)")
+      ->capture_default_str();
+  cmd->add_option("--norm-error", o.corrections.normalisation_error,
+                  "Relative SD of the calibrated detector efficiencies")
+      ->capture_default_str();
+  cmd->add_option("--mumap-blur", o.corrections.mumap_fwhm_mm,
+                  "Extra blur of the attenuation map (mm FWHM)")
+      ->capture_default_str();
+  cmd->add_option("--mumap-shift", o.corrections.mumap_shift_mm,
+                  "PET/CT misregistration (mm, random direction)")
+      ->capture_default_str();
+  cmd->add_option("--psf-model", o.corrections.psf_model,
+                  "Reconstruction PSF / scanner PSF (0: no resolution modelling)")
+      ->capture_default_str();
+  cmd->add_flag("--inverse-crime", args->inverse_crime,
+                "Phantom on the output grid and every correction exact (for comparison)");
   cmd->add_option("--iterations", o.osem.iterations, "OSEM iterations")->capture_default_str();
   cmd->add_option("--subsets", o.osem.subsets, "OSEM subsets")->capture_default_str();
   cmd->add_option("--post-filter", o.osem.post_filter_fwhm_mm,

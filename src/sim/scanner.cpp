@@ -12,39 +12,16 @@ namespace {
 
 double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
 
-/// Crystal-pair efficiencies: each line of response joins two crystals of the ring, found from
-/// where the line meets the ring; its efficiency is the product of theirs, times the ring's
-/// (slice's) own efficiency.
-torch::Tensor detector_efficiencies(const Projector& projector, int64_t slices,
-                                    const ScannerOptions& o, uint64_t seed) {
-  const int64_t A = projector.angles(), B = projector.bins();
-  const int64_t crystals = 2 * A;
+/// Crystal (2 x angles) and ring (slices) efficiencies drawn from `seed`.
+std::pair<torch::Tensor, torch::Tensor> draw_efficiencies(const Projector& projector, int64_t slices,
+                                                          const ScannerOptions& o, uint64_t seed) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   torch::Tensor crystal =
-      (1 + o.efficiency_spread * at::randn({crystals}, gen, f64)).clamp(0.5, 1.5);
+      (1 + o.efficiency_spread * at::randn({2 * projector.angles()}, gen, f64)).clamp(0.5, 1.5);
   torch::Tensor ring =
       (1 + o.ring_efficiency_spread * at::randn({slices}, gen, f64)).clamp(0.5, 1.5);
-  const double radius = 0.5 * o.ring_diameter_mm;
-  const double bin_mm = projector.options().bin_mm;
-  torch::Tensor pair = torch::empty({A, B}, f64);
-  auto e = crystal.accessor<double, 1>();
-  auto out = pair.accessor<double, 2>();
-  for (int64_t a = 0; a < A; ++a) {
-    const double theta = M_PI * static_cast<double>(a) / static_cast<double>(A);
-    for (int64_t b = 0; b < B; ++b) {
-      const double s = (static_cast<double>(b) - (B - 1) / 2.0) * bin_mm;
-      // The line's normal points at angle theta; its ends sit at theta +- acos(s / R).
-      const double half = std::acos(s / radius);
-      auto index = [&](double phi) {
-        double turns = phi / (2 * M_PI);
-        turns -= std::floor(turns);
-        return std::min<int64_t>(crystals - 1, static_cast<int64_t>(turns * crystals));
-      };
-      out[a][b] = e[index(theta + half)] * e[index(theta - half)];
-    }
-  }
-  return (ring.view({slices, 1, 1}) * pair.unsqueeze(0)).to(torch::kFloat32);
+  return {crystal, ring};
 }
 
 }  // namespace
@@ -64,8 +41,53 @@ void ScannerOptions::validate() const {
   UNIPET_CHECK(randoms_fraction >= 0 && randoms_fraction < 1,
                "--randoms-fraction must be in [0, 1), got " << randoms_fraction);
   UNIPET_CHECK(scatter_fwhm_mm > 0, "ScannerOptions: scatter FWHM must be > 0 mm");
+  UNIPET_CHECK(std::isfinite(tof_fwhm_ps) && tof_fwhm_ps >= 0 && tof_fwhm_ps <= 5000,
+               "--tof: timing resolution must be in [0, 5000] ps (0 = non-TOF), got " << tof_fwhm_ps);
+  UNIPET_CHECK(std::isfinite(tof_bin_mm) && tof_bin_mm >= 0,
+               "--tof-bin must be >= 0 mm (0 = half the TOF FWHM), got " << tof_bin_mm);
   UNIPET_CHECK(std::isfinite(prompts) && prompts > 0,
                "--counts (expected full-dose prompts) must be > 0, got " << prompts);
+}
+
+torch::Tensor pair_efficiencies(const Projector& projector, const torch::Tensor& crystal,
+                                const torch::Tensor& ring, double ring_diameter_mm) {
+  const int64_t A = projector.angles(), B = projector.bins(), crystals = 2 * A;
+  UNIPET_CHECK(crystal.dim() == 1 && crystal.size(0) == crystals && ring.dim() == 1,
+               "pair_efficiencies: expected " << crystals << " crystal efficiencies, got "
+                                              << crystal.sizes());
+  const torch::Tensor e64 = crystal.to(torch::kCPU, torch::kFloat64).contiguous();
+  const torch::Tensor r64 = ring.to(torch::kCPU, torch::kFloat64);
+  const double radius = 0.5 * ring_diameter_mm;
+  const double bin_mm = projector.options().bin_mm;
+  torch::Tensor pair = torch::empty({A, B}, torch::kFloat64);
+  auto e = e64.accessor<double, 1>();
+  auto out = pair.accessor<double, 2>();
+  // Each line of response joins two crystals of the ring, found from where the line meets it.
+  for (int64_t a = 0; a < A; ++a) {
+    const double theta = M_PI * static_cast<double>(a) / static_cast<double>(A);
+    for (int64_t b = 0; b < B; ++b) {
+      const double s = (static_cast<double>(b) - (B - 1) / 2.0) * bin_mm;
+      // The line's normal points at angle theta; its ends sit at theta +- acos(s / R).
+      const double half = std::acos(s / radius);
+      auto index = [&](double phi) {
+        double turns = phi / (2 * M_PI);
+        turns -= std::floor(turns);
+        return std::min<int64_t>(crystals - 1, static_cast<int64_t>(turns * crystals));
+      };
+      out[a][b] = e[index(theta + half)] * e[index(theta - half)];
+    }
+  }
+  return (r64.view({-1, 1, 1}) * pair.unsqueeze(0)).to(torch::kFloat32);
+}
+
+std::pair<torch::Tensor, torch::Tensor> detector_efficiencies(const Projector& projector,
+                                                              int64_t slices,
+                                                              const ScannerOptions& options,
+                                                              uint64_t seed) {
+  if (!options.normalisation) {
+    return {torch::ones({2 * projector.angles()}, torch::kFloat64), torch::ones({slices}, torch::kFloat64)};
+  }
+  return draw_efficiencies(projector, slices, options, seed);
 }
 
 Projector make_projector(const ScannerOptions& options, const Volume& like) {
@@ -83,6 +105,8 @@ Projector make_projector(const ScannerOptions& options, const Volume& like) {
   p.bin_mm = options.bin_mm;
   p.psf_fwhm_mm = options.psf_fwhm_mm;
   p.psf_axial_fwhm_mm = options.psf_axial_fwhm_mm;
+  p.tof_fwhm_ps = options.tof_fwhm_ps;
+  p.tof_bin_mm = options.tof_bin_mm;
   Projector projector(p);
   const double extent = 0.5 * projector.bins() * projector.options().bin_mm;
   UNIPET_CHECK(extent < 0.5 * options.ring_diameter_mm,
@@ -99,6 +123,7 @@ torch::Tensor ScannerModel::expected_prompts(const Projector& projector,
 ScannerModel model_scanner(const Projector& projector, const Volume& activity, const Volume& mumap,
                            const ScannerOptions& o, uint64_t seed) {
   o.validate();
+  UNIPET_CHECK(!projector.tof(), "model_scanner: TOF data are modelled by model_acquisition");
   activity.validate("activity");
   mumap.validate("mu-map");
   UNIPET_CHECK(same_geometry(activity, mumap),
@@ -114,9 +139,8 @@ ScannerModel model_scanner(const Projector& projector, const Volume& activity, c
   // 1/cm -> 1/mm, since line integrals are in mm.
   const torch::Tensor attenuation =
       torch::exp(-projector.line_integrals(mumap.data.to(torch::kCPU, torch::kFloat32) / 10.0));
-  const torch::Tensor efficiency =
-      o.normalisation ? detector_efficiencies(projector, D, o, seed)
-                      : torch::ones({D, projector.angles(), projector.bins()});
+  const auto [crystal, ring] = detector_efficiencies(projector, D, o, seed);
+  const torch::Tensor efficiency = pair_efficiencies(projector, crystal, ring, o.ring_diameter_mm);
   const torch::Tensor attenuated = attenuation * projector.forward(x);
   const double raw_trues = total(efficiency * attenuated);
   UNIPET_CHECK(raw_trues > 0, "model_scanner: the activity projects to zero counts");

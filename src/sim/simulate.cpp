@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <memory>
 #include <random>
 #include <mutex>
 #include <set>
@@ -19,6 +20,7 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
+#include "unipet/sim/acquisition.h"
 #include "unipet/sim/dose.h"
 
 namespace unipet::sim {
@@ -99,6 +101,17 @@ std::map<std::string, double> content_numbers(const SimulationOptions& o) {
           {"randoms_fraction", s.randoms_fraction},
           {"scatter_fwhm_mm", s.scatter_fwhm_mm},
           {"prompts_per_study", s.prompts},
+          {"tof_fwhm_ps", s.tof_fwhm_ps},
+          {"tof_bin_mm", s.tof_bin_mm},
+          {"oversampling", static_cast<double>(o.oversampling)},
+          {"scatter_scale_sd", o.corrections.scatter_scale_sd},
+          {"scatter_estimate_fwhm_mm", o.corrections.scatter_estimate_fwhm_mm},
+          {"delayed_randoms", o.corrections.delayed_randoms ? 1.0 : 0.0},
+          {"randoms_smoothing_fwhm_mm", o.corrections.randoms_smoothing_fwhm_mm},
+          {"normalisation_error", o.corrections.normalisation_error},
+          {"mumap_fwhm_mm", o.corrections.mumap_fwhm_mm},
+          {"mumap_shift_mm", o.corrections.mumap_shift_mm},
+          {"psf_model", o.corrections.psf_model},
           {"osem_iterations", static_cast<double>(o.osem.iterations)},
           {"osem_subsets", static_cast<double>(o.osem.subsets)},
           {"post_filter_fwhm_mm", o.osem.post_filter_fwhm_mm},
@@ -115,7 +128,7 @@ std::map<std::string, std::string> content_strings(const SimulationOptions& o) {
           {"mumap_units", "1/cm"},
           {"activity_units", "Bq/ml"},
           {"suv", "SUV = Bq/ml * suv_per_bqml = Bq/ml * weight_kg * 1000 / dose_at_scan_bq"},
-          {"noise_model", "Poisson prompts, binomial thinning p = 1/DRF (nested), OSEM"},
+          {"noise_model", "Poisson prompts (TOF-binned when tof_fwhm_ps > 0) from a phantom oversampled x oversampling, binomial thinning p = 1/DRF (nested), OSEM with estimated corrections (see corrections keys)"},
           {"from_images", inputs},
           {"mumap_input", o.mumap}};
 }
@@ -164,6 +177,29 @@ void run_on_workers(int64_t count, int workers, const std::function<void(int64_t
   work();
   for (std::thread& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+/// Labels of the fine grid on the output grid: an output voxel takes a lesion when at least half
+/// of it is that lesion; a lesion smaller than that keeps the voxel it covers most, so every
+/// lesion of the list stays in the label image.
+Volume downsample_labels(const Volume& fine, int64_t f) {
+  Volume out = downsample(fine, f);
+  if (f == 1) return fine;
+  const torch::Tensor labels = fine.data.to(torch::kCPU);
+  torch::Tensor coarse = torch::zeros_like(out.data);
+  const int64_t count = static_cast<int64_t>(labels.max().item<double>() + 0.5);
+  for (int64_t k = 1; k <= count; ++k) {
+    const torch::Tensor coverage = downsample(with_geometry_of(fine, (labels == static_cast<double>(k)).to(torch::kFloat32)), f).data;
+    torch::Tensor mask = coverage >= 0.5;
+    if (!mask.any().item<bool>()) {
+      if (coverage.max().item<double>() <= 0) continue;
+      mask = torch::zeros_like(mask);
+      mask.view(-1)[coverage.argmax().item<int64_t>()] = true;
+    }
+    coarse.masked_fill_(mask, static_cast<double>(k));
+  }
+  out.data = coarse;
+  return out;
 }
 
 /// A user's mu-map, refused when its values cannot be 1/cm at 511 keV (a map in 1/mm or in
@@ -260,22 +296,41 @@ io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& 
   return s;
 }
 
-// A phantom subject holds about a dozen volumes (truth, mu-map, labels, one reconstruction per
-// dose level, OSEM work images) and the sinograms of every dose level; refuse sizes that cannot
-// fit before anything is allocated, naming the options that set them.
-void check_memory(const SimulationOptions& o) {
+/// Bytes a phantom subject needs at its peak, from the sizes the options set: the fine phantom
+/// and its painting (a dozen fine volumes), the fine projector's matrix (12 bytes per non-zero,
+/// about 2 per fine voxel along each line), the sinograms (expected prompts, the TOF scatter
+/// profile, the counts of every dose level, delayed counts, projections in flight) and the
+/// reconstructions' images.
+double subject_bytes(const SimulationOptions& o) {
   const PhantomOptions& p = o.phantom;
-  const double voxels = static_cast<double>(p.width) * static_cast<double>(p.height) * static_cast<double>(p.slices);
+  const double f = static_cast<double>(o.oversampling);
+  const double w = static_cast<double>(p.width), h = static_cast<double>(p.height), d = static_cast<double>(p.slices);
+  const double voxels = w * h * d, fine_voxels = voxels * f * f * f;
+  const double angles = o.scanner.angles > 0 ? static_cast<double>(o.scanner.angles) : std::max(w, h);
+  const double bins = std::max(w, h);
+  double tof_bins = 1;
+  if (o.scanner.tof_fwhm_ps > 0) {
+    const double bin_mm = o.scanner.tof_bin_mm > 0 ? o.scanner.tof_bin_mm : 0.5 * kTofMmPerPs * o.scanner.tof_fwhm_ps;
+    tof_bins = std::ceil(std::hypot(w, h) * p.voxel_mm / bin_mm);
+  }
+  const double sinogram = angles * bins * d;
   const double dose_levels = static_cast<double>(o.drfs.size() + 1);
-  const double angles = o.scanner.angles > 0 ? static_cast<double>(o.scanner.angles) : static_cast<double>(p.width);
-  const double bins = 1.5 * std::max<double>(static_cast<double>(p.width), static_cast<double>(p.height));
-  const double sinogram = angles * bins * static_cast<double>(p.slices);
-  const double bytes = 4.0 * (voxels * (8 + 2 * dose_levels) + sinogram * (6 + 2 * dose_levels));
+  const double matrix = 12.0 * angles * bins * f * 2.0 * std::max(w, h) * f;
+  const double phantom = 4.0 * 12.0 * fine_voxels;
+  const double data = 4.0 * sinogram * (tof_bins * (2 + dose_levels + 0.5) + 3 * dose_levels + 8);
+  const double images = 4.0 * voxels * (8 + 2 * dose_levels + 16);
+  return std::max(phantom, matrix + data) + images;
+}
+
+// Refuse sizes that cannot fit before anything is allocated, naming the options that set them.
+void check_memory(const SimulationOptions& o) {
+  const double bytes = subject_bytes(o);
   const double available = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
   UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
-               "--matrix " << p.width << " / --slices " << p.slices << ": a subject needs about "
-                           << std::setprecision(3) << bytes / 1e9 << " GB of memory, more than this machine's "
-                           << available / 1e9 << " GB");
+               "--matrix " << o.phantom.width << " / --slices " << o.phantom.slices << " / --oversampling "
+                           << o.oversampling << " / --tof " << o.scanner.tof_fwhm_ps
+                           << ": a subject needs about " << std::setprecision(3) << bytes / 1e9
+                           << " GB of memory, more than this machine's " << available / 1e9 << " GB");
 }
 
 }  // namespace
@@ -306,9 +361,12 @@ void SimulationOptions::validate() const {
                "--body-threshold must be in (0, 1), got " << body_threshold);
   UNIPET_CHECK(weight_kg >= 0 && dose_at_scan_bq >= 0, "--weight and --dose must be >= 0 (0 = unknown)");
   resolve_threads(threads);
+  UNIPET_CHECK(oversampling >= 1 && oversampling <= 4,
+               "--oversampling must be in [1, 4], got " << oversampling);
   phantom.validate();
   scanner.validate();
   osem.validate();
+  corrections.validate();
   if (from_images.empty()) check_memory(*this);
 }
 
@@ -342,46 +400,86 @@ std::vector<std::string> assign_splits(int64_t count, const std::array<double, 3
 }
 
 SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
-                                  const SimulationOptions& o, uint64_t seed) {
+                                  const SimulationOptions& o, uint64_t seed, int64_t oversampling) {
   const int workers = worker_count(o);
-  // The phases before the reconstructions are cheap, serial or both (Poisson and binomial
-  // sampling); LibTorch's threading there costs more in barriers than it saves.
-  IntraOpThreads serial(1);
-  const Projector projector = make_projector(o.scanner, activity);
-  const ScannerModel model = model_scanner(projector, activity, mumap, o.scanner, mix(seed ^ 1));
-  const torch::Tensor full_counts =
-      poisson_counts(model.expected_prompts(projector, activity.data.to(torch::kCPU)), mix(seed ^ 2));
-  const auto low_counts = thin_nested(full_counts, o.drfs, mix(seed ^ 3));
-  const Osem osem(projector, model.multiplicative, model.background, o.osem);
-
+  const Volume grid = downsample(activity, oversampling);
   SimulatedSubject s;
-  s.activity = activity;
-  s.mumap = mumap;
+  s.activity = grid;
+  s.activity.units = Units::BqPerMl;
+  std::map<double, torch::Tensor> low_counts, low_delayed;
+  torch::Tensor full_counts, full_delayed;
+  std::unique_ptr<Projector> projector;
+  Corrections corrections;
+  {
+    // The projections of the truth run on every thread (the projector's results do not depend on
+    // the count); the samplers are counter-based, so neither do the counts.
+    IntraOpThreads threads(workers);
+    Acquisition truth = model_acquisition(activity, mumap, grid, o.scanner, mix(seed ^ 1));
+    full_counts = poisson_counts(truth.expected_prompts, mix(seed ^ 2));
+    truth.expected_prompts = torch::Tensor();  // the largest tensor; not needed any more
+    low_counts = thin_nested(full_counts, o.drfs, mix(seed ^ 3));
+    if (o.corrections.delayed_randoms) {
+      full_delayed = poisson_counts(truth.randoms, mix(seed ^ 4));
+      low_delayed = thin_nested(full_delayed, o.drfs, mix(seed ^ 5));
+    }
+    projector = std::make_unique<Projector>(make_reconstruction_projector(o.scanner, o.corrections, grid));
+    corrections = model_corrections(*projector, truth, downsample(mumap, oversampling), o.scanner,
+                                    o.corrections, mix(seed ^ 6));
+    s.numbers = {{"expected_prompts_full", truth.expected_trues + truth.expected_scatter + truth.expected_randoms},
+                 {"expected_trues_full", truth.expected_trues},
+                 {"expected_scatter_full", truth.expected_scatter},
+                 {"expected_randoms_full", truth.expected_randoms},
+                 {"gain_counts_per_bqml_mm", truth.gain},
+                 {"oversampling", static_cast<double>(oversampling)},
+                 {"tof_fwhm_ps", o.scanner.tof_fwhm_ps},
+                 {"tof_bins", static_cast<double>(projector->tof() ? projector->tof_bins() : 0)},
+                 {"tof_bin_mm", projector->options().tof_bin_mm},
+                 {"psf_fwhm_mm", o.scanner.psf_fwhm_mm},
+                 {"psf_axial_fwhm_mm", o.scanner.psf_axial_fwhm_mm},
+                 {"scatter_fraction", o.scanner.scatter_fraction},
+                 {"randoms_fraction", o.scanner.randoms_fraction},
+                 {"osem_iterations", static_cast<double>(o.osem.iterations)},
+                 {"osem_subsets", static_cast<double>(o.osem.subsets)},
+                 {"post_filter_fwhm_mm", o.osem.post_filter_fwhm_mm},
+                 {"voxel_mm", grid.spacing[0]},
+                 {"slice_mm", grid.spacing[2]}};
+    for (const auto& [key, value] : corrections.numbers) s.numbers[key] = value;
+  }
+  const Osem osem(*projector, corrections.multiplicative, corrections.background, o.osem);
+  s.mumap = corrections.mumap;
+  s.mumap.units = Units::Unknown;
   auto total = [](const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); };
-  s.numbers = {{"counts_full", total(full_counts)},
-               {"expected_prompts_full", model.expected_trues + model.expected_scatter +
-                                             model.expected_randoms},
-               {"expected_trues_full", model.expected_trues},
-               {"expected_scatter_full", model.expected_scatter},
-               {"expected_randoms_full", model.expected_randoms},
-               {"gain_counts_per_bqml_mm", model.gain}};
+  s.numbers["counts_full"] = total(full_counts);
   // One job per dose level, each reconstructed on one thread (see run_on_workers).
-  std::vector<std::pair<double, torch::Tensor>> jobs = {{1.0, full_counts}};
+  struct Job {
+    double drf;
+    torch::Tensor counts, delayed;
+  };
+  std::vector<Job> jobs = {{1.0, full_counts, full_delayed}};
   for (const auto& [drf, counts] : low_counts) {
     s.numbers["counts_drf_" + drf_name(drf)] = total(counts);
-    jobs.emplace_back(drf, counts);
+    jobs.push_back({drf, counts, low_delayed.count(drf) ? low_delayed.at(drf) : torch::Tensor()});
   }
+  full_counts = full_delayed = torch::Tensor();
+  low_counts.clear();
+  low_delayed.clear();
   std::vector<torch::Tensor> images(jobs.size());
   run_on_workers(static_cast<int64_t>(jobs.size()), workers, [&](int64_t k) {
-    images[k] = osem.reconstruct(jobs[k].second, 1.0 / jobs[k].first);
+    Job& job = jobs[k];
+    const double fraction = 1.0 / job.drf;
+    const torch::Tensor randoms =
+        job.delayed.defined() ? randoms_estimate(job.delayed, fraction, corrections, *projector, o.corrections)
+                              : torch::Tensor();
+    images[k] = osem.reconstruct(job.counts, fraction, {}, randoms);
+    job.counts = job.delayed = torch::Tensor();  // each sinogram freed once reconstructed
   });
   for (size_t k = 0; k < jobs.size(); ++k) {
-    Volume v = with_geometry_of(activity, images[k]);
+    Volume v = with_geometry_of(grid, images[k]);
     v.units = Units::BqPerMl;
     if (k == 0) {
       s.full = v;
     } else {
-      s.low[jobs[k].first] = v;
+      s.low[jobs[k].drf] = v;
     }
   }
   return s;
@@ -423,9 +521,16 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
       const uint64_t seed = subject_seed(o.seed, i);
       SimulatedSubject s;
       if (o.from_images.empty()) {
-        Phantom p = generate_phantom(o.phantom, seed);
-        s = simulate_subject(p.activity, p.mumap, run, seed);
-        s.lesions = p.lesions;
+        const int64_t f = o.oversampling;
+        PhantomOptions fine = o.phantom;
+        fine.width *= f;
+        fine.height *= f;
+        fine.slices *= f;
+        fine.voxel_mm /= static_cast<double>(f);
+        fine.slice_mm /= static_cast<double>(f);
+        Phantom p = generate_phantom(fine, seed);
+        s = simulate_subject(p.activity, p.mumap, run, seed, f);
+        s.lesions = downsample_labels(p.lesions, f);
         s.numbers["weight_kg"] = p.weight_kg;
         s.numbers["injected_dose_bq"] = p.injected_dose_bq;
         s.numbers["dose_at_scan_bq"] = p.dose_at_scan_bq;

@@ -22,6 +22,7 @@
 /// per bed) records on the order of 1e8 - 3e8 prompts over a 40 cm axial extent; the default of
 /// 2e8 prompts per study sits in that range and is configurable.
 #include <cstdint>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -44,6 +45,9 @@ struct ScannerOptions {
   double randoms_fraction = 0.20;   ///< randoms / prompts
   double scatter_fwhm_mm = 200.0;   ///< smoothness of the scatter distribution
   double prompts = 2e8;             ///< expected full-dose prompts in the whole study
+  double tof_fwhm_ps = 0;           ///< coincidence timing resolution (0 = non-TOF; clinical
+                                    ///< scanners 214-600 ps)
+  double tof_bin_mm = 0;            ///< TOF bin width along the line (0 = half the TOF FWHM)
 
   /// Throws unipet::Error naming the first invalid option.
   void validate() const;
@@ -61,6 +65,18 @@ struct ScannerModel {
   /// multiplicative * P G activity + background, float32 [D, angles, bins].
   torch::Tensor expected_prompts(const Projector& projector, const torch::Tensor& activity) const;
 };
+
+/// Crystal efficiencies (2 x angles, float64) and ring efficiencies (one per slice) drawn from
+/// `seed`; all ones without normalisation.
+std::pair<torch::Tensor, torch::Tensor> detector_efficiencies(const Projector& projector,
+                                                              int64_t slices,
+                                                              const ScannerOptions& options,
+                                                              uint64_t seed);
+
+/// Line-of-response efficiencies [D, angles, bins]: the product of the two crystals' efficiencies
+/// (found where the line meets the ring) times the ring's (slice's) own.
+torch::Tensor pair_efficiencies(const Projector& projector, const torch::Tensor& crystal,
+                                const torch::Tensor& ring, double ring_diameter_mm);
 
 /// The projector for `like`'s grid (transaxial spacing from spacing[0..1], axial from spacing[2]).
 Projector make_projector(const ScannerOptions& options, const Volume& like);

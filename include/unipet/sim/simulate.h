@@ -27,6 +27,7 @@
 
 #include "unipet/core/volume.h"
 #include "unipet/io/dataset.h"
+#include "unipet/sim/acquisition.h"
 #include "unipet/sim/osem.h"
 #include "unipet/sim/phantom.h"
 #include "unipet/sim/scanner.h"
@@ -43,6 +44,11 @@ struct SimulationOptions {
   PhantomOptions phantom;
   ScannerOptions scanner;
   OsemOptions osem;
+  CorrectionOptions corrections;                 ///< how the reconstruction's corrections err
+  int64_t oversampling = 2;                      ///< phantoms drawn on a grid this many times finer
+                                                 ///< than the output and projected from it (1 =
+                                                 ///< on the output grid: with exact corrections,
+                                                 ///< the inverse crime); user images use 1
   std::vector<std::string> from_images;  ///< full-dose images (Bq/ml, or SUV with weight and
                                          ///< dose) used as activity instead of phantoms
   std::string mumap;                     ///< mu-map (1/cm) for a single from_image; else threshold
@@ -58,16 +64,20 @@ struct SimulationOptions {
 /// One simulated acquisition and its reconstructions.
 struct SimulatedSubject {
   Volume activity;                       ///< the truth, Bq/ml
-  Volume mumap;                          ///< 1/cm
+  Volume mumap;                          ///< 1/cm, as used for attenuation correction
   Volume lesions;                        ///< labels; undefined data for user images
   Volume full;                           ///< full-dose OSEM, Bq/ml
   std::map<double, Volume> low;          ///< DRF -> low-dose OSEM, Bq/ml
   std::map<std::string, double> numbers; ///< counts (realised and expected), gain, ...
 };
 
-/// Simulates the acquisitions and reconstructions of one activity / mu-map pair.
+/// Simulates the acquisitions and reconstructions of one activity / mu-map pair given on a grid
+/// `oversampling` times finer than the reconstruction's (1: the same grid). The subject's
+/// activity is the truth averaged onto the reconstruction grid; its mu-map is the one the
+/// reconstruction corrected with (see acquisition.h).
 SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
-                                  const SimulationOptions& options, uint64_t seed);
+                                  const SimulationOptions& options, uint64_t seed,
+                                  int64_t oversampling = 1);
 
 /// A soft-tissue mu-map (0.096 / cm) over the voxels whose activity exceeds `threshold` times
 /// the 99th percentile; air elsewhere.
