@@ -6,12 +6,13 @@
 #include <cmath>
 
 #include "unipet/core/error.h"
+#include "ordered_sum.h"
 
 namespace unipet::sim {
 
 namespace {
 
-double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
+double total(const torch::Tensor& t) { return detail::ordered_sum(t); }
 
 // Fine sinogram values held at once while projecting in slabs (float32 elements, ~256 MB).
 constexpr int64_t kSlabElements = int64_t{64} << 20;
@@ -77,11 +78,22 @@ torch::Tensor shift_volume(const torch::Tensor& volume, double dx, double dy, do
       .view({D, H, W});
 }
 
-/// A TOF profile normalised to sum 1 over the last dimension; lines with no signal get an even one.
-torch::Tensor normalise_profile(torch::Tensor profile) {
-  const torch::Tensor sum = profile.sum(-1, true);
+/// `profile` blurred along its TOF bins by `fwhm_bins` and normalised to sum 1 over them (lines
+/// with no signal get an even profile), slab by slab of slices and stored as bfloat16: the profile
+/// is smooth, and a float32 copy of a clinical TOF sinogram would be gigabytes.
+torch::Tensor smooth_profile(const torch::Tensor& profile, double fwhm_bins) {
+  const int64_t per_slice = profile[0].numel();
+  const int64_t slab = std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, per_slice));
+  torch::Tensor out = torch::empty(profile.sizes(), profile.options().dtype(torch::kBFloat16));
   const double even = 1.0 / static_cast<double>(profile.size(-1));
-  return torch::where(sum > 0, profile / sum.clamp_min(1e-30), torch::full_like(profile, even));
+  for (int64_t d0 = 0; d0 < profile.size(0); d0 += slab) {
+    const int64_t n = std::min(slab, profile.size(0) - d0);
+    torch::Tensor p = gaussian_filter_along(profile.narrow(0, d0, n).to(torch::kFloat32), fwhm_bins, 3);
+    const torch::Tensor sum = p.sum(-1, true);
+    p = torch::where(sum > 0, p / sum.clamp_min(1e-30), torch::full_like(p, even));
+    out.narrow(0, d0, n).copy_(p);
+  }
+  return out;
 }
 
 }  // namespace
@@ -222,11 +234,12 @@ Acquisition model_acquisition(const Volume& activity, const Volume& mumap, const
   }
   // Scattered photons keep roughly the TOF position of their line's activity, smeared by the
   // scatter's own spread along the line.
-  a.scatter_tof_profile =
-      normalise_profile(gaussian_filter_along(trues, o.scatter_fwhm_mm / p.tof_bin_mm, 3)).contiguous();
+  a.scatter_tof_profile = smooth_profile(trues, o.scatter_fwhm_mm / p.tof_bin_mm);
   const double even = 1.0 / static_cast<double>(coarse.tof_bins());
   trues.mul_(m.unsqueeze(-1));
-  trues.addcmul_(a.scatter.unsqueeze(-1), a.scatter_tof_profile);
+  for (int64_t d = 0; d < D; ++d) {  // slice by slice: no TOF-sized float copy of the profile
+    trues[d].addcmul_(a.scatter[d].unsqueeze(-1), a.scatter_tof_profile[d].to(torch::kFloat32));
+  }
   trues.add_((a.randoms * even).unsqueeze(-1));
   a.expected_prompts = trues.contiguous();
   return a;
@@ -277,7 +290,7 @@ Corrections model_corrections(const Projector& recon, const Acquisition& truth, 
   if (extra > 0) {
     scatter = gaussian_filter(scatter, extra, 0.0, extra, p.bin_mm, 1.0, p.voxel_z_mm, Edge::Mirror);
     scatter = scatter * (total(truth.scatter) / std::max(1e-30, total(scatter)));
-    if (profile.defined()) profile = normalise_profile(gaussian_filter_along(profile, extra / p.tof_bin_mm, 3));
+    if (profile.defined()) profile = smooth_profile(profile, extra / p.tof_bin_mm);
   }
   c.background.scatter = (scatter * scale).contiguous();
   c.background.scatter_tof_profile = profile;

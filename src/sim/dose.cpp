@@ -16,7 +16,8 @@ at::Generator seeded(uint64_t seed) { return at::make_generator<at::CPUGenerator
 
 }  // namespace
 
-torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed) {
+torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed, int64_t first_index) {
+  seed += static_cast<uint64_t>(first_index) * 0x9E3779B97F4A7C15ull;
   UNIPET_CHECK(mean.defined() && mean.is_floating_point(),
                "poisson_counts: expected a floating-point mean");
   const torch::Tensor m = mean.to(torch::kCPU, torch::kFloat64).contiguous();
@@ -26,7 +27,8 @@ torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed) {
   return at::poisson(m, seeded(seed)).to(mean.device(), torch::kFloat32);
 }
 
-torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed) {
+torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed, int64_t first_index) {
+  seed += static_cast<uint64_t>(first_index) * 0x9E3779B97F4A7C15ull;
   UNIPET_CHECK(keep >= 0 && keep <= 1, "thin_counts: keep probability must be in [0, 1], got " << keep);
   UNIPET_CHECK(counts.defined() && counts.is_floating_point(),
                "thin_counts: expected floating-point counts");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "unipet/core/error.h"
+#include "ordered_sum.h"
 
 namespace unipet::sim {
 
@@ -11,7 +12,7 @@ namespace {
 // Below this, an expected count is treated as zero (guards 0 / 0 outside the object).
 constexpr double kTiny = 1e-12;
 
-double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
+double total(const torch::Tensor& t) { return detail::ordered_sum(t); }
 
 }  // namespace
 
@@ -64,8 +65,9 @@ Osem::Osem(const Projector& projector, torch::Tensor multiplicative, Background 
                                             multiplicative_.size(0), A)),
                  "Osem: the scatter TOF profile " << background_.scatter_tof_profile.sizes()
                                                   << " does not match the TOF sinogram");
-    background_.scatter_tof_profile =
-        background_.scatter_tof_profile.to(torch::kCPU, torch::kFloat32).contiguous();
+    // Kept in its own precision (bfloat16 from the simulator): a TOF-sized float32 copy would be
+    // the reconstruction's largest tensor.
+    background_.scatter_tof_profile = background_.scatter_tof_profile.to(torch::kCPU).contiguous();
   }
   for (int64_t s = 0; s < options_.subsets; ++s) {
     std::vector<int64_t> angles;
@@ -101,7 +103,8 @@ torch::Tensor Osem::background_for(const torch::Tensor& index, const torch::Tens
   if (!projector_.tof()) return rand.defined() ? scatter + rand : scatter;
   const double even = 1.0 / static_cast<double>(projector_.tof_bins());
   torch::Tensor b = background_.scatter_tof_profile.defined()
-                        ? scatter.unsqueeze(-1) * background_.scatter_tof_profile.index_select(1, index)
+                        ? scatter.unsqueeze(-1) *
+                              background_.scatter_tof_profile.index_select(1, index).to(torch::kFloat32)
                         : (scatter * even).unsqueeze(-1).expand(projector_.sinogram_shape(
                               scatter.size(0), index.size(0)));
   if (rand.defined()) b = b + (rand * even).unsqueeze(-1);
@@ -125,18 +128,24 @@ torch::Tensor Osem::reconstruct(
                "Osem: dose fraction must be in (0, 1], got " << dose_fraction);
   UNIPET_CHECK(!randoms.defined() || randoms.sizes() == multiplicative_.sizes(),
                "Osem: randoms " << randoms.sizes() << " do not match the model " << multiplicative_.sizes());
-  const torch::Tensor y = counts.to(torch::kCPU, torch::kFloat32).contiguous();
+  // Counts may be held compactly (int16 for TOF data); each subset is converted when used.
+  const torch::Tensor y = counts.to(torch::kCPU).contiguous();
+  UNIPET_CHECK(y.scalar_type() == torch::kFloat32 || y.scalar_type() == torch::kFloat64 ||
+                   y.scalar_type() == torch::kInt16 || y.scalar_type() == torch::kInt32,
+               "Osem: counts must be float or int16/int32, got " << y.scalar_type());
   UNIPET_CHECK((y >= 0).all().item<bool>(), "Osem: counts must be >= 0");
   const torch::Tensor r =
       randoms.defined() ? randoms.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 
   // Start from a uniform image whose expected total matches the data's trues.
   const torch::Tensor ones = support_.to(torch::kFloat32);
-  const torch::Tensor all = torch::arange(projector_.angles(), torch::kLong);
   std::vector<int64_t> every_angle(projector_.angles());
   for (int64_t i = 0; i < projector_.angles(); ++i) every_angle[i] = i;
   const double model_total = total(multiplicative_ * projector_.forward_summed(ones, every_angle));
-  const double trues = total(y) / dose_fraction - total(background_for(all, r));
+  // Background totals without forming TOF bins: a TOF profile sums to 1 over each line's bins.
+  const torch::Tensor& rand = r.defined() ? r : background_.randoms;
+  const double background = total(background_.scatter) + (rand.defined() ? total(rand) : 0.0);
+  const double trues = total(y) / dose_fraction - background;
   const double start = std::max(trues, 1e-3 * model_total) / model_total;
   torch::Tensor x = ones * start;
 
@@ -146,7 +155,7 @@ torch::Tensor Osem::reconstruct(
       torch::Tensor m = multiplicative_.index_select(1, index);
       if (projector_.tof()) m = m.unsqueeze(-1);
       const torch::Tensor b = background_for(index, r);
-      const torch::Tensor ys = y.index_select(1, index);
+      const torch::Tensor ys = y.index_select(1, index).to(torch::kFloat32);
       // EM with system matrix f * m * P G: f cancels between P^T(f m y / ybar) and P^T(f m).
       const torch::Tensor ybar =
           (dose_fraction * (m * projector_.forward(x, subset_angles_[s]) + b)).clamp_min(kTiny);

@@ -22,6 +22,7 @@
 #include "unipet/io/image_io.h"
 #include "unipet/sim/acquisition.h"
 #include "unipet/sim/dose.h"
+#include "ordered_sum.h"
 
 namespace unipet::sim {
 
@@ -179,6 +180,43 @@ void run_on_workers(int64_t count, int workers, const std::function<void(int64_t
   if (failure) std::rethrow_exception(failure);
 }
 
+// Sinogram elements drawn at once: Poisson and binomial draws go through float64 copies, which
+// for a clinical TOF sinogram would be several GB.
+constexpr int64_t kDrawElements = int64_t{16} << 20;
+
+/// `draw(slab, first_index)` over slabs of whole slices; the samplers' streams are counter-based,
+/// so slabs give the same counts as one draw. Results are compacted as they come.
+template <typename Draw>
+torch::Tensor draw_in_slabs(const torch::Tensor& input, Draw draw) {
+  const int64_t per_slice = input[0].numel();
+  const int64_t slab = std::max<int64_t>(1, kDrawElements / std::max<int64_t>(1, per_slice));
+  std::vector<torch::Tensor> parts;
+  bool fits_int16 = true;
+  for (int64_t d0 = 0; d0 < input.size(0); d0 += slab) {
+    const int64_t n = std::min(slab, input.size(0) - d0);
+    torch::Tensor part = draw(input.narrow(0, d0, n).contiguous(), d0 * per_slice);
+    fits_int16 = fits_int16 && part.max().item<double>() <= 32767;
+    parts.push_back(fits_int16 ? part.to(torch::kInt16) : part);
+  }
+  // Counts as int16 where every bin fits (TOF bins hold a few counts): half the memory.
+  if (!fits_int16) {
+    for (torch::Tensor& part : parts) part = part.to(torch::kFloat32);
+  }
+  return torch::cat(parts, 0);
+}
+
+torch::Tensor sample_poisson(const torch::Tensor& mean, uint64_t seed) {
+  return draw_in_slabs(mean, [&](const torch::Tensor& slab, int64_t first) {
+    return poisson_counts(slab, seed, first);
+  });
+}
+
+torch::Tensor sample_thinned(const torch::Tensor& counts, double keep, uint64_t seed) {
+  return draw_in_slabs(counts, [&](const torch::Tensor& slab, int64_t first) {
+    return thin_counts(slab.to(torch::kFloat32), keep, seed, first);
+  });
+}
+
 /// Labels of the fine grid on the output grid: an output voxel takes a lesion when at least half
 /// of it is that lesion; a lesion smaller than that keeps the voxel it covers most, so every
 /// lesion of the list stays in the label image.
@@ -253,6 +291,10 @@ io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& fina
   write_volume(s.activity, dir / "activity.nii.gz");
   write_volume(s.mumap, dir / "mumap.nii.gz");
   subject.images = {{"activity", "activity.nii.gz"}, {"mumap", "mumap.nii.gz"}};
+  if (s.attenuation_map.data.defined()) {
+    write_volume(s.attenuation_map, dir / "mumap_ac.nii.gz");
+    subject.images["mumap_ac"] = "mumap_ac.nii.gz";
+  }
   if (s.lesions.data.defined()) {
     write_volume(s.lesions, dir / "lesions.nii.gz");
     subject.images["lesions"] = "lesions.nii.gz";
@@ -296,12 +338,14 @@ io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& 
   return s;
 }
 
-/// Bytes a phantom subject needs at its peak, from the sizes the options set: the fine phantom
+/// Bytes a phantom subject needs at its peak (see simulate.h), from the sizes the options set: the fine phantom
 /// and its painting (a dozen fine volumes), the fine projector's matrix (12 bytes per non-zero,
 /// about 2 per fine voxel along each line), the sinograms (expected prompts, the TOF scatter
 /// profile, the counts of every dose level, delayed counts, projections in flight) and the
 /// reconstructions' images.
-double subject_bytes(const SimulationOptions& o) {
+}  // namespace
+
+double estimate_subject_bytes(const SimulationOptions& o) {
   const PhantomOptions& p = o.phantom;
   const double f = static_cast<double>(o.oversampling);
   const double w = static_cast<double>(p.width), h = static_cast<double>(p.height), d = static_cast<double>(p.slices);
@@ -313,18 +357,33 @@ double subject_bytes(const SimulationOptions& o) {
     const double bin_mm = o.scanner.tof_bin_mm > 0 ? o.scanner.tof_bin_mm : 0.5 * kTofMmPerPs * o.scanner.tof_fwhm_ps;
     tof_bins = std::ceil(std::hypot(w, h) * p.voxel_mm / bin_mm);
   }
-  const double sinogram = angles * bins * d;
-  const double dose_levels = static_cast<double>(o.drfs.size() + 1);
-  const double matrix = 12.0 * angles * bins * f * 2.0 * std::max(w, h) * f;
+  const double workers = static_cast<double>(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency()));
+  const double sinogram = angles * bins * d, data = sinogram * tof_bins;
+  // Painting the fine phantom: coordinates, masks and label maps, about a dozen fine volumes.
   const double phantom = 4.0 * 12.0 * fine_voxels;
-  const double data = 4.0 * sinogram * (tof_bins * (2 + dose_levels + 0.5) + 3 * dose_levels + 8);
-  const double images = 4.0 * voxels * (8 + 2 * dose_levels + 16);
-  return std::max(phantom, matrix + data) + images;
+  // While acquiring: the fine truth (3 volumes), the fine projector (12 bytes per non-zero,
+  // about 2 per fine voxel along each line), the expected prompts (float32) and TOF profile
+  // (bfloat16), the counts (int16), a dozen non-TOF sinograms.
+  const double acquire = 12.0 * fine_voxels + 12.0 * angles * bins * f * 2.0 * std::max(w, h) * f +
+                         data * (4 + 2 + 2) + 4.0 * sinogram * 12;
+  // While reconstructing: the profile estimate, one count sinogram per worker (int16 or float32),
+  // each worker's subset in flight (a few float32 copies of 1/subsets of the data), delayed
+  // counts of every dose level, and the images.
+  const double subsets = static_cast<double>(std::max<int64_t>(1, o.osem.subsets));
+  const double reconstruct = data * (2 + workers * (4 + 6 * 4 / subsets)) +
+                             4.0 * sinogram * (static_cast<double>(o.drfs.size()) + 12) +
+                             4.0 * voxels * (8 + 2 * static_cast<double>(o.drfs.size() + 1) + 16);
+  // Always: the fine truth the caller holds, the data's and the reconstruction's projectors on
+  // the output grid, and LibTorch's own allocations (thread pools, allocator caches).
+  const double fixed = 12.0 * fine_voxels + 2 * 12.0 * angles * bins * 2.0 * std::max(w, h) + 64e6;
+  return std::max({phantom, acquire, reconstruct}) + fixed;
 }
+
+namespace {
 
 // Refuse sizes that cannot fit before anything is allocated, naming the options that set them.
 void check_memory(const SimulationOptions& o) {
-  const double bytes = subject_bytes(o);
+  const double bytes = estimate_subject_bytes(o);
   const double available = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
   UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
                "--matrix " << o.phantom.width << " / --slices " << o.phantom.slices << " / --oversampling "
@@ -406,8 +465,8 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
   SimulatedSubject s;
   s.activity = grid;
   s.activity.units = Units::BqPerMl;
-  std::map<double, torch::Tensor> low_counts, low_delayed;
-  torch::Tensor full_counts, full_delayed;
+  torch::Tensor counts, delayed;
+  std::map<double, torch::Tensor> low_delayed;
   std::unique_ptr<Projector> projector;
   Corrections corrections;
   {
@@ -415,12 +474,11 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
     // the count); the samplers are counter-based, so neither do the counts.
     IntraOpThreads threads(workers);
     Acquisition truth = model_acquisition(activity, mumap, grid, o.scanner, mix(seed ^ 1));
-    full_counts = poisson_counts(truth.expected_prompts, mix(seed ^ 2));
+    counts = sample_poisson(truth.expected_prompts, mix(seed ^ 2));
     truth.expected_prompts = torch::Tensor();  // the largest tensor; not needed any more
-    low_counts = thin_nested(full_counts, o.drfs, mix(seed ^ 3));
     if (o.corrections.delayed_randoms) {
-      full_delayed = poisson_counts(truth.randoms, mix(seed ^ 4));
-      low_delayed = thin_nested(full_delayed, o.drfs, mix(seed ^ 5));
+      delayed = poisson_counts(truth.randoms, mix(seed ^ 4));
+      low_delayed = thin_nested(delayed, o.drfs, mix(seed ^ 5));
     }
     projector = std::make_unique<Projector>(make_reconstruction_projector(o.scanner, o.corrections, grid));
     corrections = model_corrections(*projector, truth, downsample(mumap, oversampling), o.scanner,
@@ -446,40 +504,49 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
     for (const auto& [key, value] : corrections.numbers) s.numbers[key] = value;
   }
   const Osem osem(*projector, corrections.multiplicative, corrections.background, o.osem);
-  s.mumap = corrections.mumap;
+  s.mumap = downsample(mumap, oversampling);
   s.mumap.units = Units::Unknown;
-  auto total = [](const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); };
-  s.numbers["counts_full"] = total(full_counts);
-  // One job per dose level, each reconstructed on one thread (see run_on_workers).
-  struct Job {
-    double drf;
-    torch::Tensor counts, delayed;
-  };
-  std::vector<Job> jobs = {{1.0, full_counts, full_delayed}};
-  for (const auto& [drf, counts] : low_counts) {
-    s.numbers["counts_drf_" + drf_name(drf)] = total(counts);
-    jobs.push_back({drf, counts, low_delayed.count(drf) ? low_delayed.at(drf) : torch::Tensor()});
+  s.attenuation_map = corrections.mumap;
+  s.attenuation_map.units = Units::Unknown;
+
+  // Dose levels in increasing DRF, each thinned from the previous (nested, as list-mode
+  // subsampling is), reconstructed in waves of `workers` so that only that many count sinograms
+  // exist at once: with TOF they are the subject's largest tensors.
+  std::vector<double> levels = {1.0};
+  std::set<double> ordered(o.drfs.begin(), o.drfs.end());
+  levels.insert(levels.end(), ordered.begin(), ordered.end());
+  std::vector<torch::Tensor> images(levels.size());
+  uint64_t stream = 0;
+  for (size_t first = 0; first < levels.size(); first += static_cast<size_t>(workers)) {
+    const size_t end = std::min(levels.size(), first + static_cast<size_t>(workers));
+    std::vector<torch::Tensor> wave;
+    {
+      IntraOpThreads threads(workers);
+      for (size_t k = first; k < end; ++k) {
+        if (k > 0) {
+          counts = sample_thinned(counts, levels[k - 1] / levels[k],
+                                  mix(seed ^ 3) + 0x9E3779B97F4A7C15ull * ++stream);
+        }
+        s.numbers[k == 0 ? "counts_full" : "counts_drf_" + drf_name(levels[k])] = detail::ordered_sum(counts);
+        wave.push_back(counts);
+      }
+    }
+    run_on_workers(static_cast<int64_t>(wave.size()), workers, [&](int64_t j) {
+      const size_t k = first + static_cast<size_t>(j);
+      const double fraction = 1.0 / levels[k];
+      const torch::Tensor& d = k == 0 ? delayed : (low_delayed.count(levels[k]) ? low_delayed.at(levels[k]) : torch::Tensor());
+      const torch::Tensor randoms =
+          d.defined() ? randoms_estimate(d, fraction, corrections, *projector, o.corrections) : torch::Tensor();
+      images[k] = osem.reconstruct(wave[j], fraction, {}, randoms);
+    });
   }
-  full_counts = full_delayed = torch::Tensor();
-  low_counts.clear();
-  low_delayed.clear();
-  std::vector<torch::Tensor> images(jobs.size());
-  run_on_workers(static_cast<int64_t>(jobs.size()), workers, [&](int64_t k) {
-    Job& job = jobs[k];
-    const double fraction = 1.0 / job.drf;
-    const torch::Tensor randoms =
-        job.delayed.defined() ? randoms_estimate(job.delayed, fraction, corrections, *projector, o.corrections)
-                              : torch::Tensor();
-    images[k] = osem.reconstruct(job.counts, fraction, {}, randoms);
-    job.counts = job.delayed = torch::Tensor();  // each sinogram freed once reconstructed
-  });
-  for (size_t k = 0; k < jobs.size(); ++k) {
+  for (size_t k = 0; k < levels.size(); ++k) {
     Volume v = with_geometry_of(grid, images[k]);
     v.units = Units::BqPerMl;
     if (k == 0) {
       s.full = v;
     } else {
-      s.low[jobs[k].drf] = v;
+      s.low[levels[k]] = v;
     }
   }
   return s;

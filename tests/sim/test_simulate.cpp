@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -102,7 +103,7 @@ TEST_F(Simulation, TheSameSeedGivesTheSameBytesAndAnotherSeedAnotherAnatomy) {
     const fs::path twin = dir_ / "b" / fs::relative(entry.path(), dir_ / "a");
     EXPECT_EQ(test::read_bytes(entry.path().string()), test::read_bytes(twin.string())) << entry.path();
   }
-  EXPECT_EQ(compared, 8);  // dataset.json, subject.json, 3 truth images, full and 2 DRFs
+  EXPECT_EQ(compared, 9);  // dataset.json, subject.json, 4 truth images, full and 2 DRFs
   EXPECT_EQ(a.subjects[0].numbers, b.subjects[0].numbers);
   const auto mu = a.subjects[0].images.at("mumap");
   EXPECT_FALSE(torch::equal(io::read_image(a.resolve(mu)).data, io::read_image(c.resolve(mu)).data));
@@ -116,11 +117,14 @@ TEST_F(Simulation, ResultsDoNotDependOnTheThreadCount) {
   o.phantom.voxel_mm = 7.0;
   o.phantom.slices = 12;
   o.scanner.angles = 48;
+  o.scanner.tof_fwhm_ps = 400;
   const Phantom p = generate_phantom(o.phantom, 8);
   const int threads = at::get_num_threads();
   at::set_num_threads(1);
+  o.threads = 1;
   const SimulatedSubject one = simulate_subject(p.activity, p.mumap, o, 9);
   at::set_num_threads(2);
+  o.threads = 2;
   const SimulatedSubject two = simulate_subject(p.activity, p.mumap, o, 9);
   at::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.full.data, two.full.data));
@@ -232,6 +236,107 @@ TEST(SimulationOptions, InvalidOptionsAreRejected) {
   EXPECT_THROW(o.validate(), Error);
   o = SimulationOptions{};
   EXPECT_THROW(o.validate(), Error);  // no output folder
+}
+
+TEST_F(Simulation, EveryLesionOfTheFineGridKeepsALabelOnTheOutputGrid) {
+  SimulationOptions o = tiny("lesions");
+  o.subjects = 3;
+  o.phantom.min_lesions = o.phantom.max_lesions = 4;
+  o.phantom.min_lesion_mm = 4;  // some smaller than the 14 mm voxels
+  o.phantom.max_lesion_mm = 12;
+  ASSERT_EQ(o.oversampling, 2);
+  const io::Dataset ds = simulate_dataset(o);
+  for (const io::DatasetSubject& s : ds.subjects) {
+    const Volume labels = io::read_image(ds.resolve(s.images.at("lesions")));
+    const Volume truth = io::read_image(ds.resolve(s.images.at("activity")));
+    const auto count = static_cast<int64_t>(s.numbers.at("lesions"));
+    const torch::Tensor sorted = std::get<0>(labels.data.flatten().sort());
+    const torch::Tensor distinct = std::get<0>(torch::unique_consecutive(sorted));
+    EXPECT_EQ(distinct.gt(0).sum().item<int64_t>(), count) << s.id;
+    EXPECT_DOUBLE_EQ(s.numbers.at("oversampling"), 2.0);
+    EXPECT_TRUE(same_geometry(labels, truth));
+    // The truth is the fine phantom averaged: partial-volume values between the organs' levels.
+    const torch::Tensor values = std::get<0>(truth.data.flatten().sort());
+    EXPECT_GT(std::get<0>(torch::unique_consecutive(values)).numel(), 1000);
+  }
+}
+
+TEST_F(Simulation, ADatasetWrittenBeforeTheRealismOptionsStillReads) {
+  // dataset.json as unipet simulate wrote it before oversampling, TOF and estimated corrections
+  // (no mumap_ac, no correction keys); images written here as that version wrote them.
+  const fs::path root = dir_ / "old";
+  fs::create_directories(root / "sim0000");
+  Volume v;
+  v.data = torch::full({4, 8, 8}, 1000.0f);
+  v.spacing = {4, 4, 4};
+  v.units = Units::BqPerMl;
+  for (const char* name : {"activity", "full", "drf_4"}) io::write_image(v, (root / "sim0000" / (std::string(name) + ".nii.gz")).string());
+  Volume mu = with_geometry_of(v, torch::full({4, 8, 8}, 0.096f));
+  io::write_image(mu, (root / "sim0000" / "mumap.nii.gz").string());
+  {
+    std::ofstream json(root / "dataset.json");
+    json << R"({"format": "unipet-dataset", "version": 1, "name": "unipet-simulated", "source": "simulated",
+      "units": "Bq/ml", "drfs": [4],
+      "study": {"seed": 1, "phantom_width": 8, "psf_fwhm_mm": 4.5, "osem_iterations": 3,
+                "prompts_per_study": 200000000, "tracer": "FDG",
+                "noise_model": "Poisson prompts, binomial thinning p = 1/DRF (nested), OSEM"},
+      "subjects": [{"id": "sim0000", "split": "train", "full": "sim0000/full.nii.gz",
+                    "low": {"4": "sim0000/drf_4.nii.gz"},
+                    "images": {"activity": "sim0000/activity.nii.gz", "mumap": "sim0000/mumap.nii.gz"},
+                    "info": {"counts_full": 1.9e8, "suv_per_bqml": 0.0003}}]})";
+  }
+  const io::Dataset ds = io::read_dataset((root / "dataset.json").string());
+  ASSERT_EQ(ds.subjects.size(), 1u);
+  EXPECT_EQ(ds.subjects[0].numbers.count("oversampling"), 0u);
+  EXPECT_EQ(io::subject_suv_factor(ds, ds.subjects[0]), 0.0003);
+  EXPECT_TRUE(torch::equal(io::read_image(ds.resolve(ds.subjects[0].low_dose.at(4))).data, v.data));
+}
+
+TEST(SimulationMemory, AClinicalSubjectFitsInTheStatedBoundAndASmallOneStaysUnderItsEstimate) {
+  // The bound the README states: a clinical whole-body subject (256 x 256 x 320 at 2.7 mm, six
+  // DRFs, phantom oversampled 2x, two workers) needs under 16 GB non-TOF and with 400 ps TOF.
+  SimulationOptions o;
+  o.out_dir = "unused";
+  o.threads = 2;
+  o.phantom.width = o.phantom.height = 256;
+  o.phantom.slices = 320;
+  o.phantom.voxel_mm = o.phantom.slice_mm = 2.7;
+  EXPECT_LT(estimate_subject_bytes(o), 16e9);
+  o.scanner.tof_fwhm_ps = 400;
+  EXPECT_LT(estimate_subject_bytes(o), 16e9);
+  // The estimate is an upper bound: the peak resident memory of a small TOF subject, measured
+  // from a reset of the kernel's high-water mark, stays under it.
+  std::ifstream status_probe("/proc/self/status");
+  std::ofstream clear("/proc/self/clear_refs");
+  if (!status_probe || !clear) GTEST_SKIP() << "no /proc/self/clear_refs to reset the peak";
+  auto read_kb = [](const char* key) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key)));
+    }
+    return -1.0;
+  };
+  SimulationOptions small;
+  small.out_dir = "unused";
+  small.phantom.width = small.phantom.height = 48;
+  small.phantom.slices = 16;
+  small.phantom.voxel_mm = small.phantom.slice_mm = 8.0;
+  small.scanner.tof_fwhm_ps = 400;
+  small.threads = 1;
+  PhantomOptions fine = small.phantom;
+  fine.width *= 2;
+  fine.height *= 2;
+  fine.slices *= 2;
+  fine.voxel_mm /= 2;
+  fine.slice_mm /= 2;
+  const Phantom p = generate_phantom(fine, 3);
+  const double before = read_kb("VmRSS:");
+  clear << "5" << std::flush;  // resets VmHWM to the current RSS
+  simulate_subject(p.activity, p.mumap, small, 3, 2);
+  const double peak = read_kb("VmHWM:");
+  ASSERT_GT(peak, 0);
+  EXPECT_LT((peak - before) * 1024.0, estimate_subject_bytes(small));
 }
 
 }  // namespace

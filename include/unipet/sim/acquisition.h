@@ -78,7 +78,7 @@ struct Acquisition {
   torch::Tensor attenuation;        ///< a = [exp(-P_f mu_f)], [D, A, B]
   torch::Tensor scatter;            ///< expected scatter counts (TOF summed), [D, A, B]
   torch::Tensor randoms;            ///< expected randoms counts, [D, A, B]
-  torch::Tensor scatter_tof_profile;  ///< TOF only: [D, A, B, T], sums to 1 over T
+  torch::Tensor scatter_tof_profile;  ///< TOF only: [D, A, B, T], sums to 1 over T (bfloat16)
   torch::Tensor crystal_efficiency, ring_efficiency;  ///< float64 [2 A], [D]
   double gain = 0;                  ///< counts per (Bq/ml * mm)
   double expected_trues = 0, expected_scatter = 0, expected_randoms = 0;

@@ -21,10 +21,11 @@
 namespace unipet::sim {
 
 /// Poisson(mean) per element; mean >= 0, any shape. Returned on mean's device.
-torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed);
+torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed, int64_t first_index = 0);
 
 /// Binomial(counts, keep) per element; counts whole and >= 0, keep in [0, 1].
-torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed);
+torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed,
+                          int64_t first_index = 0);
 
 /// Nested binomial thinning of `full_counts` for every DRF in `drfs` (each > 1, any order).
 std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts,

@@ -9,7 +9,8 @@
 ///   unipet::io::Dataset ds = unipet::sim::simulate_dataset(o);
 ///
 /// Layout written: `out_dir/dataset.json` and per subject `out_dir/<id>/activity.nii.gz`,
-/// `mumap.nii.gz` (1/cm), `lesions.nii.gz` (phantoms only), `full.nii.gz`, `drf_<k>.nii.gz`, and
+/// `mumap.nii.gz` (1/cm, the truth), `mumap_ac.nii.gz` (the CT-like map the reconstruction
+/// corrected with), `lesions.nii.gz` (phantoms only), `full.nii.gz`, `drf_<k>.nii.gz`, and
 /// `subject.json`, written last, which marks the subject complete. Re-running with the same
 /// options skips complete subjects, so an interrupted run resumes; running into a folder made with
 /// other options throws instead of mixing datasets. Every file is written atomically.
@@ -64,7 +65,8 @@ struct SimulationOptions {
 /// One simulated acquisition and its reconstructions.
 struct SimulatedSubject {
   Volume activity;                       ///< the truth, Bq/ml
-  Volume mumap;                          ///< 1/cm, as used for attenuation correction
+  Volume mumap;                          ///< the true mu-map on the output grid, 1/cm
+  Volume attenuation_map;                ///< the mu-map the reconstruction corrected with, 1/cm
   Volume lesions;                        ///< labels; undefined data for user images
   Volume full;                           ///< full-dose OSEM, Bq/ml
   std::map<double, Volume> low;          ///< DRF -> low-dose OSEM, Bq/ml
@@ -73,11 +75,16 @@ struct SimulatedSubject {
 
 /// Simulates the acquisitions and reconstructions of one activity / mu-map pair given on a grid
 /// `oversampling` times finer than the reconstruction's (1: the same grid). The subject's
-/// activity is the truth averaged onto the reconstruction grid; its mu-map is the one the
-/// reconstruction corrected with (see acquisition.h).
+/// activity and mu-map are the truth averaged onto the reconstruction grid; its attenuation map
+/// is the one the reconstruction corrected with (see acquisition.h).
 SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
                                   const SimulationOptions& options, uint64_t seed,
                                   int64_t oversampling = 1);
+
+/// An upper estimate of the memory (bytes) one phantom subject needs at its peak: the fine
+/// phantom, the fine projector, every sinogram held at once and the reconstructions' images.
+/// simulate_dataset refuses options whose estimate exceeds 80% of the machine's memory.
+double estimate_subject_bytes(const SimulationOptions& options);
 
 /// A soft-tissue mu-map (0.096 / cm) over the voxels whose activity exceeds `threshold` times
 /// the 99th percentile; air elsewhere.
