@@ -370,7 +370,8 @@ double estimate_subject_bytes(const SimulationOptions& o) {
   // each worker's subset in flight (a few float32 copies of 1/subsets of the data), delayed
   // counts of every dose level, and the images.
   const double subsets = static_cast<double>(std::max<int64_t>(1, o.osem.subsets));
-  const double reconstruct = data * (2 + workers * (4 + 6 * 4 / subsets)) +
+  const double count_bytes = tof_bins > 1 ? 2 : 4;  // TOF bins hold few counts: int16
+  const double reconstruct = data * (2 + workers * (count_bytes + 6 * 4 / subsets)) +
                              4.0 * sinogram * (static_cast<double>(o.drfs.size()) + 12) +
                              4.0 * voxels * (8 + 2 * static_cast<double>(o.drfs.size() + 1) + 16);
   // Always: the fine truth the caller holds, the data's and the reconstruction's projectors on
