@@ -49,19 +49,37 @@ void BM_PhantomGeneration(benchmark::State& state) {
 }
 BENCHMARK(BM_PhantomGeneration)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-/// Phantom, scanner model, Poisson counts, nested thinning and OSEM of the full dose and six
-/// DRFs: what `unipet simulate` does per subject, minus writing the NIfTI files.
+/// Phantom (drawn 2x finer), scanner model, Poisson counts, nested thinning and OSEM of the full
+/// dose and six DRFs: what `unipet simulate` does per subject, minus writing the NIfTI files.
+/// Arguments: threads, TOF resolution in ps (0 = non-TOF), 1 = the inverse crime (phantom on
+/// the output grid, exact corrections).
 void BM_DefaultSubject(benchmark::State& state) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   SimulationOptions options;
   options.out_dir = "unused";
+  options.threads = static_cast<int>(state.range(0));
+  options.scanner.tof_fwhm_ps = static_cast<double>(state.range(1));
+  if (state.range(2) == 1) {
+    options.oversampling = 1;
+    options.corrections = CorrectionOptions::exact();
+  }
+  const int64_t f = options.oversampling;
+  const PhantomOptions fine = oversampled_phantom(options.phantom, f);
   uint64_t seed = 0;
   for (auto _ : state) {
-    const Phantom p = generate_phantom(options.phantom, ++seed);
-    benchmark::DoNotOptimize(simulate_subject(p.activity, p.mumap, options, seed));
+    const Phantom p = generate_phantom(fine, ++seed);
+    benchmark::DoNotOptimize(simulate_subject(p.activity, p.mumap, options, seed, f));
   }
   label_threads(state);
 }
-BENCHMARK(BM_DefaultSubject)->Arg(2)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_DefaultSubject)
+    ->Args({2, 0, 1})
+    ->Args({2, 0, 0})
+    ->Args({2, 400, 0})
+    ->Args({2, 214, 0})
+    ->ArgNames({"threads", "tof_ps", "inverse_crime"})
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 }  // namespace

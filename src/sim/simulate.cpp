@@ -345,6 +345,17 @@ io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& 
 /// reconstructions' images.
 }  // namespace
 
+PhantomOptions oversampled_phantom(const PhantomOptions& phantom, int64_t factor) {
+  UNIPET_CHECK(factor >= 1, "oversampled_phantom: factor must be >= 1, got " << factor);
+  PhantomOptions fine = phantom;
+  fine.width *= factor;
+  fine.height *= factor;
+  fine.slices *= factor;
+  fine.voxel_mm /= static_cast<double>(factor);
+  fine.slice_mm /= static_cast<double>(factor);
+  return fine;
+}
+
 double estimate_subject_bytes(const SimulationOptions& o) {
   const PhantomOptions& p = o.phantom;
   const double f = static_cast<double>(o.oversampling);
@@ -590,13 +601,7 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
       SimulatedSubject s;
       if (o.from_images.empty()) {
         const int64_t f = o.oversampling;
-        PhantomOptions fine = o.phantom;
-        fine.width *= f;
-        fine.height *= f;
-        fine.slices *= f;
-        fine.voxel_mm /= static_cast<double>(f);
-        fine.slice_mm /= static_cast<double>(f);
-        Phantom p = generate_phantom(fine, seed);
+        Phantom p = generate_phantom(oversampled_phantom(o.phantom, f), seed);
         s = simulate_subject(p.activity, p.mumap, run, seed, f);
         s.lesions = downsample_labels(p.lesions, f);
         s.numbers["weight_kg"] = p.weight_kg;

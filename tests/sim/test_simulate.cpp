@@ -324,12 +324,7 @@ TEST(SimulationMemory, AClinicalSubjectFitsInTheStatedBoundAndASmallOneStaysUnde
   small.phantom.voxel_mm = small.phantom.slice_mm = 8.0;
   small.scanner.tof_fwhm_ps = 400;
   small.threads = 1;
-  PhantomOptions fine = small.phantom;
-  fine.width *= 2;
-  fine.height *= 2;
-  fine.slices *= 2;
-  fine.voxel_mm /= 2;
-  fine.slice_mm /= 2;
+  const PhantomOptions fine = oversampled_phantom(small.phantom, 2);
   const Phantom p = generate_phantom(fine, 3);
   const double before = read_kb("VmRSS:");
   clear << "5" << std::flush;  // resets VmHWM to the current RSS

@@ -81,6 +81,9 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
                                   const SimulationOptions& options, uint64_t seed,
                                   int64_t oversampling = 1);
 
+/// `phantom` on a grid `factor` times finer along every axis, over the same field of view.
+PhantomOptions oversampled_phantom(const PhantomOptions& phantom, int64_t factor);
+
 /// An upper estimate of the memory (bytes) one phantom subject needs at its peak: the fine
 /// phantom, the fine projector, every sinogram held at once and the reconstructions' images.
 /// simulate_dataset refuses options whose estimate exceeds 80% of the machine's memory.
