@@ -17,9 +17,8 @@ torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t see
   return binomial_tensor(counts, keep, seed, first_index);
 }
 
-std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts,
-                                            const std::vector<double>& drfs, uint64_t seed,
-                                            int64_t first_index) {
+std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts, const std::vector<double>& drfs,
+                                            uint64_t seed, int64_t first_index) {
   std::set<double> ordered;
   for (double drf : drfs) {
     UNIPET_CHECK(std::isfinite(drf) && drf > 1, "thin_nested: a DRF must be > 1, got " << drf);

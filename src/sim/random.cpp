@@ -222,8 +222,8 @@ int64_t Random::binomial(int64_t n, double p) {
     for (int64_t i = 0; i < n; ++i) k += next() < threshold ? 1 : 0;
     return flip ? n - k : k;
   }
-  const int64_t k = static_cast<double>(n) * pp < 10 ? binomial_inversion(*this, n, pp)
-                                                     : binomial_btrs(*this, n, pp);
+  const int64_t k =
+      static_cast<double>(n) * pp < 10 ? binomial_inversion(*this, n, pp) : binomial_btrs(*this, n, pp);
   return flip ? n - k : k;
 }
 
@@ -256,24 +256,27 @@ torch::Tensor normal_tensor(at::IntArrayRef sizes, uint64_t seed, int64_t first_
 torch::Tensor poisson_tensor(const torch::Tensor& mean, uint64_t seed, int64_t first_index) {
   UNIPET_CHECK(mean.defined() && mean.is_floating_point(), "poisson_tensor: expected a floating-point mean");
   UNIPET_CHECK(first_index >= 0, "poisson_tensor: first_index must be >= 0, got " << first_index);
-  UNIPET_CHECK(mean.numel() == 0 || (torch::isfinite(mean).all().item<bool>() && (mean >= 0).all().item<bool>() &&
-                                     (mean < 1e15).all().item<bool>()),
+  UNIPET_CHECK(mean.numel() == 0 || (torch::isfinite(mean).all().item<bool>() &&
+                                     (mean >= 0).all().item<bool>() && (mean < 1e15).all().item<bool>()),
                "poisson_tensor: the mean must be finite, >= 0 and < 1e15");
   return elementwise(mean, first_index,
                      [seed](double m, uint64_t stream) {
                        // Zero-mean bins (outside the body) are common: skip their generator.
-                       return m == 0 ? 0.0 : static_cast<double>(Random(stream_seed(seed, stream)).poisson(m));
+                       return m == 0 ? 0.0
+                                     : static_cast<double>(Random(stream_seed(seed, stream)).poisson(m));
                      })
       .to(mean.device());
 }
 
 torch::Tensor binomial_tensor(const torch::Tensor& counts, double keep, uint64_t seed, int64_t first_index) {
   UNIPET_CHECK(keep >= 0 && keep <= 1, "binomial_tensor: keep probability must be in [0, 1], got " << keep);
-  UNIPET_CHECK(counts.defined() && counts.is_floating_point(), "binomial_tensor: expected floating-point counts");
+  UNIPET_CHECK(counts.defined() && counts.is_floating_point(),
+               "binomial_tensor: expected floating-point counts");
   UNIPET_CHECK(first_index >= 0, "binomial_tensor: first_index must be >= 0, got " << first_index);
-  UNIPET_CHECK(counts.numel() == 0 || ((counts >= 0).all().item<bool>() && torch::equal(counts, counts.round()) &&
-                                       (counts <= 9.007199254740992e15).all().item<bool>()),
-               "binomial_tensor: counts must be whole numbers >= 0");
+  UNIPET_CHECK(
+      counts.numel() == 0 || ((counts >= 0).all().item<bool>() && torch::equal(counts, counts.round()) &&
+                              (counts <= 9.007199254740992e15).all().item<bool>()),
+      "binomial_tensor: counts must be whole numbers >= 0");
   return elementwise(counts, first_index,
                      [seed, keep](double n, uint64_t stream) {
                        if (n == 0) return 0.0;

@@ -51,7 +51,7 @@ TEST(Random, SplitmixReproducesThePublishedReferenceOutputs) {
   // Outputs of Vigna's reference splitmix64.c from 1477776061723855037, as listed in the
   // `reference` test of rand_xoshiro (github.com/rust-random/rngs, rand_xoshiro/src/splitmix64.rs).
   uint64_t state = 1477776061723855037ull;
-  const uint64_t expected[] = {1985237415132408290ull, 2979275885539914483ull, 13511426838097143398ull,
+  const uint64_t expected[] = {1985237415132408290ull, 2979275885539914483ull,  13511426838097143398ull,
                                8488337342461049707ull, 15141737807933549159ull, 17093170987380407015ull};
   for (uint64_t e : expected) EXPECT_EQ(splitmix64(state), e);
 }
@@ -133,8 +133,8 @@ TEST(Random, PoissonFrequenciesPassAChiSquareTest) {
 TEST(Random, BinomialHasTheRequestedMeanAndVarianceAndEdgeCases) {
   Random r(5);
   const int64_t n = 200000;
-  const std::vector<std::pair<int64_t, double>> cases = {{20, 0.1}, {50, 0.5}, {1000, 0.3}, {1000, 0.97},
-                                                         {100000, 0.01}};
+  const std::vector<std::pair<int64_t, double>> cases = {
+      {20, 0.1}, {50, 0.5}, {1000, 0.3}, {1000, 0.97}, {100000, 0.01}};
   for (const auto& [trials, p] : cases) {
     const double mean = trials * p, var = trials * p * (1 - p);
     const Moments m = moments(n, [&] { return static_cast<double>(r.binomial(trials, p)); });
@@ -184,14 +184,14 @@ TEST(RandomTensor, DrawsDoNotDependOnTheThreadCountOrOnChunking) {
   EXPECT_TRUE(torch::equal(thin_one, thin_two));
   // Two chunks of rows, each told where it starts, give the tensor drawn at once.
   const torch::Tensor flat = mean.flatten();
-  const torch::Tensor chunked = torch::cat({poisson_tensor(flat.slice(0, 0, 20000), 9),
-                                            poisson_tensor(flat.slice(0, 20000), 9, 20000)});
+  const torch::Tensor chunked = torch::cat(
+      {poisson_tensor(flat.slice(0, 0, 20000), 9), poisson_tensor(flat.slice(0, 20000), 9, 20000)});
   EXPECT_TRUE(torch::equal(chunked, one.flatten()));
   const torch::Tensor normal_chunks =
       torch::cat({normal_tensor({30, 1000}, 9), normal_tensor({20, 1000}, 9, 30000)});
   EXPECT_TRUE(torch::equal(normal_chunks, normal_one));
-  const torch::Tensor thin_chunks = torch::cat({binomial_tensor(one.slice(0, 0, 10), 0.3, 10),
-                                                binomial_tensor(one.slice(0, 10), 0.3, 10, 10000)});
+  const torch::Tensor thin_chunks = torch::cat(
+      {binomial_tensor(one.slice(0, 0, 10), 0.3, 10), binomial_tensor(one.slice(0, 10), 0.3, 10, 10000)});
   EXPECT_TRUE(torch::equal(thin_chunks, thin_one));
   EXPECT_EQ(one.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::equal(one, one.round()));
