@@ -12,8 +12,8 @@
 /// OOPSLA 2014). Every distribution is our own transform of its 64-bit output, because the
 /// std:: distributions (and ATen's samplers) are implementation-defined and differ between
 /// standard libraries and releases. The transforms use only +, *, /, sqrt (correctly rounded)
-/// and log, exp, lgamma; the last three may differ in the last bit between C libraries, which can
-/// change an accept / reject decision only when a draw lands within ~1e-16 of a boundary.
+/// and log, exp, pow; the last three may differ in the last bit between C libraries, which can
+/// change a value only when a draw lands within ~1e-16 (relative) of a decision boundary.
 #include <array>
 #include <cstdint>
 #include <utility>
