@@ -2,269 +2,176 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+#include <optional>
 
-#include <ATen/CPUGeneratorImpl.h>
-
+#include "anatomy.h"
 #include "unipet/core/error.h"
+#include "unipet/sim/random.h"
 
 namespace unipet::sim {
 
 namespace {
 
+using namespace detail;
+
 constexpr double kHalfLifeMinutes = 109.77;  // F-18
-constexpr double kSoftTissueMu = 0.096;       // 1/cm at 511 keV
 
-enum Tissue : uint8_t {
-  kAir, kFat, kMuscle, kLung, kLiver, kSpleen, kKidneyCortex, kKidneyPelvis, kMyocardium,
-  kBloodPool, kBladder, kBone, kMarrow, kWhiteMatter, kCortex, kSkull, kTissueCount
-};
-
-struct Rng {
-  explicit Rng(uint64_t seed) : engine(seed) {}
-  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(engine); }
-  int64_t integer(int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(engine);
-  }
-  std::mt19937_64 engine;
-};
-
-/// Voxel-centre coordinates in mm: x, y centred on the scanner axis, z from the bottom of the
-/// field of view (0) to its top (slices * slice_mm).
+/// Voxel-centre coordinates in mm, float32 axes x [W], y [H], z [D]: x, y centred on the scanner
+/// axis, z from the bottom of the field of view (0) to its top.
 struct Grid {
   torch::Tensor x, y, z;
-  double length_mm = 0;
 };
+
+torch::Tensor centres(int64_t n, double step, double start) {
+  return (torch::arange(n, torch::kFloat64) * step + start).to(torch::kFloat32);
+}
 
 Grid make_grid(const PhantomOptions& o) {
-  auto axis = [](int64_t n, double step, double start) {
-    return torch::arange(n, torch::kFloat32) * step + start;
-  };
-  torch::Tensor z = axis(o.slices, o.slice_mm, 0.5 * o.slice_mm);
-  torch::Tensor y = axis(o.height, o.voxel_mm, -0.5 * (o.height - 1) * o.voxel_mm);
-  torch::Tensor x = axis(o.width, o.voxel_mm, -0.5 * (o.width - 1) * o.voxel_mm);
-  auto mesh = torch::meshgrid({z, y, x}, "ij");
-  return {mesh[2], mesh[1], mesh[0], o.slices * o.slice_mm};
+  return {centres(o.width, o.voxel_mm, -0.5 * (o.width - 1) * o.voxel_mm),
+          centres(o.height, o.voxel_mm, -0.5 * (o.height - 1) * o.voxel_mm),
+          centres(o.slices, o.slice_mm, 0.5 * o.slice_mm)};
 }
 
-torch::Tensor ellipsoid(const Grid& g, double cx, double cy, double cz, double ax, double ay,
-                        double az) {
-  return ((g.x - cx) / ax).square() + ((g.y - cy) / ay).square() + ((g.z - cz) / az).square() <= 1;
-}
-
-torch::Tensor slab(const Grid& g, double z0, double z1) { return (g.z >= z0) & (g.z < z1); }
-
-/// An inner semi-axis `by` mm smaller than `a`, but never below half of it, so shells survive the
-/// small bodies of small test fields of view.
-double shrink(double a, double by) { return std::max(a - by, 0.5 * a); }
-
-/// A label map with per-label uptake (SUV) and attenuation (1/cm); later paints win.
-struct Painter {
-  torch::Tensor tissue;
-  std::array<double, kTissueCount> suv{};
-  std::array<double, kTissueCount> mu{};
-  void paint(const torch::Tensor& mask, Tissue t) { tissue.masked_fill_(mask, static_cast<int64_t>(t)); }
-  torch::Tensor is(Tissue t) const { return tissue == static_cast<int64_t>(t); }
-  torch::Tensor lookup(const std::array<double, kTissueCount>& table) const {
-    return torch::tensor(std::vector<double>(table.begin(), table.end()), torch::kFloat64)
-        .to(torch::kFloat32)
-        .index({tissue.to(torch::kLong)});
-  }
-};
-
-void draw_uptakes(Rng& r, Painter& p) {
-  p.suv = {};
-  p.suv[kFat] = r.uniform(0.3, 0.5);
-  p.suv[kMuscle] = r.uniform(0.6, 1.0);
-  p.suv[kLung] = r.uniform(0.3, 0.5);
-  p.suv[kLiver] = r.uniform(2.0, 2.6);
-  p.suv[kSpleen] = r.uniform(1.7, 2.3);
-  p.suv[kKidneyCortex] = r.uniform(3.0, 4.5);
-  p.suv[kKidneyPelvis] = r.uniform(5.0, 12.0);
-  p.suv[kMyocardium] = r.uniform(2.0, 10.0);
-  p.suv[kBloodPool] = r.uniform(1.5, 2.1);
-  p.suv[kBladder] = r.uniform(10.0, 40.0);
-  p.suv[kBone] = r.uniform(0.4, 0.7);
-  p.suv[kMarrow] = r.uniform(1.5, 2.2);
-  p.suv[kWhiteMatter] = r.uniform(2.5, 3.5);
-  p.suv[kCortex] = r.uniform(7.0, 10.0);
-  p.suv[kSkull] = r.uniform(0.4, 0.7);
-  p.mu = {};
-  p.mu[kFat] = 0.090;
-  for (Tissue t : {kMuscle, kLiver, kSpleen, kKidneyCortex, kKidneyPelvis, kMyocardium, kBloodPool,
-                   kBladder, kWhiteMatter, kCortex}) {
-    p.mu[t] = kSoftTissueMu;
-  }
-  p.mu[kLung] = r.uniform(0.025, 0.035);
-  p.mu[kBone] = r.uniform(0.13, 0.17);
-  p.mu[kSkull] = r.uniform(0.14, 0.17);
-  p.mu[kMarrow] = 0.11;
-}
-
-/// Paints the anatomy; returns the inner (muscle) mask organs are confined to.
-void paint_anatomy(const PhantomOptions& o, const Grid& g, Rng& r, Painter& p, double weight_kg) {
-  const double L = g.length_mm;
-  // Anatomy positions are fractions of the field of view; axial sizes shrink with it (at most to
-  // 0.6) so a 384 mm field shows the pelvis-to-head sequence.
-  const double cz = std::clamp(L / 850.0, 0.6, 1.0);
-  const double shift = r.uniform(-0.04, 0.04);
-  auto axial = [&](double fraction) { return (fraction + shift + r.uniform(-0.015, 0.015)) * L; };
-  // Keep large bodies inside small test fields of view.
-  const double fov_fit = std::min(1.0, 0.42 * std::min(o.width, o.height) * o.voxel_mm / 180.0);
-  const double sb = std::clamp(std::sqrt(weight_kg / 75.0), 0.85, 1.2) * r.uniform(0.95, 1.05) * fov_fit;
-  const double a0 = 165 * sb, b0 = 108 * sb, yc = r.uniform(-5, 5) * fov_fit;
-  const double fat = r.uniform(8, 30) * sb;
-  const double neck_bottom = axial(0.84), neck_top = neck_bottom + 0.05 * L;
-
-  // Torso: an elliptic cylinder whose width varies slowly along z.
-  const double phase = r.uniform(0, 2 * M_PI);
-  torch::Tensor wobble = 1 + 0.06 * torch::cos(g.z / L * 2 * M_PI * 1.3 + phase);
-  auto torso_mask = [&](double inset) {
-    return ((g.x / (a0 * wobble - std::min(inset, 0.5 * a0))).square() + ((g.y - yc) / shrink(b0, inset)).square() <= 1) &
-           (g.z < neck_bottom);
-  };
-  const torch::Tensor inner_torso = torso_mask(fat);
-  p.paint(torso_mask(0), kFat);
-  p.paint(inner_torso, kMuscle);
-  const double neck_r = 55 * sb;
-  const torch::Tensor neck_xy = (g.x.square() + (g.y - yc - 10 * sb).square());
-  p.paint((neck_xy <= neck_r * neck_r) & slab(g, neck_bottom, neck_top + 20), kFat);
-  p.paint((neck_xy <= shrink(neck_r, 8) * shrink(neck_r, 8)) & slab(g, neck_bottom, neck_top + 20), kMuscle);
-  torch::Tensor inner = inner_torso | ((neck_xy <= shrink(neck_r, 8) * shrink(neck_r, 8)) & slab(g, neck_bottom, neck_top));
-
-  // Head: skull shell, hot cortex, white matter.
-  const double hx = 72 * sb, hy = 92 * sb, hz = 95 * cz, hcz = neck_top + 0.8 * hz;
-  const double hcy = yc + 5 * sb;
-  p.paint(ellipsoid(g, 0, hcy, hcz, hx, hy, hz), kSkull);
-  p.paint(ellipsoid(g, 0, hcy, hcz, shrink(hx, 8), shrink(hy, 8), shrink(hz, 8)), kCortex);
-  p.paint(ellipsoid(g, 0, hcy, hcz, shrink(hx, 14), shrink(hy, 14), shrink(hz, 14)), kWhiteMatter);
-
-  auto organ = [&](const torch::Tensor& mask, Tissue t) { p.paint(mask & inner, t); };
-  auto jitter = [&]() { return r.uniform(0.88, 1.12); };
-  // Draws are sequenced statement by statement (argument evaluation order is unspecified), so a
-  // seed gives the same anatomy whatever the compiler.
-  auto jitters = [&]() { std::array<double, 3> j{}; for (double& v : j) v = jitter(); return j; };
-  // Lungs, then the organs that displace them.
-  const double lung_z = axial(0.70);
-  for (double side : {-1.0, 1.0}) {
-    const auto j = jitters();
-    organ(ellipsoid(g, side * 0.46 * a0, yc + 5 * sb, lung_z, 0.33 * a0 * j[0], 0.62 * b0 * j[1],
-                    120 * cz * j[2]),
-          kLung);
-  }
-  const double liver_z = axial(0.53);
-  const auto liver = jitters();
-  organ(ellipsoid(g, -0.4 * a0, yc - 5 * sb, liver_z, 0.52 * a0 * liver[0], 0.72 * b0 * liver[1],
-                  75 * cz * liver[2]),
-        kLiver);
-  const double spleen_z = axial(0.53);
-  const auto spleen = jitters();
-  organ(ellipsoid(g, 0.52 * a0, yc + 0.3 * b0, spleen_z, 0.2 * a0 * spleen[0], 0.4 * b0 * spleen[1],
-                  55 * cz * spleen[2]),
-        kSpleen);
-  const double kidney_z = axial(0.40);
-  for (double side : {-1.0, 1.0}) {
-    const double kx = side * 0.36 * a0, ky = yc + 0.45 * b0, kz = kidney_z + r.uniform(-10, 10);
-    const double ax = 26 * sb * jitter(), ay = 30 * sb * jitter(), az = 55 * cz * jitter();
-    organ(ellipsoid(g, kx, ky, kz, ax, ay, az), kKidneyCortex);
-    organ(ellipsoid(g, kx, ky, kz, shrink(ax, 9), shrink(ay, 9), shrink(az, 9)), kKidneyPelvis);
-  }
-  const double hx0 = 0.2 * a0, hy0 = yc - 0.3 * b0, hz0 = axial(0.64);
-  const double ha = 50 * sb * jitter(), hb = 45 * sb * jitter(), hc = 55 * cz * jitter();
-  organ(ellipsoid(g, hx0, hy0, hz0, ha, hb, hc), kMyocardium);
-  organ(ellipsoid(g, hx0, hy0, hz0, shrink(ha, 11), shrink(hb, 11), shrink(hc, 11)), kBloodPool);
-  const double bladder = r.uniform(0.7, 1.3);
-  organ(ellipsoid(g, 0, yc - 0.25 * b0, axial(0.08), 45 * sb * bladder, 38 * sb * bladder,
-                  40 * cz * bladder),
-        kBladder);
-
-  // Skeleton: spine and iliac bones, cortical shell around marrow.
-  const double spine_y = yc + b0 - fat - 32 * sb, spine_r = 17 * sb;
-  const torch::Tensor spine_xy = g.x.square() + (g.y - spine_y).square();
-  const torch::Tensor spine_z = slab(g, axial(0.12), neck_top);
-  organ((spine_xy <= spine_r * spine_r) & spine_z, kBone);
-  organ((spine_xy <= shrink(spine_r, 4) * shrink(spine_r, 4)) & spine_z, kMarrow);
-  const double iliac_z = axial(0.17);
-  for (double side : {-1.0, 1.0}) {
-    const double ix = side * 0.6 * a0, iy = yc + 0.2 * b0;
-    organ(ellipsoid(g, ix, iy, iliac_z, 22 * sb, 45 * sb, 50 * cz), kBone);
-    organ(ellipsoid(g, ix, iy, iliac_z, 17 * sb, 40 * sb, 45 * cz), kMarrow);
-  }
-}
-
-/// A smooth zero-mean, unit-variance random field with correlation length ~texture_mm.
-torch::Tensor smooth_field(const PhantomOptions& o, uint64_t seed) {
-  auto coarse = [&](int64_t n, double step) {
-    return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(n * step / o.texture_mm)) + 1);
-  };
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  torch::Tensor noise = at::randn({1, 1, coarse(o.slices, o.slice_mm), coarse(o.height, o.voxel_mm),
-                                   coarse(o.width, o.voxel_mm)},
-                                  gen, torch::TensorOptions().dtype(torch::kFloat32));
-  namespace F = torch::nn::functional;
-  torch::Tensor field =
-      F::interpolate(noise, F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{o.slices, o.height, o.width})
-                                .mode(torch::kTrilinear)
-                                .align_corners(true))
-          .squeeze();
-  field = field.reshape({o.slices, o.height, o.width});
-  const double mean = field.to(torch::kFloat64).mean().item<double>();
-  const double sd = field.to(torch::kFloat64).std().item<double>();
-  return (field - mean) / std::max(sd, 1e-6);
-}
-
-void place_lesions(const PhantomOptions& o, const Grid& g, Rng& r, Painter& p, Phantom& out,
-                   torch::Tensor& suv, torch::Tensor& mu, torch::Tensor& labels) {
-  struct Host { Tissue tissue; const char* name; double weight; };
-  const std::vector<Host> hosts = {{kLiver, "liver", 0.25}, {kLung, "lung", 0.25},
-                                   {kMarrow, "marrow", 0.15}, {kMuscle, "muscle", 0.2},
-                                   {kSpleen, "spleen", 0.15}};
-  std::vector<double> weights;
-  for (const Host& h : hosts) weights.push_back(h.weight);
-  std::discrete_distribution<size_t> pick(weights.begin(), weights.end());
-  const int64_t count = r.integer(o.min_lesions, o.max_lesions);
-  const torch::Tensor body = p.tissue != static_cast<int64_t>(kAir);
-  for (int64_t k = 1; k <= count; ++k) {
-    const Host& host = hosts[pick(r.engine)];
-    const torch::Tensor where = p.is(host.tissue).flatten().nonzero();
-    if (where.size(0) == 0) continue;  // organ outside this field of view
-    const int64_t voxel = where[r.integer(0, where.size(0) - 1)][0].item<int64_t>();
-    const double cx = g.x.flatten()[voxel].item<double>();
-    const double cy = g.y.flatten()[voxel].item<double>();
-    const double cz = g.z.flatten()[voxel].item<double>();
-    // Log-uniform diameters: small lesions are the common and the hard case.
-    const double d = std::exp(r.uniform(std::log(o.min_lesion_mm), std::log(o.max_lesion_mm)));
-    const bool sphere = r.uniform(0, 1) < 0.5;
-    double ax = d / 2, ay = d / 2, az = d / 2;
-    if (!sphere) {
-      ax *= r.uniform(0.6, 1.4);
-      ay *= r.uniform(0.6, 1.4);
-      az *= r.uniform(0.6, 1.4);
+/// A point of the site's host tissue, by rejection: uniform candidates in its boxes, rendered as
+/// single points (no grid involved). Empty if none of 128 candidates hits the tissue.
+std::optional<std::array<double, 3>> lesion_centre(const Anatomy& a, const LesionSite& site, Random& r) {
+  constexpr int64_t kBatch = 32;
+  for (int round = 0; round < 4; ++round) {
+    std::vector<float> xs(kBatch), ys(kBatch), zs(kBatch);
+    for (int64_t i = 0; i < kBatch; ++i) {
+      const auto& box =
+          site.boxes[static_cast<size_t>(r.integer(0, static_cast<int64_t>(site.boxes.size()) - 1))];
+      xs[i] = static_cast<float>(r.uniform(box[0], box[1]));
+      ys[i] = static_cast<float>(r.uniform(box[2], box[3]));
+      zs[i] = static_cast<float>(r.uniform(box[4], box[5]));
     }
-    torch::Tensor mask = ellipsoid(g, cx, cy, cz, ax, ay, az) & body;
-    mask.view(-1)[voxel] = true;  // a lesion smaller than a voxel still occupies its voxel
-    const double contrast = r.uniform(o.min_contrast, o.max_contrast);
-    suv.masked_fill_(mask, contrast * p.suv[host.tissue]);
-    mu.masked_fill_(mask, kSoftTissueMu);
-    const int64_t label = static_cast<int64_t>(out.lesion_list.size()) + 1;
-    labels.masked_fill_(mask, static_cast<double>(label));
-    const double world_z = cz - 0.5 * o.slices * o.slice_mm;
-    out.lesion_list.push_back({label, host.name, d, contrast, {cx, cy, world_z}});
+    const torch::Tensor tissue = render_tissue(a, torch::tensor(xs), torch::tensor(ys), torch::tensor(zs));
+    const uint8_t* t = tissue.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < kBatch; ++i) {
+      if (std::find(site.accepted.begin(), site.accepted.end(), t[i]) != site.accepted.end()) {
+        return std::array<double, 3>{xs[i], ys[i], zs[i]};
+      }
+    }
   }
+  return std::nullopt;
+}
+
+/// Lesions in mm (centre z from the bottom of the field of view, converted to world z at the end).
+std::vector<PhantomLesion> draw_lesions(const PhantomOptions& o, const Anatomy& a, Random& r) {
+  std::vector<PhantomLesion> lesions;
+  const bool none = r.uniform() < o.no_lesion_fraction;
+  const int64_t count = r.integer(o.min_lesions, o.max_lesions);
+  if (none || a.sites.empty()) return lesions;
+  std::vector<double> weights;
+  for (const LesionSite& site : a.sites) weights.push_back(site.weight);
+  for (int64_t k = 0; k < count; ++k) {
+    const LesionSite& site = a.sites[r.pick(weights)];
+    const auto centre = lesion_centre(a, site, r);
+    // Log-uniform diameters: small lesions are the common and the hard case.
+    const double hi = site.node ? std::min(o.max_lesion_mm, 20.0) : o.max_lesion_mm;
+    const double lo = std::min(o.min_lesion_mm, hi);
+    const double d = std::exp(r.uniform(std::log(lo), std::log(hi)));
+    std::array<double, 3> semi = {d / 2, d / 2, d / 2};
+    if (r.uniform() >= 0.5) {
+      for (double& axis : semi) axis *= r.uniform(0.6, 1.4);
+    }
+    const double contrast = r.uniform(o.min_contrast, o.max_contrast);
+    if (!centre) continue;  // the host tissue is barely inside the field of view
+    PhantomLesion lesion;
+    lesion.label = static_cast<int64_t>(lesions.size()) + 1;
+    lesion.organ = site.host;
+    lesion.diameter_mm = d;
+    lesion.contrast = contrast;
+    lesion.host_suv = a.suv[site.reference];
+    lesion.centre_mm = {(*centre)[0], (*centre)[1], (*centre)[2] - 0.5 * a.length_mm};
+    lesion.semi_axes_mm = semi;
+    lesions.push_back(lesion);
+  }
+  return lesions;
+}
+
+/// A smooth zero-mean, unit-variance random field with correlation length ~texture_mm: standard
+/// normals on a lattice of texture_mm spacing anchored to the field of view's corner (so the
+/// same for any voxel size), interpolated trilinearly at the voxel centres.
+torch::Tensor texture(const PhantomOptions& o, const Grid& g, uint64_t seed) {
+  const double step = o.texture_mm;
+  struct Axis {
+    torch::Tensor below, above, weight;
+    int64_t nodes;
+  };
+  auto axis = [step](const torch::Tensor& coord, double lo, double extent) {
+    const int64_t nodes = static_cast<int64_t>(std::floor(extent / step)) + 2;
+    const torch::Tensor u = (coord.to(torch::kFloat64) - lo) / step;
+    const torch::Tensor below = u.floor().clamp(0, static_cast<double>(nodes - 2)).to(torch::kLong);
+    return Axis{below, below + 1, (u - below.to(torch::kFloat64)).to(torch::kFloat32), nodes};
+  };
+  const Axis z = axis(g.z, 0, o.slices * o.slice_mm);
+  const Axis y = axis(g.y, -0.5 * o.height * o.voxel_mm, o.height * o.voxel_mm);
+  const Axis x = axis(g.x, -0.5 * o.width * o.voxel_mm, o.width * o.voxel_mm);
+  torch::Tensor field = normal_tensor({z.nodes, y.nodes, x.nodes}, seed);
+  // Separable linear interpolation, one axis at a time; element-wise, so exact and thread-free.
+  auto along = [](const torch::Tensor& t, int64_t dim, const Axis& a) {
+    std::vector<int64_t> shape(3, 1);
+    shape[static_cast<size_t>(dim)] = -1;
+    const torch::Tensor w = a.weight.view(shape);
+    return t.index_select(dim, a.below) * (1 - w) + t.index_select(dim, a.above) * w;
+  };
+  field = along(along(along(field, 2, x), 1, y), 0, z);
+  // Linear interpolation of independent unit normals has variance prod (w^2 + (1 - w)^2), on
+  // average (2/3)^3 over positions: a fixed divisor keeps the field grid-independent.
+  return field / static_cast<float>(std::pow(2.0 / 3.0, 1.5));
+}
+
+/// Paints the lesions into suv, mu and the label map, each over the voxels of its bounding box. A
+/// lesion smaller than a voxel still occupies the voxel holding its centre.
+void paint_lesions(const PhantomOptions& o, const Grid& g, const std::vector<PhantomLesion>& lesions,
+                   const torch::Tensor& body, torch::Tensor& suv, torch::Tensor& mu, torch::Tensor& labels) {
+  const double half_length = 0.5 * o.slices * o.slice_mm;
+  for (const PhantomLesion& l : lesions) {
+    const double cx = l.centre_mm[0], cy = l.centre_mm[1], cz = l.centre_mm[2] + half_length;
+    const auto& r = l.semi_axes_mm;
+    auto index = [](double c, const torch::Tensor& axis, double step) {
+      const double first = axis[0].item<double>();
+      return std::clamp<int64_t>(std::llround((c - first) / step), 0, axis.numel() - 1);
+    };
+    const int64_t ix = index(cx, g.x, o.voxel_mm), iy = index(cy, g.y, o.voxel_mm),
+                  iz = index(cz, g.z, o.slice_mm);
+    GridBlock b =
+        grid_block(g.x, g.y, g.z, {cx - r[0], cx + r[0], cy - r[1], cy + r[1], cz - r[2], cz + r[2]});
+    // Grow the block to hold the centre's voxel.
+    b.x = {std::min(b.x[0], ix), std::max(b.x[1], ix + 1)};
+    b.y = {std::min(b.y[0], iy), std::max(b.y[1], iy + 1)};
+    b.z = {std::min(b.z[0], iz), std::max(b.z[1], iz + 1)};
+    const torch::Tensor x = g.x.slice(0, b.x[0], b.x[1]).view({1, 1, -1});
+    const torch::Tensor y = g.y.slice(0, b.y[0], b.y[1]).view({1, -1, 1});
+    const torch::Tensor z = g.z.slice(0, b.z[0], b.z[1]).view({-1, 1, 1});
+    torch::Tensor mask =
+        (((x - cx) / r[0]).square() + ((y - cy) / r[1]).square() + ((z - cz) / r[2]).square() <= 1) &
+        b.of(body);
+    mask.index_put_({iz - b.z[0], iy - b.y[0], ix - b.x[0]}, torch::tensor(true));
+    b.of(suv).masked_fill_(mask, l.contrast * l.host_suv);
+    b.of(mu).masked_fill_(mask, kSoftTissueMu);
+    b.of(labels).masked_fill_(mask, static_cast<double>(l.label));
+  }
+}
+
+torch::Tensor lookup(const std::array<double, kTissueCount>& table, const torch::Tensor& tissue) {
+  return torch::tensor(std::vector<double>(table.begin(), table.end()), torch::kFloat64)
+      .to(torch::kFloat32)
+      .index({tissue.to(torch::kLong)});
 }
 
 }  // namespace
 
 void PhantomOptions::validate() const {
   UNIPET_CHECK(width >= 8 && height >= 8 && slices >= 1,
-               "--matrix / --slices: the phantom must be at least 8 x 8 x 1 voxels, got " << width << " x " << height
-                                                                       << " x " << slices);
+               "--matrix / --slices: the phantom must be at least 8 x 8 x 1 voxels, got "
+                   << width << " x " << height << " x " << slices);
   UNIPET_CHECK(voxel_mm > 0 && slice_mm > 0 && std::isfinite(voxel_mm) && std::isfinite(slice_mm),
                "--voxel and --slice-thickness must be > 0 mm");
   UNIPET_CHECK(min_lesions >= 0 && max_lesions >= min_lesions,
                "--lesions-min / --lesions-max: lesion count range [" << min_lesions << ", " << max_lesions
-                                                      << "] is invalid");
+                                                                     << "] is invalid");
   UNIPET_CHECK(min_lesion_mm > 0 && max_lesion_mm >= min_lesion_mm,
                "PhantomOptions: lesion diameter range is invalid");
   UNIPET_CHECK(min_contrast > 0 && max_contrast >= min_contrast,
@@ -272,45 +179,64 @@ void PhantomOptions::validate() const {
   UNIPET_CHECK(heterogeneity >= 0 && heterogeneity < 0.5,
                "PhantomOptions: heterogeneity must be in [0, 0.5), got " << heterogeneity);
   UNIPET_CHECK(texture_mm > 0, "PhantomOptions: texture_mm must be > 0");
+  UNIPET_CHECK(arms_up_fraction >= 0 && arms_up_fraction <= 1,
+               "PhantomOptions: arms_up_fraction must be in [0, 1], got " << arms_up_fraction);
+  UNIPET_CHECK(no_lesion_fraction >= 0 && no_lesion_fraction <= 1,
+               "PhantomOptions: no_lesion_fraction must be in [0, 1], got " << no_lesion_fraction);
   UNIPET_CHECK(dose_mbq_per_kg > 0 && uptake_minutes >= 0,
                "PhantomOptions: dose per kg must be > 0 and uptake time >= 0");
 }
 
+const std::vector<std::string>& organ_names() {
+  static const std::vector<std::string> names = {
+      "air",           "fat",           "muscle",     "lung",       "liver",   "spleen",
+      "kidney_cortex", "kidney_pelvis", "myocardium", "blood_pool", "bladder", "bone",
+      "marrow",        "white_matter",  "cortex",     "skull"};
+  return names;
+}
+
+int64_t organ_label(const std::string& name) {
+  const auto& names = organ_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  UNIPET_CHECK(it != names.end(), "organ_label: no organ named '" << name << "'");
+  return it - names.begin();
+}
+
 double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg) {
-  UNIPET_CHECK(dose_at_scan_bq > 0 && weight_kg > 0,
-               "SUV needs a positive dose and weight, got " << dose_at_scan_bq << " Bq and "
-                                                            << weight_kg << " kg");
+  UNIPET_CHECK(dose_at_scan_bq > 0 && weight_kg > 0, "SUV needs a positive dose and weight, got "
+                                                         << dose_at_scan_bq << " Bq and " << weight_kg
+                                                         << " kg");
   return dose_at_scan_bq / (weight_kg * 1000.0);
 }
 
 Phantom generate_phantom(const PhantomOptions& o, uint64_t seed) {
   o.validate();
-  // Two independent streams: anatomy (std engine) and texture (torch generator).
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), 0x7068u};
-  std::mt19937_64 seeder(seq);
-  Rng r(seeder());
-  const uint64_t texture_seed = seeder();
+  static_assert(kTissueCount == 16, "organ_names() lists every tissue");
+  // Independent streams: the anatomy, the lesions and the texture do not shift one another.
+  Random anatomy_rng(stream_seed(seed, 1)), lesion_rng(stream_seed(seed, 2));
+  const uint64_t texture_seed = stream_seed(seed, 3);
 
   Phantom out;
-  out.weight_kg = r.uniform(55, 110);
+  out.weight_kg = anatomy_rng.uniform(50, 120);
   out.injected_dose_bq = o.dose_mbq_per_kg * 1e6 * out.weight_kg;
   out.dose_at_scan_bq = out.injected_dose_bq * std::exp2(-o.uptake_minutes / kHalfLifeMinutes);
+  const Anatomy anatomy = draw_anatomy(o, out.weight_kg, anatomy_rng);
+  out.lesion_list = draw_lesions(o, anatomy, lesion_rng);
+  out.brain_in_view = anatomy.brain_in_view;
+  out.numbers = anatomy.numbers;
+  out.numbers["weight_kg"] = out.weight_kg;
+  out.numbers["lesions"] = static_cast<double>(out.lesion_list.size());
 
+  // Everything random is drawn; now render it on this grid.
   const Grid g = make_grid(o);
-  Painter p;
-  p.tissue = torch::zeros({o.slices, o.height, o.width}, torch::kUInt8);
-  draw_uptakes(r, p);
-  paint_anatomy(o, g, r, p, out.weight_kg);
-
-  torch::Tensor suv = p.lookup(p.suv);
-  torch::Tensor mu = p.lookup(p.mu);
+  const torch::Tensor tissue = render_tissue_on_grid(anatomy, g.x, g.y, g.z);
+  torch::Tensor suv = lookup(anatomy.suv, tissue);
+  torch::Tensor mu = lookup(anatomy.mu, tissue);
   torch::Tensor labels = torch::zeros_like(suv);
-  place_lesions(o, g, r, p, out, suv, mu, labels);
-
-  const torch::Tensor field = smooth_field(o, texture_seed);
-  suv = (suv * (1 + o.heterogeneity * field)).clamp_min(0.0);
-  suv.masked_fill_(p.is(kAir), 0.0);
-  out.brain_in_view = p.is(kCortex).any().item<bool>();
+  const torch::Tensor air = tissue == static_cast<int64_t>(kAir);
+  paint_lesions(o, g, out.lesion_list, air.logical_not(), suv, mu, labels);
+  suv = (suv * (1 + o.heterogeneity * texture(o, g, texture_seed))).clamp_min(0.0);
+  suv.masked_fill_(air, 0.0);
 
   Volume geometry;
   geometry.spacing = {o.voxel_mm, o.voxel_mm, o.slice_mm};
@@ -323,6 +249,8 @@ Phantom generate_phantom(const PhantomOptions& o, uint64_t seed) {
   out.mumap.units = Units::Unknown;
   out.lesions = with_geometry_of(geometry, labels);
   out.lesions.units = Units::Unitless;
+  out.organs = with_geometry_of(geometry, tissue.to(torch::kFloat32));
+  out.organs.units = Units::Unitless;
   return out;
 }
 

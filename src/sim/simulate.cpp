@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <iomanip>
 #include <memory>
-#include <random>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include "unipet/io/image_io.h"
 #include "unipet/sim/acquisition.h"
 #include "unipet/sim/dose.h"
+#include "unipet/sim/random.h"
 #include "ordered_sum.h"
 
 namespace unipet::sim {
@@ -463,8 +463,9 @@ std::vector<std::string> assign_splits(int64_t count, const std::array<double, 3
   const auto val = std::min<int64_t>(count - train, std::llround(fractions[1] * count));
   std::vector<int64_t> order(count);
   for (int64_t i = 0; i < count; ++i) order[i] = i;
-  std::mt19937_64 engine(mix(seed ^ 0x73706c6974ull));
-  std::shuffle(order.begin(), order.end(), engine);
+  // Portable Fisher-Yates (std::shuffle's draws differ between standard libraries).
+  Random engine(stream_seed(seed, 0x73706c6974ull));  // "split"
+  engine.shuffle(order);
   std::vector<std::string> split(count, "test");
   for (int64_t k = 0; k < train + val; ++k) split[order[k]] = k < train ? "train" : "val";
   return split;

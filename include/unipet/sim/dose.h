@@ -10,8 +10,10 @@
 /// from the previous one with p = k_prev / k, so the datasets are nested (every count of DRF 10 is
 /// also a count of DRF 4) while each is still Binomial(full, 1/k).
 ///
-/// Counts are float32 tensors holding whole numbers (exact up to 2^24 per bin); draws run on the
-/// CPU with a generator seeded from `seed`, so results do not depend on the thread count.
+/// Counts are float32 tensors holding whole numbers (exact up to 2^24 per bin). Draws are portable
+/// and counter-based (unipet/sim/random.h): bin i uses the stream (seed, first_index + i), so the
+/// counts depend neither on the thread count, the device nor the standard library, and a large
+/// sinogram drawn in chunks (first_index = the chunk's first flat bin) equals one drawn at once.
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -21,6 +23,7 @@
 namespace unipet::sim {
 
 /// Poisson(mean) per element; mean >= 0, any shape. Returned on mean's device.
+/// Throws unipet::Error for a negative or non-finite mean.
 torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed, int64_t first_index = 0);
 
 /// Binomial(counts, keep) per element; counts whole and >= 0, keep in [0, 1].
@@ -29,6 +32,7 @@ torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t see
 
 /// Nested binomial thinning of `full_counts` for every DRF in `drfs` (each > 1, any order).
 std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts,
-                                            const std::vector<double>& drfs, uint64_t seed);
+                                            const std::vector<double>& drfs, uint64_t seed,
+                                            int64_t first_index = 0);
 
 }  // namespace unipet::sim
