@@ -75,6 +75,12 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lesions-max", o.phantom.max_lesions, "Most lesions per phantom")
       ->capture_default_str();
+  cmd->add_option("--arms-up-fraction", o.phantom.arms_up_fraction,
+                  "Share of phantoms with the arms up (out of the field of view)")
+      ->capture_default_str();
+  cmd->add_option("--no-lesion-fraction", o.phantom.no_lesion_fraction,
+                  "Share of phantoms without any lesion")
+      ->capture_default_str();
   cmd->add_option("--counts", o.scanner.prompts, "Expected full-dose prompts per study")
       ->capture_default_str();
   cmd->add_option("--angles", o.scanner.angles, "Sinogram angles (0: image width)")

@@ -1,11 +1,10 @@
 #include "unipet/sim/acquisition.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "unipet/core/error.h"
+#include "unipet/sim/random.h"
 #include "ordered_sum.h"
 
 namespace unipet::sim {
@@ -250,8 +249,12 @@ Corrections model_corrections(const Projector& recon, const Acquisition& truth, 
   o.validate();
   grid_mumap.validate("mu-map");
   Corrections c;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto normal = [&](int64_t n) { return at::randn({n}, gen, torch::TensorOptions().dtype(torch::kFloat64)); };
+  Random random(seed);
+  auto normal = [&](int64_t n) {
+    torch::Tensor t = torch::empty({n}, torch::kFloat64);
+    for (int64_t i = 0; i < n; ++i) t[i] = random.normal();
+    return t;
+  };
 
   // Normalisation from a calibration scan: every crystal's and ring's efficiency a little off.
   torch::Tensor crystal = truth.crystal_efficiency, ring = truth.ring_efficiency;

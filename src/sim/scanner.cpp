@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include <ATen/CPUGeneratorImpl.h>
 
 #include "unipet/core/error.h"
+#include "unipet/sim/random.h"
 
 namespace unipet::sim {
 
@@ -15,12 +15,12 @@ double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<d
 /// Crystal (2 x angles) and ring (slices) efficiencies drawn from `seed`.
 std::pair<torch::Tensor, torch::Tensor> draw_efficiencies(const Projector& projector, int64_t slices,
                                                           const ScannerOptions& o, uint64_t seed) {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  torch::Tensor crystal =
-      (1 + o.efficiency_spread * at::randn({2 * projector.angles()}, gen, f64)).clamp(0.5, 1.5);
-  torch::Tensor ring =
-      (1 + o.ring_efficiency_spread * at::randn({slices}, gen, f64)).clamp(0.5, 1.5);
+  const torch::Tensor crystal =
+      (1 + o.efficiency_spread * normal_tensor({2 * projector.angles()}, stream_seed(seed, 1)).to(torch::kFloat64))
+          .clamp(0.5, 1.5);
+  const torch::Tensor ring =
+      (1 + o.ring_efficiency_spread * normal_tensor({slices}, stream_seed(seed, 2)).to(torch::kFloat64))
+          .clamp(0.5, 1.5);
   return {crystal, ring};
 }
 

@@ -81,6 +81,8 @@ std::map<std::string, double> content_numbers(const SimulationOptions& o) {
           {"phantom_slice_mm", p.slice_mm},
           {"lesions_min", static_cast<double>(p.min_lesions)},
           {"lesions_max", static_cast<double>(p.max_lesions)},
+          {"arms_up_fraction", p.arms_up_fraction},
+          {"no_lesion_fraction", p.no_lesion_fraction},
           {"lesion_min_mm", p.min_lesion_mm},
           {"lesion_max_mm", p.max_lesion_mm},
           {"lesion_min_contrast", p.min_contrast},
@@ -298,6 +300,10 @@ io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& fina
   if (s.lesions.data.defined()) {
     write_volume(s.lesions, dir / "lesions.nii.gz");
     subject.images["lesions"] = "lesions.nii.gz";
+  }
+  if (s.liver.data.defined()) {
+    write_volume(s.liver, dir / "liver.nii.gz");
+    subject.images["liver"] = "liver.nii.gz";
   }
   write_volume(s.full, dir / "full.nii.gz");
   subject.full_dose = "full.nii.gz";
@@ -605,6 +611,13 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
         Phantom p = generate_phantom(oversampled_phantom(o.phantom, f), seed);
         s = simulate_subject(p.activity, p.mumap, run, seed, f);
         s.lesions = downsample_labels(p.lesions, f);
+        // The liver as evaluation reads it (`images["liver"]`, liver CoV): output voxels at least
+        // half liver.
+        const torch::Tensor liver = (p.organs.data == static_cast<double>(organ_label("liver"))).to(torch::kFloat32);
+        s.liver = downsample(with_geometry_of(p.organs, liver), f);
+        s.liver.data = (s.liver.data >= 0.5).to(torch::kFloat32);
+        s.liver.units = Units::Unitless;
+        for (const auto& [key, value] : p.numbers) s.numbers[key] = value;
         s.numbers["weight_kg"] = p.weight_kg;
         s.numbers["injected_dose_bq"] = p.injected_dose_bq;
         s.numbers["dose_at_scan_bq"] = p.dose_at_scan_bq;

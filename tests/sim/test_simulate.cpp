@@ -67,8 +67,17 @@ TEST_F(Simulation, WritesEveryImageWithGeometryAndADatasetDescription) {
     EXPECT_EQ(full.spacing, (std::array<double, 3>{14.0, 14.0, 20.0}));
     EXPECT_NEAR(full.origin[0], -15.5 * 14.0, 1e-3);
     EXPECT_EQ(full.units, Units::BqPerMl);
-    for (const char* role : {"mumap", "lesions"}) {
+    for (const char* role : {"mumap", "mumap_ac", "lesions", "liver"}) {
       EXPECT_TRUE(fs::exists(ds.resolve(s.images.at(role)))) << role;
+    }
+    // The liver mask sits where the truth has liver-like uptake, and the anatomy is recorded.
+    const Volume liver = io::read_image(ds.resolve(s.images.at("liver")));
+    ASSERT_GT(liver.data.sum().item<double>(), 10);
+    const double liver_suv = activity.data.masked_select(liver.data > 0.5).mean().item<double>() *
+                             s.numbers.at("suv_per_bqml");
+    EXPECT_NEAR(liver_suv, s.numbers.at("liver_suv"), 0.25 * s.numbers.at("liver_suv"));
+    for (const char* key : {"arms_up", "body_scale", "fat_mm", "tof_fwhm_ps", "scatter_scale", "oversampling"}) {
+      EXPECT_EQ(s.numbers.count(key), 1u) << key;
     }
     ASSERT_EQ(s.low_dose.size(), 2u);
     for (const auto& [drf, path] : s.low_dose) {
@@ -103,7 +112,7 @@ TEST_F(Simulation, TheSameSeedGivesTheSameBytesAndAnotherSeedAnotherAnatomy) {
     const fs::path twin = dir_ / "b" / fs::relative(entry.path(), dir_ / "a");
     EXPECT_EQ(test::read_bytes(entry.path().string()), test::read_bytes(twin.string())) << entry.path();
   }
-  EXPECT_EQ(compared, 9);  // dataset.json, subject.json, 4 truth images, full and 2 DRFs
+  EXPECT_EQ(compared, 10);  // dataset.json, subject.json, 5 truth images, full and 2 DRFs
   EXPECT_EQ(a.subjects[0].numbers, b.subjects[0].numbers);
   const auto mu = a.subjects[0].images.at("mumap");
   EXPECT_FALSE(torch::equal(io::read_image(a.resolve(mu)).data, io::read_image(c.resolve(mu)).data));

@@ -10,7 +10,7 @@
 ///
 /// Layout written: `out_dir/dataset.json` and per subject `out_dir/<id>/activity.nii.gz`,
 /// `mumap.nii.gz` (1/cm, the truth), `mumap_ac.nii.gz` (the CT-like map the reconstruction
-/// corrected with), `lesions.nii.gz` (phantoms only), `full.nii.gz`, `drf_<k>.nii.gz`, and
+/// corrected with), `lesions.nii.gz` and `liver.nii.gz` (phantoms only), `full.nii.gz`, `drf_<k>.nii.gz`, and
 /// `subject.json`, written last, which marks the subject complete. Re-running with the same
 /// options skips complete subjects, so an interrupted run resumes; running into a folder made with
 /// other options throws instead of mixing datasets. Every file is written atomically.
@@ -68,6 +68,7 @@ struct SimulatedSubject {
   Volume mumap;                          ///< the true mu-map on the output grid, 1/cm
   Volume attenuation_map;                ///< the mu-map the reconstruction corrected with, 1/cm
   Volume lesions;                        ///< labels; undefined data for user images
+  Volume liver;                          ///< liver mask (phantoms only)
   Volume full;                           ///< full-dose OSEM, Bq/ml
   std::map<double, Volume> low;          ///< DRF -> low-dose OSEM, Bq/ml
   std::map<std::string, double> numbers; ///< counts (realised and expected), gain, ...
