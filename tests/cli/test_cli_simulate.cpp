@@ -76,5 +76,45 @@ TEST_F(CliSimulate, BadArgumentsGiveAOneLineErrorAndANonZeroExit) {
   EXPECT_FALSE(fs::exists(dir_ / "x" / "dataset.json"));
 }
 
+TEST_F(CliSimulate, RealismOptionsReachEverySubjectsRecord) {
+  const std::string tiny = " --subjects 1 --drf 4 --seed 9 --matrix 32 --slices 4 --voxel 14"
+                           " --slice-thickness 24 --angles 16 --subsets 4 --iterations 1 --counts 1e6";
+  const fs::path tof = dir_ / "tof";
+  CommandResult r = run_cli("simulate --out " + tof.string() + tiny +
+                            " --tof 214 --scatter-error 0.1 --norm-error 0.02 --mumap-shift 3"
+                            " --mumap-blur 5 --psf-model 0.8 --arms-up-fraction 0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  io::Dataset ds = io::read_dataset((tof / "dataset.json").string());
+  const io::DatasetSubject s = ds.subjects.at(0);  // a copy: ds is read again below
+  EXPECT_EQ(s.numbers.at("tof_fwhm_ps"), 214);
+  EXPECT_GT(s.numbers.at("tof_bins"), 1);
+  EXPECT_EQ(s.numbers.at("oversampling"), 2);
+  EXPECT_EQ(s.numbers.at("normalisation_error"), 0.02);
+  EXPECT_EQ(s.numbers.at("arms_up"), 0);
+  EXPECT_NEAR(std::hypot(std::hypot(s.numbers.at("mumap_shift_x_mm"), s.numbers.at("mumap_shift_y_mm")),
+                         s.numbers.at("mumap_shift_z_mm")),
+              3.0, 1e-9);
+  EXPECT_NEAR(s.numbers.at("recon_psf_fwhm_mm"), 0.8 * 4.5, 1e-9);
+  EXPECT_EQ(ds.numbers.at("scatter_scale_sd"), 0.1);
+  EXPECT_TRUE(fs::exists(tof / s.id / "mumap_ac.nii.gz"));
+  EXPECT_TRUE(fs::exists(tof / s.id / "liver.nii.gz"));
+
+  // --inverse-crime: the phantom on the output grid and every correction exact.
+  const fs::path crime = dir_ / "crime";
+  r = run_cli("simulate --out " + crime.string() + tiny + " --inverse-crime");
+  ASSERT_EQ(r.status, 0) << r.output;
+  ds = io::read_dataset((crime / "dataset.json").string());
+  const io::DatasetSubject& c = ds.subjects.at(0);
+  EXPECT_EQ(c.numbers.at("oversampling"), 1);
+  EXPECT_EQ(c.numbers.at("scatter_scale"), 1);
+  EXPECT_EQ(c.numbers.at("delayed_randoms"), 0);
+  EXPECT_EQ(c.numbers.at("recon_psf_fwhm_mm"), 4.5);
+  EXPECT_EQ(c.numbers.at("mumap_shift_x_mm"), 0);
+  // The same seed draws the same anatomy either way.
+  EXPECT_EQ(c.numbers.at("weight_kg"), s.numbers.at("weight_kg"));
+  EXPECT_EQ(c.numbers.at("lesions"), s.numbers.at("lesions"));
+  EXPECT_EQ(c.numbers.at("body_scale"), s.numbers.at("body_scale"));
+}
+
 }  // namespace
 }  // namespace unipet
