@@ -6,7 +6,9 @@
 Every dataset must hold subject sim0000 simulated with the same --seed (the phantom does not
 depend on the grid or the options), with full.nii.gz, drf_10.nii.gz and drf_100.nii.gz and the
 liver mask. Prints, per dataset and dose level, the liver's mean relative to the truth, its
-coefficient of variation, and the noise texture: the autocorrelation of (image - full dose) in
+coefficient of variation (noise and the phantom's own texture), the SD of (image - full dose)
+relative to the mean (the noise; the full dose's own noise is 1/DRF of its variance), and the
+noise texture: the autocorrelation of (image - full dose) in
 the liver at a lag of one voxel and the lag where it falls to one half (mm), along x and z.
 Writes a montage: a coronal slice through the liver, one row per dataset, columns DRF 1, 10, 100.
 Needs numpy only (Debian: python3-numpy).
@@ -72,8 +74,8 @@ def write_png(path, image):
 def main():
     out, specs = sys.argv[1], [a.split('=', 1) for a in sys.argv[2:]]
     rows = []
-    print('| dataset | DRF | liver mean / truth | liver CoV | AC(1 voxel) x | AC(1) z | AC half-length x (mm) | z (mm) |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    print('| dataset | DRF | liver mean / truth | liver CoV | noise SD / mean | AC(1 voxel) x | AC(1) z | AC half-length x (mm) | z (mm) |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for name, root in specs:
         subject = f'{root}/sim0000'
         truth, spacing = read_nifti(f'{subject}/activity.nii.gz')
@@ -81,7 +83,7 @@ def main():
         inner = erode(liver, 2)
         full = read_nifti(f'{subject}/full.nii.gz')[0]
         slice_y = int(np.argmax(liver.sum(axis=(0, 2))))
-        window = 1.5 * np.percentile(truth[truth > 0], 99)
+        window = 3.0 * truth[inner].mean()  # liver at a third of the grey scale, as PET is read
         panels = []
         for drf, image in (('1', full), ('10', None), ('100', None)):
             if image is None:
@@ -90,16 +92,17 @@ def main():
             cov = image[inner].std() / image[inner].mean()
             if drf == '1':
                 ac = [float('nan')] * 2
-                hx = hz = float('nan')
+                hx = hz = noise_sd = float('nan')
             else:
                 noise = image - full
+                noise_sd = noise[inner].std() / image[inner].mean()
                 acx = autocorrelation(noise, inner, 2, range(6))
                 acz = autocorrelation(noise, inner, 0, range(6))
                 ac = [acx[1], acz[1]]
                 hx, hz = half_length(acx, spacing[0]), half_length(acz, spacing[2])
-            print(f'| {name} | {drf} | {mean:.3f} | {100 * cov:.1f}% | {ac[0]:.2f} | {ac[1]:.2f} | {hx:.1f} | {hz:.1f} |')
+            print(f'| {name} | {drf} | {mean:.3f} | {100 * cov:.1f}% | {100 * noise_sd:.1f}% | {ac[0]:.2f} | {ac[1]:.2f} | {hx:.1f} | {hz:.1f} |')
             coronal = np.clip(image[::-1, slice_y, :] / window, 0, 1)  # superior at the top
-            panels.append(255 * (1 - coronal))  # dark on white, as PET is read
+            panels.append(np.kron(255 * (1 - coronal), np.ones((2, 2))))  # dark on white, 2x
         rows.append(np.concatenate([np.pad(p, 2, constant_values=255) for p in panels], axis=1))
     write_png(out, np.concatenate(rows, axis=0))
     print(f'wrote {out}: rows {", ".join(n for n, _ in specs)}; columns DRF 1, 10, 100')
