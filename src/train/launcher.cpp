@@ -180,7 +180,8 @@ void launch_local_workers(const LaunchOptions& o) {
   std::vector<Worker> workers;
   std::vector<Relay> relays(2 * static_cast<size_t>(o.nproc));
   std::optional<size_t> first_failure;
-  std::optional<Clock::time_point> kill_at;
+  // When the survivors of a failure get SIGKILL; max: no failure (yet).
+  Clock::time_point kill_at = Clock::time_point::max();
   try {
     for (int64_t r = 0; r < o.nproc; ++r)
       workers.push_back(start_worker(o.command, r, o.nproc, store.port(), relays[2 * r], relays[2 * r + 1]));
@@ -223,9 +224,9 @@ void launch_local_workers(const LaunchOptions& o) {
       signal_all(workers, SIGTERM);
       forwarded = true;
     }
-    if (kill_at && Clock::now() >= *kill_at) {
+    if (Clock::now() >= kill_at) {
       signal_all(workers, SIGKILL);
-      kill_at.reset();
+      kill_at = Clock::time_point::max();
     }
   }
   if (first_failure) {
