@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -73,11 +74,13 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
 
 // Averages the gradients of `params` over the ranks (a no-op in one process). Done before
 // clipping, so the norm and the update are the global batch's on every rank.
-int64_t average_gradients(const Networks& n, const std::vector<torch::Tensor>& params) {
-  if (!n.group) return 0;
+void average_gradients(const Networks& n, const std::vector<torch::Tensor>& params, StepLosses& out) {
+  if (!n.group) return;
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) grads.push_back(p.grad());
-  return n.group->all_reduce_mean(grads);
+  const auto start = std::chrono::steady_clock::now();
+  out.reduced_bytes += n.group->all_reduce_mean(grads);
+  out.reduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void check_finite(double value, const char* what, int64_t step) {
@@ -165,7 +168,7 @@ StepLosses critic_update(Networks& n, const TrainConfig& c, const Batch& batch, 
   n.critic_optimizer->zero_grad();
   loss.backward();
   StepLosses out;
-  out.reduced_bytes = average_gradients(n, n.critic->parameters());
+  average_gradients(n, n.critic->parameters(), out);
   out.grad_norm = clip_gradients(n.critic->parameters(), c.grad_clip);
   n.critic_optimizer->step();
   out.values["critic"] = loss.item<double>();
@@ -210,6 +213,7 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   image = image.to(torch::kFloat32);
   StepLosses out;
   int64_t critic_bytes = 0;
+  double critic_seconds = 0;
   // One mask for the critic's and the generator's terms (a 3x3x3 variance of the patch).
   const torch::Tensor mask = adversarial ? adversarial_mask(c, full) : torch::Tensor();
   if (adversarial) {
@@ -218,6 +222,7 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
     for (int64_t r = 0; r < c.critic_steps; ++r) {
       out = critic_update(n, c, batch, full, image.detach(), mask, r);
       critic_bytes += out.reduced_bytes;
+      critic_seconds += out.reduce_seconds;
     }
   }
   torch::Tensor l1 = nn::reconstruction_loss(image, full);
@@ -241,7 +246,9 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   n.generator_optimizer->zero_grad();
   loss.backward();
   const std::vector<torch::Tensor> params = optimized_parameters(*n.generator_optimizer);
-  out.reduced_bytes = critic_bytes + average_gradients(n, params);
+  out.reduced_bytes = critic_bytes;
+  out.reduce_seconds = critic_seconds;
+  average_gradients(n, params, out);
   out.grad_norm = clip_gradients(params, c.grad_clip);
   n.generator_optimizer->step();
   return out;

@@ -41,6 +41,7 @@ struct StepLosses {
   std::map<std::string, double> values;  ///< loss terms by name, for the log
   double grad_norm = 0;                  ///< generator's (or the critic's, in the disc stage)
   int64_t reduced_bytes = 0;             ///< gradient bytes all-reduced in this step
+  double reduce_seconds = 0;             ///< wall time of those all-reduces (waits for the slowest rank)
 };
 
 /// One critic update on `batch` against the generator's current output (WGAN-GP).

@@ -263,14 +263,19 @@ TrainResult train(const TrainOptions& o) {
     // The unipet stage's generator step updates the critic too, on the same forward pass.
     detail::StepLosses losses;
     int64_t reduced_bytes = 0;
+    double reduce_seconds = 0;
     if (c.stage == Stage::Critic)
       for (int64_t r = 0; r < c.critic_steps; ++r) {
         losses = detail::critic_step(n, c, batch, r);
         reduced_bytes += losses.reduced_bytes;
+        reduce_seconds += losses.reduce_seconds;
       }
     else
       losses = detail::generator_step(n, c, batch);
-    if (c.stage != Stage::Critic) reduced_bytes = losses.reduced_bytes;
+    if (c.stage != Stage::Critic) {
+      reduced_bytes = losses.reduced_bytes;
+      reduce_seconds = losses.reduce_seconds;
+    }
     ++state.step;
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
@@ -288,7 +293,10 @@ TrainResult train(const TrainOptions& o) {
                     {"it_per_s", progress.rate(state.step)},
                     {"grad_norm", losses.grad_norm}};
       entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
-      if (group) entry["allreduce_bytes"] = reduced_bytes;
+      if (group) {
+        entry["allreduce_bytes"] = reduced_bytes;
+        entry["allreduce_seconds"] = reduce_seconds;
+      }
       std::ostringstream status;
       status << std::setprecision(4);
       for (const auto& [k, v] : losses.values) {
