@@ -188,6 +188,24 @@ TEST_F(CliTrainDistributed, AWorkerThatDiesStopsTheJobWithinSecondsNamingItsRank
   EXPECT_FALSE(std::filesystem::exists(run("dies") + "/model_final.safetensors"));
 }
 
+TEST_F(CliTrainDistributed, SigtermToTheLauncherStopsEveryRankWithACheckpoint) {
+  const std::string out = run("long");
+  // Started in the background, stopped once rank 0 has logged a step.
+  const auto r = test::run_command(
+      "'" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) + " --out " + q(out) +
+      " --nproc 2 --stage bdn --threads 1 --set width=16 --set blocks=2 --set san_depth=1 --set patch=16"
+      " --set batch=1 --set validate_every=0 --set iterations=1000000 --set log_every=1 > " +
+      q(out + ".txt") + " 2>&1 & pid=$!; for i in $(seq 1 600); do [ -s " + q(out + "/log.jsonl") +
+      " ] && break; sleep 0.05; done; kill -TERM $pid; wait $pid; echo \"exit $?\"; cat " + q(out + ".txt"));
+  EXPECT_NE(r.output.find("exit 0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[rank 0] interrupted at step"), std::string::npos) << r.output;
+  // Both ranks stopped after the same step, with the same weights.
+  EXPECT_EQ(fingerprint(r.output, 0).size(), 16u) << r.output;
+  EXPECT_EQ(fingerprint(r.output, 0), fingerprint(r.output, 1)) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(out + "/checkpoint_latest.pt"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/model_final.safetensors"));
+}
+
 TEST_F(CliTrainDistributed, CheckpointsContinueOnAnotherNumberOfProcesses) {
   const std::string common = " --stage bdn --set validate_every=0";
   // Two ranks of batch 1 for 2 steps, continued by one process of batch 2; and the reverse.
