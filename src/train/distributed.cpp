@@ -62,7 +62,8 @@ struct ProcessGroup::Impl {
   }
 };
 
-std::vector<std::vector<size_t>> plan_buckets(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+std::vector<std::vector<size_t>> plan_buckets(const std::vector<torch::Tensor>& tensors,
+                                              int64_t bucket_bytes) {
   UNIPET_CHECK(bucket_bytes > 0, "plan_buckets: bucket_bytes must be positive, got " << bucket_bytes);
   std::vector<std::vector<size_t>> buckets;
   int64_t bytes = 0;

@@ -102,7 +102,8 @@ DistributedEnvironment distributed_environment(const Env& env) {
   DistributedEnvironment e;
   e.source = "single";
   if (lookup(env, "RANK") || lookup(env, "WORLD_SIZE")) {
-    const std::string why = "torchrun-style launch: RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT go together";
+    const std::string why =
+        "torchrun-style launch: RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT go together";
     e.source = "torchrun";
     e.rank = require(env, "RANK", 0, why);
     e.world_size = require(env, "WORLD_SIZE", 1, why);
@@ -125,15 +126,16 @@ DistributedEnvironment distributed_environment(const Env& env) {
     e.world_size = require(env, "SLURM_NTASKS", 1, why);
     e.local_rank = optional_count(env, "SLURM_LOCALID", 0, 0);
     const auto on_node = slurm_tasks_on_node(env);
-    e.local_world_size = on_node ? parse_count("SLURM_NTASKS_PER_NODE", *on_node, 1)
-                                 : std::max<int64_t>(1, e.local_rank + 1);
+    e.local_world_size =
+        on_node ? parse_count("SLURM_NTASKS_PER_NODE", *on_node, 1) : std::max<int64_t>(1, e.local_rank + 1);
     check_layout(e, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE");
     if (e.world_size == 1) return e;
     if (const auto addr = lookup(env, "MASTER_ADDR")) {
       e.master_addr = *addr;
     } else {
       const auto nodes = lookup(env, "SLURM_JOB_NODELIST");
-      UNIPET_CHECK(nodes, "MASTER_ADDR is not set and there is no SLURM_JOB_NODELIST to take the first host from");
+      UNIPET_CHECK(nodes,
+                   "MASTER_ADDR is not set and there is no SLURM_JOB_NODELIST to take the first host from");
       e.master_addr = first_host(*nodes);
     }
     // torch.distributed's default port, so a job script needs no MASTER_PORT unless two jobs

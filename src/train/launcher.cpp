@@ -167,7 +167,8 @@ class ForwardSignals {
   ForwardSignals& operator=(const ForwardSignals&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  using Action = struct sigaction;
+  Action old_int_{}, old_term_{};
 };
 
 }  // namespace
@@ -233,9 +234,8 @@ void launch_local_workers(const LaunchOptions& o) {
     int64_t others = 0;
     for (size_t i = 0; i < workers.size(); ++i)
       others += (i != *first_failure && failed(*workers[i].status)) ? 1 : 0;
-    UNIPET_FAIL(describe(workers[*first_failure])
-                << "; the job stopped (" << others << " other rank" << (others == 1 ? "" : "s")
-                << " ended with it)");
+    UNIPET_FAIL(describe(workers[*first_failure]) << "; the job stopped (" << others << " other rank"
+                                                  << (others == 1 ? "" : "s") << " ended with it)");
   }
 }
 

@@ -33,7 +33,8 @@ using Named = std::vector<std::pair<std::string, torch::Tensor>>;
 
 Named generator_weights(const std::string& path) {
   Named out;
-  for (const auto& p : nn::load_unipet(path).model->named_parameters()) out.emplace_back(p.key(), p.value().detach());
+  for (const auto& p : nn::load_unipet(path).model->named_parameters())
+    out.emplace_back(p.key(), p.value().detach());
   return out;
 }
 
@@ -77,7 +78,8 @@ std::pair<double, std::string> max_difference(const Named& a, const Named& b) {
 
 // "[rank K] rank K weights fingerprint HEX" -> HEX.
 std::string fingerprint(const std::string& output, int rank) {
-  const std::string key = "[rank " + std::to_string(rank) + "] rank " + std::to_string(rank) + " weights fingerprint ";
+  const std::string key =
+      "[rank " + std::to_string(rank) + "] rank " + std::to_string(rank) + " weights fingerprint ";
   const auto at = output.find(key);
   return at == std::string::npos ? "" : output.substr(at + key.size(), 16);
 }
@@ -170,11 +172,12 @@ TEST_F(CliTrainDistributed, TwoRanksTrainTheGeneratorAndCriticAsOneProcessOnThei
 
 TEST_F(CliTrainDistributed, AWorkerThatDiesStopsTheJobWithinSecondsNamingItsRank) {
   const auto start = std::chrono::steady_clock::now();
-  const auto r = test::run_command("UNIPET_TEST_KILL_RANK_AT_STEP=1:2 '" + std::string(UNIPET_CLI_PATH) +
-                                   "' train --dataset " + q(dataset_) + " --out " + q(run("dies")) +
-                                   " --nproc 2 --stage bdn --threads 1 --set width=16 --set blocks=2 --set san_depth=1"
-                                   " --set patch=16 --set batch=1 --set validate_every=0"
-                                   " --set iterations=100000 --set checkpoint_every=100000");
+  const auto r =
+      test::run_command("UNIPET_TEST_KILL_RANK_AT_STEP=1:2 '" + std::string(UNIPET_CLI_PATH) +
+                        "' train --dataset " + q(dataset_) + " --out " + q(run("dies")) +
+                        " --nproc 2 --stage bdn --threads 1 --set width=16 --set blocks=2 --set san_depth=1"
+                        " --set patch=16 --set batch=1 --set validate_every=0"
+                        " --set iterations=100000 --set checkpoint_every=100000");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.status, 1) << r.output;
   // 100000 steps take minutes: only the failure can end the job this early.
@@ -230,16 +233,17 @@ TEST_F(CliTrainDistributed, CheckpointsContinueOnAnotherNumberOfProcesses) {
 
 TEST_F(CliTrainDistributed, SlurmRanksStartedSeparatelyMeetAtTheFirstHostOfTheJob) {
   // As `srun` starts them: no launcher of ours, rank 0 hosts the store on the job's first host.
-  const std::string slurm = "SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST=127.0.0.1 MASTER_PORT=" +
-                            std::to_string(free_port()) + " ";
-  const std::string command = "'" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) + " --out " +
-                              q(run("slurm")) +
-                              " --stage bdn --threads 1 --set width=16 --set blocks=2 --set san_depth=1 --set patch=16"
-                              " --set batch=1 --set iterations=2 --set validate_every=0";
-  const auto r = test::run_command("(SLURM_PROCID=1 SLURM_LOCALID=1 " + slurm + command + " > " +
-                                   q(run("rank1.txt")) + " 2>&1; echo \"rank 1 exit $?\" >> " + q(run("rank1.txt")) +
-                                   ") & SLURM_PROCID=0 SLURM_LOCALID=0 " + slurm + command + " 2>&1; echo \"rank 0 exit $?\"; wait; cat " +
-                                   q(run("rank1.txt")));
+  const std::string slurm =
+      "SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST=127.0.0.1 MASTER_PORT=" +
+      std::to_string(free_port()) + " ";
+  const std::string command =
+      "'" + std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) + " --out " + q(run("slurm")) +
+      " --stage bdn --threads 1 --set width=16 --set blocks=2 --set san_depth=1 --set patch=16"
+      " --set batch=1 --set iterations=2 --set validate_every=0";
+  const auto r = test::run_command(
+      "(SLURM_PROCID=1 SLURM_LOCALID=1 " + slurm + command + " > " + q(run("rank1.txt")) +
+      " 2>&1; echo \"rank 1 exit $?\" >> " + q(run("rank1.txt")) + ") & SLURM_PROCID=0 SLURM_LOCALID=0 " +
+      slurm + command + " 2>&1; echo \"rank 0 exit $?\"; wait; cat " + q(run("rank1.txt")));
   EXPECT_NE(r.output.find("rank 0 exit 0"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank 1 exit 0"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("distributed: 2 ranks (gloo)"), std::string::npos) << r.output;
@@ -258,8 +262,9 @@ TEST_F(CliTrainDistributed, NprocInsideALaunchedJobIsAnError) {
                                    std::string(UNIPET_CLI_PATH) + "' train --dataset " + q(dataset_) +
                                    " --out " + q(run("nested")) + " --stage bdn --nproc 2");
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(test::error_line(r),
-            "unipet: error: --nproc: this process is already rank 0 of 2 (torchrun environment); use one launcher");
+  EXPECT_EQ(
+      test::error_line(r),
+      "unipet: error: --nproc: this process is already rank 0 of 2 (torchrun environment); use one launcher");
   EXPECT_FALSE(std::filesystem::exists(run("nested")));
 }
 

@@ -57,8 +57,10 @@ TEST(DistributedEnvironment, TorchrunVariablesGiveTheLayout) {
 }
 
 TEST(DistributedEnvironment, SlurmVariablesWithTheFirstHostOfTheJob) {
-  const Env slurm{{"SLURM_PROCID", "3"},   {"SLURM_NTASKS", "4"},
-                  {"SLURM_LOCALID", "1"},  {"SLURM_TASKS_PER_NODE", "2(x2)"},
+  const Env slurm{{"SLURM_PROCID", "3"},
+                  {"SLURM_NTASKS", "4"},
+                  {"SLURM_LOCALID", "1"},
+                  {"SLURM_TASKS_PER_NODE", "2(x2)"},
                   {"SLURM_JOB_NODELIST", "gpu[07-08]"}};
   DistributedEnvironment e = distributed_environment(slurm);
   EXPECT_EQ(e.source, "slurm");
@@ -114,8 +116,9 @@ TEST(DistributedEnvironment, MissingOrInconsistentValuesNameTheVariable) {
 
 TEST(ProcessGroup, BucketsHoldWholeTensorsOfOneDtypeUpToTheBucketSize) {
   const std::vector<torch::Tensor> t{torch::zeros({100}),  // 400 bytes
-                                     torch::zeros({100}),  torch::Tensor(), torch::zeros({300}),
-                                     torch::zeros({10}, torch::kFloat64), torch::zeros({10})};
+                                     torch::zeros({100}), torch::Tensor(),
+                                     torch::zeros({300}), torch::zeros({10}, torch::kFloat64),
+                                     torch::zeros({10})};
   // A bucket closes once it holds 500 bytes; undefined tensors are left out; a dtype change
   // starts a new bucket.
   const std::vector<std::vector<size_t>> expected{{0, 1}, {3}, {4}, {5}};
@@ -140,7 +143,8 @@ float value_of(int64_t rank, int64_t tensor, int64_t i) {
 
 TEST(ProcessGroup, AveragesInManyBucketsAndBroadcastsRankZerosValues) {
   const DistributedEnvironment env = distributed_environment();
-  if (env.world_size == 1) return run_as_two_ranks("ProcessGroup.AveragesInManyBucketsAndBroadcastsRankZerosValues");
+  if (env.world_size == 1)
+    return run_as_two_ranks("ProcessGroup.AveragesInManyBucketsAndBroadcastsRankZerosValues");
   auto group = ProcessGroup::connect(env, torch::kCPU, std::chrono::seconds(60));
   ASSERT_EQ(group->world_size(), 2);
   EXPECT_EQ(group->backend(), "gloo");

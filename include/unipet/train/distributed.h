@@ -60,7 +60,8 @@ constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;
 /// How all_reduce_mean groups `tensors`: consecutive runs of the same dtype and device, each
 /// bucket closed once it holds at least `bucket_bytes` (a tensor is never split). Returns the
 /// tensor indices of every bucket.
-std::vector<std::vector<size_t>> plan_buckets(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes);
+std::vector<std::vector<size_t>> plan_buckets(const std::vector<torch::Tensor>& tensors,
+                                              int64_t bucket_bytes);
 
 /// One process's membership of a job: a c10d process group (Gloo or NCCL) over a TCPStore.
 class ProcessGroup {
@@ -86,7 +87,8 @@ class ProcessGroup {
   /// Replaces every tensor by the mean over ranks, in buckets of `bucket_bytes`; undefined
   /// tensors are skipped (every rank runs the same graph, so all skip the same ones). Returns
   /// the bytes reduced.
-  int64_t all_reduce_mean(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = kDefaultBucketBytes);
+  int64_t all_reduce_mean(const std::vector<torch::Tensor>& tensors,
+                          int64_t bucket_bytes = kDefaultBucketBytes);
   /// Sum (or, with `max`, maximum) over ranks of a float64 CPU vector, in place.
   void all_reduce(std::vector<double>& values, bool max = false);
   void barrier();
