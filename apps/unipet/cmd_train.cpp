@@ -1,15 +1,22 @@
 #include <atomic>
+#include <cinttypes>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "commands.h"
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/train/config.h"
+#include "unipet/train/distributed.h"
+#include "unipet/train/launcher.h"
 #include "unipet/train/trainer.h"
 
 namespace unipet::cli {
@@ -32,7 +39,39 @@ struct TrainCliOptions {
   std::string device = "auto";
   std::string precision = "fp32";
   int threads = 0;
+  int nproc = 1;                  ///< --nproc: local workers to start (torchrun --nproc-per-node)
+  std::vector<std::string> argv;  ///< the command line, for the workers --nproc starts
 };
+
+// The workers' command line: this executable and our arguments without --nproc.
+std::vector<std::string> worker_command(const std::vector<std::string>& argv) {
+  std::vector<std::string> command{std::filesystem::read_symlink("/proc/self/exe").string()};
+  for (size_t i = 1; i < argv.size(); ++i) {
+    if (argv[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (argv[i].rfind("--nproc=", 0) == 0) continue;
+    command.push_back(argv[i]);
+  }
+  return command;
+}
+
+// Test hook (documented in tests/cli/test_cli_train_distributed.cpp): with
+// UNIPET_TEST_KILL_RANK_AT_STEP=R:S, rank R kills itself with SIGKILL after its S-th step, the
+// way an out-of-memory killer or a failed node ends a worker.
+std::function<void()> test_kill_hook(int64_t rank) {
+  const char* spec = std::getenv("UNIPET_TEST_KILL_RANK_AT_STEP");
+  if (!spec) return {};
+  int64_t kill_rank = -1, kill_step = -1;
+  UNIPET_CHECK(std::sscanf(spec, "%" SCNd64 ":%" SCNd64, &kill_rank, &kill_step) == 2,
+               "UNIPET_TEST_KILL_RANK_AT_STEP=" << spec << ": expected RANK:STEP");
+  if (kill_rank != rank) return {};
+  auto steps = std::make_shared<int64_t>(0);
+  return [steps, kill_step] {
+    if (++*steps == kill_step) std::raise(SIGKILL);
+  };
+}
 
 void run_train(const TrainCliOptions& a) {
   train::TrainOptions o;
@@ -72,14 +111,42 @@ void run_train(const TrainCliOptions& a) {
   o.resume = a.resume;
   o.device = parse_device(a.device);
   o.bf16 = a.precision == "bf16";
-  set_threads(resolve_threads(a.threads));
+  const train::DistributedEnvironment env = train::distributed_environment();
+  if (a.nproc > 1) {
+    UNIPET_CHECK(env.world_size == 1, "--nproc: this process is already rank " << env.rank << " of "
+                                                                               << env.world_size << " ("
+                                                                               << env.source
+                                                                               << " environment); use one launcher");
+    // The options were checked above, once, before any worker starts.
+    train::LaunchOptions launch;
+    launch.command = worker_command(a.argv);
+    launch.nproc = a.nproc;
+    train::launch_local_workers(launch);
+    return;
+  }
+  int threads = resolve_threads(a.threads);
+  if (env.world_size > 1) {
+    // One GPU per local rank, and the cores shared among the local ranks (torchrun's
+    // OMP_NUM_THREADS=1 would leave cores idle on a CPU-only machine).
+    if (o.device.is_cuda() && !o.device.has_index())
+      o.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+    if (a.threads == 0)
+      threads = std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency() / env.local_world_size));
+  }
+  set_threads(threads);
   o.progress = &std::cerr;
   // Ctrl-C or a scheduler's SIGTERM ends the step in progress, writes a checkpoint and exits 0.
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  o.should_stop = [] { return g_stop_requested.load(); };
+  o.should_stop = [hook = test_kill_hook(env.rank)] {
+    if (hook) hook();
+    return g_stop_requested.load();
+  };
+  if (env.world_size > 1) o.group = train::ProcessGroup::connect(env, o.device);
 
   const train::TrainResult r = train::train(o);
+  if (o.group) std::cout << "rank " << env.rank << " weights fingerprint " << r.weights_fingerprint << "\n";
+  if (env.rank != 0) return;
   std::cout << std::fixed << std::setprecision(2);
   if (r.interrupted)
     std::cout << "interrupted at step " << r.step
@@ -95,8 +162,9 @@ void run_train(const TrainCliOptions& a) {
 
 }  // namespace
 
-void setup_train(CLI::App& app) {
+void setup_train(CLI::App& app, int argc, char** argv) {
   auto a = std::make_shared<TrainCliOptions>();
+  a->argv.assign(argv, argv + argc);
   auto* cmd =
       app.add_subcommand("train", "Train a stage: bdn (base network), disc (critic) or unipet (SAN + RALS)");
   cmd->add_option("--dataset", a->dataset, "dataset.json")->required();
@@ -112,7 +180,13 @@ void setup_train(CLI::App& app) {
   cmd->add_flag("--continue,-c", a->resume, "Resume the run in --out from its latest checkpoint");
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32 or bf16 (autocast convolutions)")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads per process (0: all, shared among local ranks)")
+      ->capture_default_str();
+  cmd->add_option("--nproc", a->nproc,
+                  "Start N local workers, data-parallel (as torchrun --nproc-per-node N); without it a "
+                  "torchrun or Slurm environment (RANK, WORLD_SIZE, ...) makes this process one rank")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->callback([a] { run_train(*a); });
 }
 

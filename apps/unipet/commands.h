@@ -10,7 +10,8 @@ void setup_simulate(CLI::App& app);
 void setup_info(CLI::App& app);
 void setup_convert(CLI::App& app);
 void setup_import(CLI::App& app);
-void setup_train(CLI::App& app);
+/// `argv` is what `train --nproc` starts its workers with.
+void setup_train(CLI::App& app, int argc, char** argv);
 void setup_denoise(CLI::App& app);
 /// `argv` is recorded in the report as the command that made it.
 void setup_evaluate(CLI::App& app, int argc, char** argv);

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   unipet::cli::setup_info(app);
   unipet::cli::setup_convert(app);
   unipet::cli::setup_import(app);
-  unipet::cli::setup_train(app);
+  unipet::cli::setup_train(app, argc, argv);
   unipet::cli::setup_denoise(app);
   unipet::cli::setup_evaluate(app, argc, argv);
   // CLI11 would say "A subcommand is required" for a mistyped one; name what was typed instead.

@@ -13,23 +13,28 @@ namespace {
 constexpr const char* kFormat = "unipet-checkpoint";
 constexpr int64_t kVersion = 1;
 
-torch::serialize::InputArchive open_archive(const std::string& path, torch::Device device) {
-  UNIPET_CHECK(std::filesystem::is_regular_file(path), path << ": no such checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  UNIPET_CHECK(in, path << ": cannot open the checkpoint");
+// Reads the archive in `in` (a file or a byte string); `name` names it in errors.
+torch::serialize::InputArchive read_archive(std::istream& in, const std::string& name, torch::Device device) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(in, device);
   } catch (const c10::Error& e) {
-    throw Error(path + ": not a readable checkpoint (" + e.what_without_backtrace() + ")");
+    throw Error(name + ": not a readable checkpoint (" + e.what_without_backtrace() + ")");
   }
   c10::IValue format;
   UNIPET_CHECK(archive.try_read("format", format) && format.isString() && format.toStringRef() == kFormat,
-               path << ": not a unipet checkpoint");
+               name << ": not a unipet checkpoint");
   c10::IValue version;
   UNIPET_CHECK(archive.try_read("version", version) && version.isInt() && version.toInt() == kVersion,
-               path << ": checkpoint version not supported by this unipet (expected " << kVersion << ")");
+               name << ": checkpoint version not supported by this unipet (expected " << kVersion << ")");
   return archive;
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path, torch::Device device) {
+  UNIPET_CHECK(std::filesystem::is_regular_file(path), path << ": no such checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  UNIPET_CHECK(in, path << ": cannot open the checkpoint");
+  return read_archive(in, path, device);
 }
 
 template <class Part>
@@ -50,7 +55,7 @@ bool is_checkpoint_path(const std::string& path) {
   return path.size() > 3 && path.compare(path.size() - 3, 3, ".pt") == 0;
 }
 
-void save_checkpoint(const std::string& path, const CheckpointParts& parts, const CheckpointState& state) {
+std::string checkpoint_bytes(const CheckpointParts& parts, const CheckpointState& state) {
   UNIPET_CHECK(parts.generator, "save_checkpoint: a generator is required");
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
@@ -70,11 +75,17 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
   if (parts.critic_optimizer) write_part("critic_optimizer", *parts.critic_optimizer);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomically(path, bytes.str());
+  return bytes.str();
 }
 
-CheckpointState load_checkpoint(const std::string& path, const CheckpointParts& parts, torch::Device device) {
-  torch::serialize::InputArchive archive = open_archive(path, device);
+void save_checkpoint(const std::string& path, const CheckpointParts& parts, const CheckpointState& state) {
+  write_file_atomically(path, checkpoint_bytes(parts, state));
+}
+
+namespace {
+
+CheckpointState read_checkpoint(torch::serialize::InputArchive& archive, const std::string& path,
+                                const CheckpointParts& parts) {
   CheckpointState state;
   c10::IValue v;
   UNIPET_CHECK(archive.try_read("step", v) && v.isInt(), path << ": the checkpoint has no step");
@@ -92,6 +103,20 @@ CheckpointState load_checkpoint(const std::string& path, const CheckpointParts& 
   if (parts.generator_optimizer) read_part(archive, "generator_optimizer", *parts.generator_optimizer, path);
   if (parts.critic_optimizer) read_part(archive, "critic_optimizer", *parts.critic_optimizer, path);
   return state;
+}
+
+}  // namespace
+
+CheckpointState load_checkpoint(const std::string& path, const CheckpointParts& parts, torch::Device device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  return read_checkpoint(archive, path, parts);
+}
+
+CheckpointState load_checkpoint_bytes(const std::string& bytes, const std::string& name,
+                                      const CheckpointParts& parts, torch::Device device) {
+  std::istringstream in(bytes);
+  torch::serialize::InputArchive archive = read_archive(in, name, device);
+  return read_checkpoint(archive, name, parts);
 }
 
 std::string checkpoint_config(const std::string& path) {

@@ -174,12 +174,14 @@ struct PatchSampler::Prefetcher {
   bool stopping = false;
 };
 
-PatchSampler::PatchSampler(const io::Dataset& dataset, const TrainConfig& config)
+PatchSampler::PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank)
     : dataset_(dataset),
       config_(config),
       drfs_(training_drfs(dataset, config)),
       subjects_(dataset.subjects_in_split(config.train_split)),
-      cache_(std::make_unique<VolumeCache>(dataset, config)) {
+      cache_(std::make_unique<VolumeCache>(dataset, config)),
+      first_sample_(rank * config.batch) {
+  UNIPET_CHECK(rank >= 0, "PatchSampler: rank must be >= 0, got " << rank);
   UNIPET_CHECK(!subjects_.empty(), dataset.root << "/dataset.json: no subject in the training split '"
                                                 << config.train_split << "'");
   for (const io::DatasetSubject* s : subjects_)
@@ -194,8 +196,9 @@ Batch PatchSampler::batch(int64_t step) {
   const int64_t p = config_.patch;
   Batch b;
   b.step = step;
+  b.first_sample = first_sample_;
   std::vector<torch::Tensor> lows, fulls;
-  for (int64_t k = 0; k < config_.batch; ++k) {
+  for (int64_t k = first_sample_; k < first_sample_ + config_.batch; ++k) {
     detail::RandomStream r(config_.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(k));
     const io::DatasetSubject& s = *subjects_[r.next() % subjects_.size()];
     const double drf = drfs_[r.next() % drfs_.size()];

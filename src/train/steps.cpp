@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -71,6 +72,17 @@ void set_requires_grad(torch::nn::Module& m, bool on) {
   for (auto& p : m.parameters()) p.requires_grad_(on);
 }
 
+// Averages the gradients of `params` over the ranks (a no-op in one process). Done before
+// clipping, so the norm and the update are the global batch's on every rank.
+void average_gradients(const Networks& n, const std::vector<torch::Tensor>& params, StepLosses& out) {
+  if (!n.group) return;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params) grads.push_back(p.grad());
+  const auto start = std::chrono::steady_clock::now();
+  out.reduced_bytes += n.group->all_reduce_mean(grads);
+  out.reduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void check_finite(double value, const char* what, int64_t step) {
   UNIPET_CHECK(std::isfinite(value), "training diverged at step " << step + 1 << ": " << what << " is "
                                                                   << value
@@ -78,6 +90,13 @@ void check_finite(double value, const char* what, int64_t step) {
 }
 
 }  // namespace
+
+std::vector<torch::Tensor> optimized_parameters(const torch::optim::Optimizer& optimizer) {
+  std::vector<torch::Tensor> params;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) params.push_back(p);
+  return params;
+}
 
 Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
   Networks n;
@@ -128,12 +147,16 @@ torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) 
 namespace {
 
 // One critic update against `fake` (the generator's current output, no gradient).
-StepLosses critic_update(Networks& n, const TrainConfig& c, int64_t step, const torch::Tensor& full,
+StepLosses critic_update(Networks& n, const TrainConfig& c, const Batch& batch, const torch::Tensor& full,
                          const torch::Tensor& fake, const torch::Tensor& mask, int64_t repeat) {
   const torch::Device device = device_of(n);
+  const int64_t step = batch.step;
   const torch::Tensor real_seen = full * mask, fake_seen = fake * mask;
-  // Interpolation weights from the step's own stream, so a resumed run draws the same ones.
+  // Interpolation weights from the step's own stream, so a resumed run draws the same ones; a
+  // rank skips the weights of the samples before its own, so the ranks together draw those of
+  // one process with the whole batch.
   RandomStream r(c.seed, static_cast<uint64_t>(step), 1000 + static_cast<uint64_t>(repeat));
+  for (int64_t k = 0; k < batch.first_sample; ++k) r.next();
   std::vector<float> weights;
   for (int64_t k = 0; k < full.size(0); ++k) weights.push_back(static_cast<float>(r.uniform()));
   const torch::Tensor alpha = torch::tensor(weights).view({full.size(0), 1, 1, 1, 1}).to(device);
@@ -145,6 +168,7 @@ StepLosses critic_update(Networks& n, const TrainConfig& c, int64_t step, const 
   n.critic_optimizer->zero_grad();
   loss.backward();
   StepLosses out;
+  average_gradients(n, n.critic->parameters(), out);
   out.grad_norm = clip_gradients(n.critic->parameters(), c.grad_clip);
   n.critic_optimizer->step();
   out.values["critic"] = loss.item<double>();
@@ -166,7 +190,7 @@ StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, in
     Autocast autocast(device, n.bf16);
     fake = n.generator->forward(low);
   }
-  return critic_update(n, c, batch.step, full, fake.to(torch::kFloat32), adversarial_mask(c, full), repeat);
+  return critic_update(n, c, batch, full, fake.to(torch::kFloat32), adversarial_mask(c, full), repeat);
 }
 
 StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch) {
@@ -188,13 +212,18 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   }
   image = image.to(torch::kFloat32);
   StepLosses out;
+  int64_t critic_bytes = 0;
+  double critic_seconds = 0;
   // One mask for the critic's and the generator's terms (a 3x3x3 variance of the patch).
   const torch::Tensor mask = adversarial ? adversarial_mask(c, full) : torch::Tensor();
   if (adversarial) {
     // The critic learns first, on this very output: the generator has not changed since, so this
     // is the reference's critic step without its second generator forward pass.
-    for (int64_t r = 0; r < c.critic_steps; ++r)
-      out = critic_update(n, c, batch.step, full, image.detach(), mask, r);
+    for (int64_t r = 0; r < c.critic_steps; ++r) {
+      out = critic_update(n, c, batch, full, image.detach(), mask, r);
+      critic_bytes += out.reduced_bytes;
+      critic_seconds += out.reduce_seconds;
+    }
   }
   torch::Tensor l1 = nn::reconstruction_loss(image, full);
   torch::Tensor loss = l1;
@@ -216,9 +245,10 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   check_finite(out.values["loss"], "the generator loss", batch.step);
   n.generator_optimizer->zero_grad();
   loss.backward();
-  std::vector<torch::Tensor> params;
-  for (const auto& group : n.generator_optimizer->param_groups())
-    for (const auto& p : group.params()) params.push_back(p);
+  const std::vector<torch::Tensor> params = optimized_parameters(*n.generator_optimizer);
+  out.reduced_bytes = critic_bytes;
+  out.reduce_seconds = critic_seconds;
+  average_gradients(n, params, out);
   out.grad_norm = clip_gradients(params, c.grad_clip);
   n.generator_optimizer->step();
   return out;
@@ -230,7 +260,10 @@ ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<V
   const torch::Device device = device_of(n);
   std::map<double, double> psnr_sum, ssim_sum;
   std::map<double, int64_t> count;
-  for (const ValidationCrop& crop : crops) {
+  const size_t rank = n.group ? static_cast<size_t>(n.group->rank()) : 0;
+  const size_t ranks = n.group ? static_cast<size_t>(n.group->world_size()) : 1;
+  for (size_t i = rank; i < crops.size(); i += ranks) {
+    const ValidationCrop& crop = crops[i];
     const torch::Tensor full = (crop.full * c.clip_max).to(torch::kFloat64);
     for (const auto& [drf, low] : crop.low) {
       torch::Tensor out = low;
@@ -242,6 +275,24 @@ ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<V
       psnr_sum[drf] += eval::psnr(full, out, c.clip_max);
       ssim_sum[drf] += eval::ssim(full, out, c.clip_max);
       ++count[drf];
+    }
+  }
+  if (n.group) {
+    // Every rank knows every crop's DRFs, so all hold the same keys, in the same order.
+    std::vector<double> sums;
+    for (const ValidationCrop& crop : crops)
+      for (const auto& entry : crop.low) {
+        psnr_sum.emplace(entry.first, 0.0);
+        ssim_sum.emplace(entry.first, 0.0);
+        count.emplace(entry.first, 0);
+      }
+    for (const auto& [drf, k] : count) sums.insert(sums.end(), {psnr_sum[drf], ssim_sum[drf], double(k)});
+    n.group->all_reduce(sums);
+    size_t j = 0;
+    for (auto& [drf, k] : count) {
+      psnr_sum[drf] = sums[j++];
+      ssim_sum[drf] = sums[j++];
+      k = static_cast<int64_t>(sums[j++]);
     }
   }
   ValidationScores s;

@@ -9,6 +9,7 @@
 #include "unipet/nn/discriminator.h"
 #include "unipet/nn/unipet.h"
 #include "unipet/train/config.h"
+#include "unipet/train/distributed.h"
 #include "unipet/train/sampler.h"
 
 namespace unipet::train::detail {
@@ -19,7 +20,13 @@ struct Networks {
   nn::Discriminator critic{nullptr};
   std::unique_ptr<torch::optim::AdamW> generator_optimizer, critic_optimizer;
   bool bf16 = false;
+  /// Data-parallel runs: gradients are averaged over its ranks after every backward pass, and
+  /// validation crops are shared out among them. Null: one process.
+  ProcessGroup* group = nullptr;
 };
+
+/// The parameters `optimizer` updates, in its order (what the all-reduce and clipping see).
+std::vector<torch::Tensor> optimized_parameters(const torch::optim::Optimizer& optimizer);
 
 /// Builds the generator (SAN bypassed for the bdn stage and for san=false), the critic when the
 /// stage uses one, and their AdamW optimizers, seeded by config.seed, on `device`.
@@ -33,6 +40,8 @@ torch::Tensor adversarial_mask(const TrainConfig& config, const torch::Tensor& f
 struct StepLosses {
   std::map<std::string, double> values;  ///< loss terms by name, for the log
   double grad_norm = 0;                  ///< generator's (or the critic's, in the disc stage)
+  int64_t reduced_bytes = 0;             ///< gradient bytes all-reduced in this step
+  double reduce_seconds = 0;             ///< wall time of those all-reduces (waits for the slowest rank)
 };
 
 /// One critic update on `batch` against the generator's current output (WGAN-GP).
@@ -45,7 +54,8 @@ StepLosses critic_step(Networks& n, const TrainConfig& config, const Batch& batc
 StepLosses generator_step(Networks& n, const TrainConfig& config, const Batch& batch);
 
 /// Mean PSNR and SSIM (SUV, data range clip_max) per DRF over `crops`, of the generator's output
-/// (or, with `input_only`, of the low-dose crops themselves).
+/// (or, with `input_only`, of the low-dose crops themselves). With a process group, rank r scores
+/// crops r, r + world_size, ... and the sums are reduced: every rank returns the same scores.
 struct ValidationScores {
   std::map<double, double> psnr, ssim;
   double mean_psnr = 0, mean_ssim = 0;

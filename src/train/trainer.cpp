@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -113,6 +114,37 @@ std::string scores_text(const detail::ValidationScores& s, const detail::Validat
   return t.str();
 }
 
+// FNV-1a over the bytes of every parameter: equal on two ranks exactly when their weights are.
+std::string weights_fingerprint(const Networks& n) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  std::vector<torch::Tensor> params = n.generator->parameters();
+  if (n.critic)
+    for (const auto& p : n.critic->parameters()) params.push_back(p);
+  for (const auto& p : params) {
+    const torch::Tensor t = p.detach().to(torch::kCPU).contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());
+    for (size_t i = 0; i < t.nbytes(); ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  std::ostringstream text;
+  text << std::hex << std::setw(16) << std::setfill('0') << hash;
+  return text.str();
+}
+
+// What one step sends: the gradients of every optimizer, in all_reduce_mean's buckets.
+std::string all_reduce_plan(const Networks& n, const TrainConfig& c) {
+  int64_t buckets = 0, bytes = 0;
+  const auto add = [&](const std::vector<torch::Tensor>& params, int64_t times) {
+    buckets += times * static_cast<int64_t>(plan_buckets(params, kDefaultBucketBytes).size());
+    for (const auto& p : params) bytes += times * p.numel() * static_cast<int64_t>(p.element_size());
+  };
+  if (n.generator_optimizer) add(detail::optimized_parameters(*n.generator_optimizer), 1);
+  if (n.critic_optimizer) add(detail::optimized_parameters(*n.critic_optimizer), c.critic_steps);
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(2) << "all-reduce: " << buckets << " bucket" << (buckets == 1 ? "" : "s")
+       << ", " << static_cast<double>(bytes) / 1e6 << " MB of gradients per step";
+  return text.str();
+}
+
 std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step) {
   return {{"unipet.train.stage", to_string(c.stage)},
           {"unipet.train.step", std::to_string(step)},
@@ -125,13 +157,17 @@ TrainResult train(const TrainOptions& o) {
   const TrainConfig& c = o.config;
   c.validate();
   UNIPET_CHECK(!o.out.empty(), "--out: a run folder is required");
+  ProcessGroup* const group = o.group.get();
+  const int64_t rank = group ? group->rank() : 0;
+  // Rank 0 alone reads and writes the run folder (the others need not even see it).
+  const bool writer = rank == 0;
   const fs::path run(o.out);
   const io::Dataset dataset = io::read_dataset(o.dataset);
-  if (o.resume) {
+  if (writer && o.resume) {
     UNIPET_CHECK(
         fs::is_regular_file(run / "config.json"),
         o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
-  } else if (fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
+  } else if (writer && fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
     // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
     check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});
   }
@@ -139,16 +175,19 @@ TrainResult train(const TrainOptions& o) {
                "--init: the disc stage trains a critic against a trained generator; give its model file");
 
   // Everything that can fail on bad input happens before the first file is written.
-  PatchSampler sampler(dataset, c);
+  PatchSampler sampler(dataset, c, rank);
   std::vector<ValidationCrop> crops;
   const bool validating = c.validate_every > 0 && c.stage != Stage::Critic;
   if (validating) crops = validation_crops(dataset, c, sampler.cache());
   Networks n = detail::build_networks(c, o.device, o.bf16);
+  n.group = group;
   CheckpointParts parts{n.generator, n.critic, n.generator_optimizer.get(), n.critic_optimizer.get()};
   CheckpointState state;
   state.config_json = to_json(c);
   const fs::path latest = run / "checkpoint_latest.pt";
-  if (o.resume && fs::exists(latest)) {
+  if (!writer) {
+    // Set below from rank 0's state.
+  } else if (o.resume && fs::exists(latest)) {
     const CheckpointState saved = load_checkpoint(latest.string(), parts, o.device);
     state.step = saved.step;
     state.best_score = saved.best_score;
@@ -167,15 +206,29 @@ TrainResult train(const TrainOptions& o) {
       nn::load_state_dict(*n.critic, nn::state_dict(*loaded), c.init_critic);
     }
   }
+  if (group) {
+    // Every rank starts from rank 0's weights, optimizer moments and step, whatever it started
+    // from (an --init, a checkpoint of any world size, or the seed): one message, the checkpoint.
+    const std::string bytes = group->broadcast_bytes(writer ? checkpoint_bytes(parts, state) : std::string());
+    if (!writer) {
+      const CheckpointState saved = load_checkpoint_bytes(bytes, "rank 0's training state", parts, o.device);
+      state.step = saved.step;
+      state.best_score = saved.best_score;
+      state.best_step = saved.best_step;
+    }
+  }
   UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step
                                                  << ", past iterations " << c.iterations
                                                  << " (raise it with --set iterations=N)");
 
-  CreatedFolder created(run);
-  write_file_atomically((run / "config.json").string(), to_json(c));
-  trim_log(run / "log.jsonl", state.step);
-  created.keep();
-  Log log(run / "log.jsonl");
+  std::optional<Log> log;
+  if (writer) {
+    CreatedFolder created(run);
+    write_file_atomically((run / "config.json").string(), to_json(c));
+    trim_log(run / "log.jsonl", state.step);
+    created.keep();
+    log.emplace(run / "log.jsonl");
+  }
 
   const nn::IntensityNormalization normalization{Units::SUV, c.clip_max};
   TrainResult result;
@@ -185,38 +238,72 @@ TrainResult train(const TrainOptions& o) {
     result.input_score = input_scores.mean_psnr;
   }
   std::ostream null_stream(nullptr);
-  Progress progress(o.progress ? *o.progress : null_stream, to_string(c.stage), c.iterations, state.step);
+  Progress progress(o.progress && writer ? *o.progress : null_stream, to_string(c.stage), c.iterations,
+                    state.step);
+  if (group)
+    progress.message("distributed: " + std::to_string(group->world_size()) + " ranks (" + group->backend() +
+                     "), batch " + std::to_string(c.batch) + " per rank; " + all_reduce_plan(n, c));
   const auto started = std::chrono::steady_clock::now();
   const auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
-  const auto save_latest = [&] { save_checkpoint(latest.string(), parts, state); };
+  const auto save_latest = [&] {
+    if (writer) save_checkpoint(latest.string(), parts, state);
+  };
+  // A stop request (a signal to any rank) ends the run on every rank after the same step.
+  const auto stop_requested = [&] {
+    std::vector<double> stop{o.should_stop && o.should_stop() ? 1.0 : 0.0};
+    if (group) group->all_reduce(stop, true);
+    return stop[0] > 0;
+  };
 
   sampler.start(state.step);
   while (state.step < c.iterations) {
     const Batch batch = sampler.next();
     // The unipet stage's generator step updates the critic too, on the same forward pass.
     detail::StepLosses losses;
+    int64_t reduced_bytes = 0;
+    double reduce_seconds = 0;
     if (c.stage == Stage::Critic)
-      for (int64_t r = 0; r < c.critic_steps; ++r) losses = detail::critic_step(n, c, batch, r);
+      for (int64_t r = 0; r < c.critic_steps; ++r) {
+        losses = detail::critic_step(n, c, batch, r);
+        reduced_bytes += losses.reduced_bytes;
+        reduce_seconds += losses.reduce_seconds;
+      }
     else
       losses = detail::generator_step(n, c, batch);
+    if (c.stage != Stage::Critic) {
+      reduced_bytes = losses.reduced_bytes;
+      reduce_seconds = losses.reduce_seconds;
+    }
     ++state.step;
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
+      if (group) {
+        // The logged losses are the global batch's: the mean of the ranks' (equal-sized) batches.
+        std::vector<double> values;
+        for (const auto& entry : losses.values) values.push_back(entry.second);
+        group->all_reduce(values);
+        size_t i = 0;
+        for (auto& entry : losses.values) entry.second = values[i++] / static_cast<double>(group->world_size());
+      }
       json entry = {{"step", state.step},
                     {"stage", to_string(c.stage)},
                     {"seconds", seconds()},
                     {"it_per_s", progress.rate(state.step)},
                     {"grad_norm", losses.grad_norm}};
       entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
+      if (group) {
+        entry["allreduce_bytes"] = reduced_bytes;
+        entry["allreduce_seconds"] = reduce_seconds;
+      }
       std::ostringstream status;
       status << std::setprecision(4);
       for (const auto& [k, v] : losses.values) {
         entry[k] = v;
         if (k != "stylized_fraction") status << k << " " << v << "  ";
       }
-      log.write(entry);
+      if (log) log->write(entry);
       progress.update(state.step, status.str());
     }
     if (validating && (state.step % c.validate_every == 0 || last)) {
@@ -226,17 +313,19 @@ TrainResult train(const TrainOptions& o) {
       entry["step"] = state.step;
       entry["seconds"] = seconds();
       entry["input"] = scores_json(input_scores);
-      log.write(json{{"step", state.step}, {"validation", entry}});
+      if (log) log->write(json{{"step", state.step}, {"validation", entry}});
       progress.message("step " + std::to_string(state.step) + " validation: " + scores_text(s, input_scores));
       if (s.mean_psnr > state.best_score) {
         state.best_score = s.mean_psnr;
         state.best_step = state.step;
-        nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization,
-                        provenance(c, state.step));
-        save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
+        if (writer) {
+          nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization,
+                          provenance(c, state.step));
+          save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
+        }
       }
     }
-    const bool stop = o.should_stop && o.should_stop();
+    const bool stop = stop_requested();
     if (state.step % c.checkpoint_every == 0 || last || stop) save_latest();
     if (stop && !last) {
       result.interrupted = true;
@@ -244,7 +333,7 @@ TrainResult train(const TrainOptions& o) {
     }
   }
   progress.finish();
-  if (!result.interrupted) {
+  if (!result.interrupted && writer) {
     if (c.stage != Stage::Critic)
       nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization,
                       provenance(c, state.step));
@@ -255,6 +344,11 @@ TrainResult train(const TrainOptions& o) {
   result.step = state.step;
   result.best_score = state.best_score;
   result.best_step = state.best_step;
+  if (group) {
+    result.weights_fingerprint = weights_fingerprint(n);
+    // No rank returns (and, with a launcher, exits) before rank 0 has written its files.
+    group->barrier();
+  }
   return result;
 }
 

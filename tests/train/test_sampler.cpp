@@ -31,6 +31,30 @@ TrainConfig position_config(int64_t patch) {
   return c;
 }
 
+TEST(PatchSampler, RanksDrawConsecutiveSlicesOfTheBatchOfOneProcess) {
+  test::TempDir dir;
+  const io::Dataset d =
+      write_synthetic_dataset(dir.path(), {"train", "train"}, {4, 20}, {20, 24, 22}, [](int s, double drf) {
+        return torch::rand({20, 24, 22}, torch::TensorOptions().dtype(torch::kFloat64)) * (3 + s) + drf;
+      });
+  TrainConfig c;
+  c.patch = 12;
+  c.batch = 2;
+  c.prefetch = 0;
+  PatchSampler rank0(d, c, 0), rank1(d, c, 1);
+  c.batch = 4;
+  PatchSampler whole(d, c);
+  const Batch a = rank0.batch(3), b = rank1.batch(3), all = whole.batch(3);
+  EXPECT_EQ(a.first_sample, 0);
+  EXPECT_EQ(b.first_sample, 2);
+  EXPECT_FALSE(torch::equal(a.low, b.low));  // the ranks see different patches
+  EXPECT_TRUE(torch::equal(torch::cat({a.low, b.low}), all.low));
+  EXPECT_TRUE(torch::equal(torch::cat({a.full, b.full}), all.full));
+  std::vector<double> drfs = a.drfs;
+  drfs.insert(drfs.end(), b.drfs.begin(), b.drfs.end());
+  EXPECT_EQ(drfs, all.drfs);
+}
+
 TEST(PatchSampler, SameSeedAndStepGiveTheSameBatchWhateverTheThreadsOrOrder) {
   test::TempDir dir;
   const io::Dataset d =

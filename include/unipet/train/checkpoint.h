@@ -38,6 +38,13 @@ struct CheckpointParts {
 /// Writes `parts` and `state` to `path` atomically.
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const CheckpointState& state);
 
+/// The bytes save_checkpoint writes (a distributed run sends rank 0's state to the other ranks).
+std::string checkpoint_bytes(const CheckpointParts& parts, const CheckpointState& state);
+
+/// load_checkpoint from checkpoint_bytes' output; `name` stands for the file in errors.
+CheckpointState load_checkpoint_bytes(const std::string& bytes, const std::string& name,
+                                      const CheckpointParts& parts, torch::Device device);
+
 /// Loads into `parts` (modules and optimizers built with the same configuration) on `device`.
 /// A part that is null in `parts` is skipped; a part that `parts` wants but the file lacks is an
 /// error. Throws unipet::Error naming `path` on a missing, corrupt or mismatched file.

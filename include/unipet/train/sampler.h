@@ -11,6 +11,10 @@
 /// permutation, the same for the low- and full-dose patch). Nothing depends on thread counts,
 /// on what was drawn before, or on the cache, so resuming at step s needs only s.
 ///
+/// In a distributed run rank r draws samples r·batch to (r + 1)·batch − 1 of each step: the
+/// ranks see different patches, and together exactly the batch that one process with
+/// batch × world_size patches would draw, at any world size and after any resume.
+///
 /// Images are turned into SUV (dataset units SUV, or Bq/ml times the subject's `suv_per_bqml`,
 /// or weight_kg · 1000 / dose_at_scan_bq), then normalised (clip to [0, clip_max], ÷ clip_max).
 /// Volumes smaller than a patch are padded with zeros (background) at their far side.
@@ -31,6 +35,7 @@ namespace unipet::train {
 
 struct Batch {
   int64_t step = 0;
+  int64_t first_sample = 0;  ///< index of low[0] among the step's samples of every rank
   torch::Tensor low;         ///< [B, 1, P, P, P] float32, normalised, CPU
   torch::Tensor full;        ///< [B, 1, P, P, P]
   std::vector<double> drfs;  ///< DRF of each sample
@@ -80,8 +85,9 @@ class VolumeCache {
 
 class PatchSampler {
  public:
-  /// Throws unipet::Error when the training split is empty or a DRF is missing.
-  PatchSampler(const io::Dataset& dataset, const TrainConfig& config);
+  /// The stream of rank `rank` (see above). Throws unipet::Error when the training split is
+  /// empty or a DRF is missing.
+  PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank = 0);
   ~PatchSampler();
   PatchSampler(const PatchSampler&) = delete;
   PatchSampler& operator=(const PatchSampler&) = delete;
@@ -109,6 +115,7 @@ class PatchSampler {
   std::unique_ptr<VolumeCache> cache_;
   std::unique_ptr<Prefetcher> prefetcher_;
   int64_t next_step_ = 0;
+  int64_t first_sample_ = 0;
 };
 
 /// `config.val_crops` crops of `config.val_crop`³ per subject of the validation split (at most

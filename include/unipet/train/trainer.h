@@ -18,15 +18,24 @@
 /// Determinism: the patch stream and every random draw are functions of (seed, step), so on the
 /// CPU in float32 a run stopped at step N and continued gives bit-for-bit the weights of a run
 /// that never stopped.
+///
+/// Data parallel (`options.group`): rank r trains on samples r·batch .. (r + 1)·batch − 1 of each
+/// step's stream and the gradients are averaged over the ranks before clipping and AdamW, so W
+/// ranks of `batch` patches follow one process with W·batch patches to float32 round-off. Every
+/// loss is a mean over equal-sized per-rank batches, the WGAN-GP interpolation weights are drawn
+/// per global sample, and the networks hold no batch statistics, so the averaged gradient is the
+/// global batch's. Checkpoints hold no world size: a run continues on any number of ranks.
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <limits>
+#include <memory>
 #include <string>
 
 #include <torch/torch.h>
 
 #include "unipet/train/config.h"
+#include "unipet/train/distributed.h"
 
 namespace unipet::train {
 
@@ -42,6 +51,10 @@ struct TrainOptions {
   /// Polled after every step; true makes the run write a checkpoint and return (SIGINT/SIGTERM).
   std::function<bool()> should_stop;
   std::ostream* progress = nullptr;  ///< progress and validation lines; null: silent
+  /// Data-parallel training (see distributed.h): every rank calls train() with the same options
+  /// and `config.batch` patches of its own per step; rank 0 alone writes to `out` and prints.
+  /// Null: one process.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 struct TrainResult {
@@ -51,6 +64,9 @@ struct TrainResult {
   int64_t best_step = -1;
   double last_score = std::numeric_limits<double>::quiet_NaN();   ///< last mean validation PSNR
   double input_score = std::numeric_limits<double>::quiet_NaN();  ///< mean PSNR of the low-dose crops
+  /// Distributed runs: a hash of this rank's final weights (generator and critic), equal on every
+  /// rank when the replicas agree bit for bit. Empty in one process.
+  std::string weights_fingerprint;
 };
 
 /// Runs `options.config.stage` (config validated first). Throws unipet::Error naming the file or
