@@ -133,7 +133,7 @@ torch::Tensor Osem::reconstruct(
   UNIPET_CHECK(y.scalar_type() == torch::kFloat32 || y.scalar_type() == torch::kFloat64 ||
                    y.scalar_type() == torch::kInt16 || y.scalar_type() == torch::kInt32,
                "Osem: counts must be float or int16/int32, got " << y.scalar_type());
-  UNIPET_CHECK((y >= 0).all().item<bool>(), "Osem: counts must be >= 0");
+  UNIPET_CHECK(y.numel() == 0 || y.min().item<double>() >= 0, "Osem: counts must be >= 0");
   const torch::Tensor r =
       randoms.defined() ? randoms.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 
