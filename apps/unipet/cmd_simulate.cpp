@@ -124,6 +124,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--psf-model", o.corrections.psf_model,
                   "Reconstruction PSF / scanner PSF (0: no resolution modelling)")
       ->capture_default_str();
+  cmd->add_flag("--vary", o.vary.enabled,
+                "Vary counts, resolution, voxel size, TOF, OSEM, post-filter, scatter and randoms "
+                "per subject within clinical ranges (recorded per subject)");
   cmd->add_flag("--inverse-crime", args->inverse_crime,
                 "Phantom on the output grid and every correction exact (for comparison)");
   cmd->add_option("--iterations", o.osem.iterations, "OSEM iterations")->capture_default_str();

@@ -89,7 +89,9 @@ torch::Tensor smooth_profile(const torch::Tensor& profile, double fwhm_bins) {
     const int64_t n = std::min(slab, profile.size(0) - d0);
     torch::Tensor p = gaussian_filter_along(profile.narrow(0, d0, n).to(torch::kFloat32), fwhm_bins, 3);
     const torch::Tensor sum = p.sum(-1, true);
-    p = torch::where(sum > 0, p / sum.clamp_min(1e-30), torch::full_like(p, even));
+    // Sums below 1e-30 (tails of float32 round-off, some subnormal) count as no signal: dividing
+    // by a clamped sum would leave such a profile summing to far less than 1.
+    p = torch::where(sum > 1e-30, p / sum.clamp_min(1e-30), torch::full_like(p, even));
     out.narrow(0, d0, n).copy_(p);
   }
   return out;

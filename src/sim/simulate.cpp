@@ -115,6 +115,7 @@ std::map<std::string, double> content_numbers(const SimulationOptions& o) {
           {"mumap_fwhm_mm", o.corrections.mumap_fwhm_mm},
           {"mumap_shift_mm", o.corrections.mumap_shift_mm},
           {"psf_model", o.corrections.psf_model},
+          {"vary", o.vary.enabled ? 1.0 : 0.0},
           {"osem_iterations", static_cast<double>(o.osem.iterations)},
           {"osem_subsets", static_cast<double>(o.osem.subsets)},
           {"post_filter_fwhm_mm", o.osem.post_filter_fwhm_mm},
@@ -223,8 +224,8 @@ torch::Tensor sample_thinned(const torch::Tensor& counts, double keep, uint64_t 
 /// of it is that lesion; a lesion smaller than that keeps the voxel it covers most, so every
 /// lesion of the list stays in the label image.
 Volume downsample_labels(const Volume& fine, int64_t f) {
-  Volume out = downsample(fine, f);
   if (f == 1) return fine;
+  Volume out = downsample(fine, f);
   const torch::Tensor labels = fine.data.to(torch::kCPU);
   torch::Tensor coarse = torch::zeros_like(out.data);
   const int64_t count = static_cast<int64_t>(labels.max().item<double>() + 0.5);
@@ -351,6 +352,50 @@ io::DatasetSubject relative_to_dataset(io::DatasetSubject s, const std::string& 
 /// reconstructions' images.
 }  // namespace
 
+void Variation::validate() const {
+  if (!enabled) return;
+  auto range = [](const auto& r, auto lowest, const char* what) {
+    UNIPET_CHECK(r[0] >= lowest && r[1] >= r[0], "--vary: the " << what << " range [" << r[0] << ", " << r[1]
+                                                               << "] is invalid");
+  };
+  UNIPET_CHECK(counts_factor >= 1 && counts_factor <= 100, "--vary: counts factor must be in [1, 100]");
+  range(psf_mm, 0.0, "resolution");
+  UNIPET_CHECK(voxel_spread >= 0 && voxel_spread < 0.5, "--vary: voxel spread must be in [0, 0.5)");
+  UNIPET_CHECK(!tof_ps.empty(), "--vary: at least one TOF resolution is needed");
+  range(iterations, int64_t{1}, "OSEM iterations");
+  range(subsets, int64_t{1}, "OSEM subsets");
+  range(post_filter_mm, 0.0, "post-filter");
+  range(scatter_fraction, 0.0, "scatter fraction");
+  range(randoms_fraction, 0.0, "randoms fraction");
+  UNIPET_CHECK(scatter_fraction[1] < 1 && randoms_fraction[1] < 1, "--vary: fractions must stay below 1");
+}
+
+SimulationOptions subject_options(const SimulationOptions& o, uint64_t subject_seed) {
+  if (!o.vary.enabled) return o;
+  const Variation& v = o.vary;
+  SimulationOptions s = o;
+  // Its own stream, so that varying the scanner leaves the subject's anatomy as it was.
+  Random r(stream_seed(subject_seed, 0x76617279));
+  s.scanner.prompts = o.scanner.prompts * std::exp(r.uniform(-std::log(v.counts_factor), std::log(v.counts_factor)));
+  s.scanner.psf_fwhm_mm = s.scanner.psf_axial_fwhm_mm = r.uniform(v.psf_mm[0], v.psf_mm[1]);
+  const double scale = r.uniform(1 - v.voxel_spread, 1 + v.voxel_spread);
+  PhantomOptions& p = s.phantom;
+  const double fov_x = p.width * p.voxel_mm, fov_y = p.height * p.voxel_mm, fov_z = p.slices * p.slice_mm;
+  p.voxel_mm *= scale;
+  p.slice_mm *= scale;
+  p.width = std::max<int64_t>(8, std::llround(fov_x / p.voxel_mm));
+  p.height = std::max<int64_t>(8, std::llround(fov_y / p.voxel_mm));
+  p.slices = std::max<int64_t>(1, std::llround(fov_z / p.slice_mm));
+  s.scanner.tof_fwhm_ps = v.tof_ps[static_cast<size_t>(r.integer(0, static_cast<int64_t>(v.tof_ps.size()) - 1))];
+  s.osem.iterations = r.integer(v.iterations[0], v.iterations[1]);
+  const int64_t angles = o.scanner.angles > 0 ? o.scanner.angles : std::max(p.width, p.height);
+  s.osem.subsets = std::min(angles, r.integer(v.subsets[0], v.subsets[1]));
+  s.osem.post_filter_fwhm_mm = r.uniform(v.post_filter_mm[0], v.post_filter_mm[1]);
+  s.scanner.scatter_fraction = r.uniform(v.scatter_fraction[0], v.scatter_fraction[1]);
+  s.scanner.randoms_fraction = r.uniform(v.randoms_fraction[0], v.randoms_fraction[1]);
+  return s;
+}
+
 PhantomOptions oversampled_phantom(const PhantomOptions& phantom, int64_t factor) {
   UNIPET_CHECK(factor >= 1, "oversampled_phantom: factor must be >= 1, got " << factor);
   PhantomOptions fine = phantom;
@@ -444,7 +489,21 @@ void SimulationOptions::validate() const {
   scanner.validate();
   osem.validate();
   corrections.validate();
-  if (from_images.empty()) check_memory(*this);
+  vary.validate();
+  if (from_images.empty()) {
+    SimulationOptions worst = *this;
+    if (vary.enabled) {  // the largest grid and the finest TOF any subject may draw
+      worst.vary.enabled = false;
+      const double scale = 1 - vary.voxel_spread;
+      worst.phantom.width = static_cast<int64_t>(std::ceil(phantom.width / scale));
+      worst.phantom.height = static_cast<int64_t>(std::ceil(phantom.height / scale));
+      worst.phantom.slices = static_cast<int64_t>(std::ceil(phantom.slices / scale));
+      for (double ps : vary.tof_ps) {
+        if (ps > 0 && (worst.scanner.tof_fwhm_ps == 0 || ps < worst.scanner.tof_fwhm_ps)) worst.scanner.tof_fwhm_ps = ps;
+      }
+    }
+    check_memory(worst);
+  }
 }
 
 Volume mumap_from_activity(const Volume& activity, double threshold) {
@@ -519,7 +578,9 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
                  {"osem_subsets", static_cast<double>(o.osem.subsets)},
                  {"post_filter_fwhm_mm", o.osem.post_filter_fwhm_mm},
                  {"voxel_mm", grid.spacing[0]},
-                 {"slice_mm", grid.spacing[2]}};
+                 {"slice_mm", grid.spacing[2]},
+                 {"matrix", static_cast<double>(grid.data.size(2))},
+                 {"prompts_per_study", o.scanner.prompts}};
     for (const auto& [key, value] : corrections.numbers) s.numbers[key] = value;
   }
   const Osem osem(*projector, corrections.multiplicative, corrections.background, o.osem);
@@ -608,8 +669,9 @@ io::Dataset simulate_dataset(const SimulationOptions& o,
       SimulatedSubject s;
       if (o.from_images.empty()) {
         const int64_t f = o.oversampling;
-        Phantom p = generate_phantom(oversampled_phantom(o.phantom, f), seed);
-        s = simulate_subject(p.activity, p.mumap, run, seed, f);
+        const SimulationOptions varied = subject_options(run, seed);
+        Phantom p = generate_phantom(oversampled_phantom(varied.phantom, f), seed);
+        s = simulate_subject(p.activity, p.mumap, varied, seed, f);
         s.lesions = downsample_labels(p.lesions, f);
         // The liver as evaluation reads it (`images["liver"]`, liver CoV): output voxels at least
         // half liver.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include <ATen/Parallel.h>
 
@@ -341,6 +342,59 @@ TEST(SimulationMemory, AClinicalSubjectFitsInTheStatedBoundAndASmallOneStaysUnde
   const double peak = read_kb("VmHWM:");
   ASSERT_GT(peak, 0);
   EXPECT_LT((peak - before) * 1024.0, estimate_subject_bytes(small));
+}
+
+TEST(SubjectOptions, VaryTheScannerPerSubjectWithinTheRangesAndFromTheSeed) {
+  SimulationOptions o;
+  o.out_dir = "unused";
+  EXPECT_EQ(subject_options(o, 5).scanner.prompts, o.scanner.prompts);  // off by default
+  o.vary.enabled = true;
+  std::set<double> tof;
+  double min_prompts = 1e30, max_prompts = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    const SimulationOptions s = subject_options(o, seed);
+    EXPECT_EQ(subject_options(o, seed).scanner.psf_fwhm_mm, s.scanner.psf_fwhm_mm);
+    EXPECT_GE(s.scanner.psf_fwhm_mm, 3.5);
+    EXPECT_LE(s.scanner.psf_fwhm_mm, 6.0);
+    EXPECT_GE(s.scanner.prompts, o.scanner.prompts / 4 * (1 - 1e-12));
+    EXPECT_LE(s.scanner.prompts, o.scanner.prompts * 4 * (1 + 1e-12));
+    min_prompts = std::min(min_prompts, s.scanner.prompts);
+    max_prompts = std::max(max_prompts, s.scanner.prompts);
+    tof.insert(s.scanner.tof_fwhm_ps);
+    EXPECT_GE(s.osem.iterations, 2);
+    EXPECT_LE(s.osem.iterations, 4);
+    EXPECT_GE(s.osem.post_filter_fwhm_mm, 2.0);
+    EXPECT_LE(s.scanner.scatter_fraction, 0.45);
+    // The field of view stays within a voxel of the option's.
+    EXPECT_NEAR(s.phantom.width * s.phantom.voxel_mm, 512.0, s.phantom.voxel_mm);
+    EXPECT_NEAR(s.phantom.slices * s.phantom.slice_mm, 384.0, s.phantom.slice_mm);
+    EXPECT_NO_THROW(s.validate());
+  }
+  EXPECT_EQ(tof, (std::set<double>{0, 214, 400, 600}));
+  EXPECT_GT(max_prompts / min_prompts, 8.0);  // the range is used, not a corner of it
+  o.vary.psf_mm = {5, 4};
+  EXPECT_THROW(o.validate(), Error);
+}
+
+TEST_F(Simulation, AVariedDatasetRecordsWhatEachSubjectDrew) {
+  SimulationOptions o = tiny("vary");
+  o.subjects = 3;
+  o.vary.enabled = true;
+  const io::Dataset ds = simulate_dataset(o);
+  EXPECT_EQ(ds.numbers.at("vary"), 1.0);
+  std::set<double> psf;
+  for (int64_t i = 0; i < 3; ++i) {
+    const io::DatasetSubject& s = ds.subjects[static_cast<size_t>(i)];
+    psf.insert(s.numbers.at("psf_fwhm_mm"));
+    const Volume full = io::read_image(ds.resolve(s.full_dose));
+    EXPECT_EQ(s.numbers.at("matrix"), static_cast<double>(full.data.size(2)));
+    EXPECT_NEAR(s.numbers.at("voxel_mm"), full.spacing[0], 1e-5);  // NIfTI stores float32
+    EXPECT_GT(s.numbers.at("prompts_per_study"), 2e6 / 4);
+    EXPECT_LT(s.numbers.at("prompts_per_study"), 2e6 * 4);
+    EXPECT_NEAR(s.numbers.at("counts_full"), s.numbers.at("prompts_per_study"),
+                6 * std::sqrt(s.numbers.at("prompts_per_study")));
+  }
+  EXPECT_EQ(psf.size(), 3u);
 }
 
 }  // namespace

@@ -35,6 +35,34 @@
 
 namespace unipet::sim {
 
+/// Per-subject variation of the scanner and the reconstruction (`--vary`), so that a dataset does
+/// not teach one scanner's texture. Each subject draws from its own stream, uniformly unless
+/// stated, within ranges taken from clinical whole-body FDG practice:
+///   total prompts   log-uniform within a factor `counts_factor` of the option (dose, minutes per
+///                   bed, body habitus and scanner sensitivity each move it by up to 2x);
+///   resolution      `psf_mm` FWHM (digital SiPM scanners ~3.5-4 mm, PMT scanners 5-6 mm);
+///   voxel size      the option times 1 +- `voxel_spread`, the field of view kept;
+///   time of flight  one of `tof_ps` (non-TOF, ~600 ps, ~400 ps and 214 ps generations);
+///   OSEM            iterations in `iterations`, subsets in `subsets` (at most the angles);
+///   post-filter     `post_filter_mm` FWHM;
+///   scatter, randoms fractions in `scatter_fraction`, `randoms_fraction`.
+/// Every drawn value is recorded in the subject's numbers in dataset.json.
+struct Variation {
+  bool enabled = false;
+  double counts_factor = 4.0;
+  std::array<double, 2> psf_mm = {3.5, 6.0};
+  double voxel_spread = 0.15;
+  std::vector<double> tof_ps = {0, 214, 400, 600};
+  std::array<int64_t, 2> iterations = {2, 4};
+  std::array<int64_t, 2> subsets = {8, 16};
+  std::array<double, 2> post_filter_mm = {2.0, 7.0};
+  std::array<double, 2> scatter_fraction = {0.25, 0.45};
+  std::array<double, 2> randoms_fraction = {0.10, 0.35};
+
+  /// Throws unipet::Error naming the first invalid range.
+  void validate() const;
+};
+
 struct SimulationOptions {
   std::string out_dir;                            ///< dataset folder (created)
   std::string name = "unipet-simulated";          ///< dataset name in dataset.json
@@ -46,6 +74,7 @@ struct SimulationOptions {
   ScannerOptions scanner;
   OsemOptions osem;
   CorrectionOptions corrections;                 ///< how the reconstruction's corrections err
+  Variation vary;                                ///< per-subject scanner variation (`--vary`)
   int64_t oversampling = 2;                      ///< phantoms drawn on a grid this many times finer
                                                  ///< than the output and projected from it (1 =
                                                  ///< on the output grid: with exact corrections,
@@ -81,6 +110,10 @@ struct SimulatedSubject {
 SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
                                   const SimulationOptions& options, uint64_t seed,
                                   int64_t oversampling = 1);
+
+/// The options subject `subject_seed` is simulated with: `options` itself, or with `vary`
+/// enabled its draw from the ranges of Variation.
+SimulationOptions subject_options(const SimulationOptions& options, uint64_t subject_seed);
 
 /// `phantom` on a grid `factor` times finer along every axis, over the same field of view.
 PhantomOptions oversampled_phantom(const PhantomOptions& phantom, int64_t factor);
