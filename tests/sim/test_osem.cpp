@@ -74,6 +74,26 @@ TEST(Osem, NoiselessDataReconstructToThePhantomMeanInAUniformRegion) {
   EXPECT_NEAR(region_mean(low, c.interior), region_mean(image, c.interior), 1e-3 * kActivity);
 }
 
+TEST(Osem, RecomputedSensitivitiesAndInt16CountsGiveTheSameImage) {
+  // Clinical sizes do not cache the per-subset sensitivity images and hold counts as int16.
+  const Cylinder c = make_cylinder();
+  const ScannerOptions so = scanner_options(1e6);
+  const Projector p = make_projector(so, c.activity);
+  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 1);
+  OsemOptions oo;
+  oo.iterations = 2;
+  oo.subsets = 4;
+  const Osem cached(p, m.multiplicative, m.background, oo);
+  oo.max_sensitivity_cache_mb = 0;
+  const Osem recomputed(p, m.multiplicative, m.background, oo);
+  EXPECT_TRUE(cached.caches_sensitivity());
+  EXPECT_FALSE(recomputed.caches_sensitivity());
+  const torch::Tensor counts = m.expected_prompts(p, c.activity.data).round();
+  const torch::Tensor reference = cached.reconstruct(counts, 1.0);
+  EXPECT_TRUE(torch::equal(recomputed.reconstruct(counts, 1.0), reference));
+  EXPECT_TRUE(torch::equal(cached.reconstruct(counts.to(torch::kInt16), 1.0), reference));
+}
+
 TEST(Osem, TheLogLikelihoodDoesNotDecreaseOverIterations) {
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(3e5);
