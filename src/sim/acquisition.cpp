@@ -13,8 +13,6 @@ namespace {
 
 double total(const torch::Tensor& t) { return detail::ordered_sum(t); }
 
-// Fine sinogram values held at once while projecting in slabs (float32 elements, ~256 MB).
-constexpr int64_t kSlabElements = int64_t{64} << 20;
 
 /// The fine-grid projector whose radial bins and slices average into `coarse`'s.
 Projector make_fine_projector(const Projector& coarse, const ScannerOptions& scanner, int64_t f) {
@@ -48,17 +46,20 @@ torch::Tensor project_slabs(const Projector& fine, const torch::Tensor& image, i
   const int64_t fine_slices = image.size(0);
   const int64_t per_coarse_slice =
       f * fine.angles() * fine.bins() * (what == Projection::Emission ? fine.tof_bins() : 1);
-  const int64_t slab = std::max<int64_t>(1, kSlabElements / per_coarse_slice);
-  std::vector<torch::Tensor> parts;
+  const int64_t slab = std::max<int64_t>(1, kProjectionSlabElements / per_coarse_slice);
+  // Written slab by slab into the result, not concatenated: a list of slabs and their
+  // concatenation would hold the TOF sinogram twice.
+  std::vector<int64_t> shape = {fine_slices / f, fine.angles(), fine.bins() / f};
+  if (what == Projection::Emission && fine.tof()) shape.push_back(fine.tof_bins());
+  torch::Tensor out = torch::empty(shape, image.options());
   for (int64_t c0 = 0; c0 < fine_slices / f; c0 += slab) {
     const int64_t c1 = std::min(fine_slices / f, c0 + slab);
     const torch::Tensor piece = image.narrow(0, c0 * f, (c1 - c0) * f);
-    torch::Tensor sino = what == Projection::Emission
-                             ? fine.forward(piece)
-                             : torch::exp(-fine.line_integrals(piece));
-    parts.push_back(bin_down(sino, f));
+    const torch::Tensor sino = what == Projection::Emission ? fine.forward(piece)
+                                                            : torch::exp(-fine.line_integrals(piece));
+    out.narrow(0, c0, c1 - c0).copy_(bin_down(sino, f));
   }
-  return torch::cat(parts, 0);
+  return out;
 }
 
 /// `volume` moved by (dx, dy, dz) voxels, linearly interpolated; the edge value continues beyond.
@@ -82,7 +83,7 @@ torch::Tensor shift_volume(const torch::Tensor& volume, double dx, double dy, do
 /// is smooth, and a float32 copy of a clinical TOF sinogram would be gigabytes.
 torch::Tensor smooth_profile(const torch::Tensor& profile, double fwhm_bins) {
   const int64_t per_slice = profile[0].numel();
-  const int64_t slab = std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, per_slice));
+  const int64_t slab = std::max<int64_t>(1, kProjectionSlabElements / std::max<int64_t>(1, per_slice));
   torch::Tensor out = torch::empty(profile.sizes(), profile.options().dtype(torch::kBFloat16));
   const double even = 1.0 / static_cast<double>(profile.size(-1));
   for (int64_t d0 = 0; d0 < profile.size(0); d0 += slab) {

@@ -251,6 +251,7 @@ std::vector<BadInput> catalogue() {
       {"simulate oversampling 0", "simulate --out {d}/s --oversampling 0" + tiny_sim, {"--oversampling"}},
       {"simulate a resolution model of -1", "simulate --out {d}/s --psf-model -1" + tiny_sim, {"--psf-model"}},
       {"simulate a 90% scatter error", "simulate --out {d}/s --scatter-error 0.9" + tiny_sim, {"--scatter-error"}},
+      {"simulate --vary with a user's image", "simulate --out {d}/s --vary --from-image {d}/in.nii.gz", {"--vary"}},
       {"simulate from a missing image", "simulate --out {d}/s --from-image {d}/none.nii.gz" + tiny_sim,
        {"{d}/none.nii.gz"}},
       {"simulate a mu-map with two images", "simulate --out {d}/s --from-image {d}/in.nii.gz --from-image {d}/in.nii.gz --mumap {d}/in.nii.gz",

@@ -304,16 +304,17 @@ TEST_F(Simulation, ADatasetWrittenBeforeTheRealismOptionsStillReads) {
 
 TEST(SimulationMemory, AClinicalSubjectFitsInTheStatedBoundAndASmallOneStaysUnderItsEstimate) {
   // The bound the README states: a clinical whole-body subject (256 x 256 x 320 at 2.7 mm, six
-  // DRFs, phantom oversampled 2x, two workers) needs under 16 GB non-TOF and with 400 ps TOF.
+  // DRFs, phantom oversampled 2x, two workers) needs under 18 GB non-TOF and with 400 ps TOF, so
+  // simulate accepts it on a 24 GB machine (it refuses above 80%, 19.2 GB).
   SimulationOptions o;
   o.out_dir = "unused";
   o.threads = 2;
   o.phantom.width = o.phantom.height = 256;
   o.phantom.slices = 320;
   o.phantom.voxel_mm = o.phantom.slice_mm = 2.7;
-  EXPECT_LT(estimate_subject_bytes(o), 16e9);
+  EXPECT_LT(estimate_subject_bytes(o), 18e9);
   o.scanner.tof_fwhm_ps = 400;
-  EXPECT_LT(estimate_subject_bytes(o), 16e9);
+  EXPECT_LT(estimate_subject_bytes(o), 18e9);
   // The estimate is an upper bound: the peak resident memory of a small TOF subject, measured
   // from a reset of the kernel's high-water mark, stays under it.
   std::ifstream status_probe("/proc/self/status");

@@ -97,6 +97,9 @@ struct Corrections {
   std::map<std::string, double> numbers;  ///< realised errors (scatter_scale, mumap_shift_*_mm, ...)
 };
 
+/// Fine sinogram elements projected at once (float32, 256 MB): bounds the slabs in flight.
+constexpr int64_t kProjectionSlabElements = int64_t{64} << 20;
+
 /// The fine-to-coarse factor between `fine` and `grid` (the same whole number along every axis,
 /// with the same extent and centre); throws unipet::Error otherwise.
 int64_t oversampling_factor(const Volume& fine, const Volume& grid);
