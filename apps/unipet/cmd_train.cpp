@@ -73,6 +73,26 @@ std::function<void()> test_kill_hook(int64_t rank) {
   };
 }
 
+// The command line as a shell would take it back (POSIX quoting), with the program as "unipet":
+// model files record it, and a path to the binary says nothing about how the model was made.
+std::string shell_command(const std::vector<std::string>& argv) {
+  std::string line = "unipet";
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    const bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_./=,:+-@%") == std::string::npos;
+    line += ' ';
+    if (plain) {
+      line += arg;
+      continue;
+    }
+    line += '\'';
+    for (char ch : arg) line += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    line += '\'';
+  }
+  return line;
+}
+
 void run_train(const TrainCliOptions& a) {
   train::TrainOptions o;
   if (a.resume) {
@@ -108,6 +128,7 @@ void run_train(const TrainCliOptions& a) {
                "--precision: expected fp32 or bf16, got '" << a.precision << "'");
   o.dataset = a.dataset;
   o.out = a.out;
+  o.command = shell_command(a.argv);
   o.resume = a.resume;
   o.device = parse_device(a.device);
   o.bf16 = a.precision == "bf16";

@@ -240,6 +240,15 @@ std::string describe_model_file(const std::string& path) {
   const std::string* stage = find(file.metadata, "unipet.train.stage");
   const std::string* step = find(file.metadata, "unipet.train.step");
   if (stage) os << "trained:     stage " << *stage << (step ? ", " + *step + " steps" : "") << "\n";
+  if (const std::string* command = find(file.metadata, "unipet.train.command")) os << "command:     " << *command << "\n";
+  if (const std::string* name = find(file.metadata, "unipet.train.dataset_name")) {
+    const std::string* seed = find(file.metadata, "unipet.train.dataset_seed");
+    os << "data:        " << *name << (seed ? " (seed " + *seed + ")" : "") << "\n";
+  }
+  if (const std::string* commit = find(file.metadata, "unipet.git_commit")) {
+    const std::string* version = find(file.metadata, "unipet.version");
+    os << "code:        unipet " << (version ? *version + " " : "") << "commit " << *commit << "\n";
+  }
   for (const auto& [key, value] : file.metadata) {
     if (key.rfind("unipet.", 0) != 0) os << "metadata:    " << key << " = " << value << "\n";
   }

@@ -11,6 +11,7 @@
 
 #include "steps.h"
 #include "unipet/core/atomic_file.h"
+#include "unipet/core/build_info.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/io/dataset.h"
@@ -145,10 +146,24 @@ std::string all_reduce_plan(const Networks& n, const TrainConfig& c) {
   return text.str();
 }
 
-std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step) {
-  return {{"unipet.train.stage", to_string(c.stage)},
-          {"unipet.train.step", std::to_string(step)},
-          {"unipet.train.config", json::parse(to_json(c)).dump()}};
+// What a model file records of its making, so that it can be reproduced: the configuration, the
+// command, the data (its seed regenerates a simulated dataset) and the code.
+struct Provenance {
+  std::string command, dataset, dataset_name;
+  std::optional<double> dataset_seed;
+};
+
+std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step, const Provenance& p) {
+  std::map<std::string, std::string> m = {{"unipet.train.stage", to_string(c.stage)},
+                                          {"unipet.train.step", std::to_string(step)},
+                                          {"unipet.train.config", json::parse(to_json(c)).dump()},
+                                          {"unipet.train.dataset", p.dataset},
+                                          {"unipet.train.dataset_name", p.dataset_name},
+                                          {"unipet.version", version()},
+                                          {"unipet.git_commit", git_commit()}};
+  if (!p.command.empty()) m["unipet.train.command"] = p.command;
+  if (p.dataset_seed) m["unipet.train.dataset_seed"] = json(*p.dataset_seed).dump();
+  return m;
 }
 
 }  // namespace
@@ -163,6 +178,8 @@ TrainResult train(const TrainOptions& o) {
   const bool writer = rank == 0;
   const fs::path run(o.out);
   const io::Dataset dataset = io::read_dataset(o.dataset);
+  Provenance origin{o.command, fs::absolute(o.dataset).lexically_normal().string(), dataset.name, {}};
+  if (auto seed = dataset.numbers.find("seed"); seed != dataset.numbers.end()) origin.dataset_seed = seed->second;
   if (writer && o.resume) {
     UNIPET_CHECK(
         fs::is_regular_file(run / "config.json"),
@@ -320,7 +337,7 @@ TrainResult train(const TrainOptions& o) {
         state.best_step = state.step;
         if (writer) {
           nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization,
-                          provenance(c, state.step));
+                          provenance(c, state.step, origin));
           save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
         }
       }
@@ -336,10 +353,10 @@ TrainResult train(const TrainOptions& o) {
   if (!result.interrupted && writer) {
     if (c.stage != Stage::Critic)
       nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization,
-                      provenance(c, state.step));
+                      provenance(c, state.step, origin));
     if (n.critic)
       nn::save_discriminator((run / "critic_final.safetensors").string(), n.critic,
-                             provenance(c, state.step));
+                             provenance(c, state.step, origin));
   }
   result.step = state.step;
   result.best_score = state.best_score;

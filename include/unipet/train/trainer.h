@@ -43,6 +43,9 @@ struct TrainOptions {
   TrainConfig config;
   std::string dataset;  ///< dataset.json
   std::string out;      ///< run folder: new or empty, or with `resume` a run folder
+  /// The command line that started this invocation, recorded in model files
+  /// ("unipet.train.command") so anyone can see how a model was made; empty: not recorded.
+  std::string command;
   /// Continue from out/checkpoint_latest.pt (`--continue`); without one yet (a run stopped
   /// before its first checkpoint), start again from config.init.
   bool resume = false;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The benchmark's data (docs/results.md): 24 training and 4 validation subjects at the six training
+# DRFs; then an independent evaluation set at those and five DRFs never trained on: 4 subjects on
+# which the Gaussian baseline's FWHM is tuned and 8 test subjects. Every subject is drawn with
+# its own scanner, counts, corrections, reconstruction and anatomy (`--vary`). Fixed seeds; rerun to
+# resume. Usage: results/benchmark/simulate.sh [WORK_DIR] (default /tmp/unipet-benchmark)
+set -euo pipefail
+unipet=$(cd "$(dirname "$0")/../.." && pwd)/build/unipet
+work=${1:-/tmp/unipet-benchmark}
+mkdir -p "$work" && cd "$work"
+[ -f train/dataset.json ] || "$unipet" simulate --out train --name unipet-benchmark-train --vary \
+  --subjects 28 --split 0.857142857,0.142857143,0 --drf 2,4,10,20,50,100 --seed 2026 --threads 2
+[ -f test/dataset.json ] || "$unipet" simulate --out test --name unipet-benchmark-test --vary \
+  --subjects 12 --split 0,0.333333333,0.666666667 --drf 2,3,4,7,10,15,20,30,50,75,100 --seed 2027 --threads 2

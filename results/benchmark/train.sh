@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Trains every model of the benchmark (docs/results.md) on the data of simulate.sh, with the `cpu`
+# preset, bfloat16 autocast and 2 threads, one run after another. Every model gets the same budget
+# of generator steps: BASE steps of the universal BDN (shared), then TUNE steps of its own:
+#   vanilla        the BDN continued on every DRF        (the vanilla universal model)
+#   drf4/20/100    the BDN continued on one DRF only     (DRF-specific models)
+#   unipet         SAN + style alignment + RALS critic   (UniPET; its critic pre-trained by "disc")
+#   unipet-no-san  the same without the SAN              (ablation "w/o SAN")
+#   unipet-no-rals the same with a critic on every voxel (ablation "w/o RALS")
+# Rerun to continue an interrupted run. Each finished run's configuration, log and model file are
+# copied to results/benchmark/runs/ (a few MB in all) so evaluation does not need the training.
+# Usage: results/benchmark/train.sh [WORK_DIR] (default /tmp/unipet-benchmark)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+unipet=$repo/build/unipet
+work=${1:-/tmp/unipet-benchmark}
+BASE=${BASE:-1200}
+TUNE=${TUNE:-600}
+cd "$work"
+data=train/dataset.json
+common=(--dataset "$data" --config cpu --precision bf16 --threads 2 --set validate_every=300)
+run() {  # name stage iterations [options...]
+  local name=$1 stage=$2 its=$3
+  shift 3
+  local done=runs/$name/model_final.safetensors
+  [ "$stage" = disc ] && done=runs/$name/critic_final.safetensors
+  if [ ! -f "$done" ]; then
+    echo "$(date -u +%FT%TZ) $name: $stage, $its steps"
+    if [ -f "runs/$name/config.json" ]; then
+      "$unipet" train --dataset "$data" --out "runs/$name" --continue --precision bf16 --threads 2
+    else
+      "$unipet" train "${common[@]}" --stage "$stage" --out "runs/$name" --set iterations="$its" "$@"
+    fi
+  fi
+  mkdir -p "$repo/results/benchmark/runs/$name"
+  cp runs/"$name"/{config.json,log.jsonl} "$done" "$repo/results/benchmark/runs/$name/"
+}
+mkdir -p runs
+base=runs/base/model_final.safetensors
+run base bdn "$BASE"
+run disc disc 200 --init "$base"
+critic=runs/disc/critic_final.safetensors
+run unipet unipet "$TUNE" --init "$base" --init-critic "$critic"
+run vanilla bdn "$TUNE" --init "$base"
+run unipet-no-san unipet "$TUNE" --init "$base" --init-critic "$critic" --set san=false
+run unipet-no-rals unipet "$TUNE" --init "$base" --init-critic "$critic" --set rals=false
+for drf in 4 20 100; do run "drf$drf" bdn "$TUNE" --init "$base" --drf "$drf"; done
+echo "$(date -u +%FT%TZ) all runs done"
