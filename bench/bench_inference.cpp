@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "unipet/core/device.h"
-#include "unipet/infer/demo.h"
+#include "unipet/infer/speed.h"
 #include "unipet/nn/unipet.h"
 
 namespace {

@@ -9,7 +9,7 @@
 
 #include "train/steps.h"
 #include "unipet/core/device.h"
-#include "unipet/infer/demo.h"
+#include "unipet/infer/speed.h"
 #include "unipet/train/config.h"
 
 namespace {

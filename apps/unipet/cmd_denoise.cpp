@@ -7,6 +7,7 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
+#include "unipet/infer/default_model.h"
 #include "unipet/infer/studies.h"
 #include "unipet/io/pet_image.h"
 
@@ -44,7 +45,10 @@ void run_collection(const DenoiseCliOptions& o, const infer::StudyOptions& study
 }
 
 void run_denoise(DenoiseCliOptions o) {
-  UNIPET_CHECK(!o.model.empty(), "--model is required (no default model is shipped yet)");
+  if (o.model.empty()) {
+    o.model = infer::default_model_path();
+    std::cerr << "denoise: the default model " << o.model << "\n";
+  }
   set_threads(resolve_threads(o.threads));
   o.denoise.window.uncertainty = false;  // per study, from --uncertainty
   infer::StudyOptions study = o.study;
@@ -85,7 +89,7 @@ void setup_denoise(CLI::App& app) {
                   "Image file (.nii.gz, .nii, .mha, .nrrd) or a new folder for a DICOM series; for several "
                   "studies, a folder (studies already there are skipped)")
       ->required();
-  cmd->add_option("-m,--model", o->model, "UniPET model file (.safetensors)");
+  cmd->add_option("-m,--model", o->model, "UniPET model file (.safetensors; default: the shipped model, models/unipet-default.safetensors)");
   cmd->add_option("--device", o->denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   cmd->add_option("--precision", o->denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
   cmd->add_option("--tile", o->denoise.window.tile, "Tile side in voxels")->capture_default_str();

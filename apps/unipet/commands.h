@@ -6,6 +6,7 @@
 namespace unipet::cli {
 
 void setup_demo(CLI::App& app);
+void setup_speed(CLI::App& app);
 void setup_simulate(CLI::App& app);
 void setup_info(CLI::App& app);
 void setup_convert(CLI::App& app);

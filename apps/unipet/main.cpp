@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   CLI::App app{"unipet: one PET denoiser for every dose level (UniPET, LibTorch)"};
   app.require_subcommand(1);
   unipet::cli::setup_demo(app);
+  unipet::cli::setup_speed(app);
   unipet::cli::setup_simulate(app);
   unipet::cli::setup_info(app);
   unipet::cli::setup_convert(app);

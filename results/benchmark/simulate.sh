@@ -5,7 +5,7 @@
 # its own scanner, counts, corrections, reconstruction and anatomy (`--vary`). Fixed seeds; rerun to
 # resume. Usage: results/benchmark/simulate.sh [WORK_DIR] (default /tmp/unipet-benchmark)
 set -euo pipefail
-unipet=$(cd "$(dirname "$0")/../.." && pwd)/build/unipet
+unipet=${UNIPET:-$(cd "$(dirname "$0")/../.." && pwd)/build/unipet}
 work=${1:-/tmp/unipet-benchmark}
 mkdir -p "$work" && cd "$work"
 [ -f train/dataset.json ] || "$unipet" simulate --out train --name unipet-benchmark-train --vary \

@@ -12,7 +12,7 @@
 # Usage: results/benchmark/train.sh [WORK_DIR] (default /tmp/unipet-benchmark)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-unipet=$repo/build/unipet
+unipet=${UNIPET:-$repo/build/unipet}  # UNIPET: another binary, e.g. a copy frozen for the runs
 work=${1:-/tmp/unipet-benchmark}
 BASE=${BASE:-1200}
 TUNE=${TUNE:-600}

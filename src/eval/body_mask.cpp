@@ -64,10 +64,14 @@ torch::Tensor body_mask(const torch::Tensor& full_dose, double fraction) {
                "body_mask: expected a single volume, got " << full_dose.sizes());
   auto x = full_dose.to(torch::kFloat32).reshape({1, 1, depth, height, width});
   auto smooth = torch::avg_pool3d(x, 3, 1, 1, /*ceil_mode=*/false, /*count_include_pad=*/false);
-  const double robust_max = percentile(x, 99.9);
-  UNIPET_CHECK(robust_max > 0, "body_mask: the full-dose image's 99.9th percentile is "
-                                   << robust_max << ", so no body can be found");
-  const double threshold = fraction * robust_max;
+  // The typical tissue level: the median of the voxels above the volume's mean. Air is below the
+  // mean, and hot organs (a bladder at 60 SUV, the brain, the heart) are a small share of the
+  // voxels above it, so they cannot set the scale (a high percentile of the whole volume can: in
+  // a whole-body study the bladder alone is more than 0.1% of the voxels).
+  const double mean = x.mean().item<double>();
+  UNIPET_CHECK(mean > 0, "body_mask: the full-dose image's mean is " << mean << ", so no body can be found");
+  const double tissue = percentile(x.masked_select(x > mean), 50.0);
+  const double threshold = fraction * tissue;
   auto above = ((x > threshold) & (smooth > threshold)).reshape({depth, height, width});
   above = above.to(torch::kCPU, torch::kUInt8).contiguous();
   std::vector<uint8_t> body(above.data_ptr<uint8_t>(), above.data_ptr<uint8_t>() + above.numel());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -126,6 +127,50 @@ std::vector<Method> all_methods(const EvaluationOptions& options) {
   return methods;
 }
 
+namespace {
+
+// What a model method's predictions depend on: the model file's bytes (FNV-1a, 64 bits) and every
+// setting that changes the output. A cache made by another model or with other settings is stale.
+std::string prediction_stamp(const std::string& model, const infer::DenoiseOptions& o) {
+  std::ifstream in(model, std::ios::binary);
+  UNIPET_CHECK(in, model << ": cannot read");
+  uint64_t hash = 14695981039346656037ull;
+  int64_t bytes = 0;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      hash = (hash ^ static_cast<unsigned char>(buffer[i])) * 1099511628211ull;
+    }
+    bytes += in.gcount();
+  }
+  std::ostringstream stamp;
+  stamp << "model bytes " << bytes << " fnv1a64 " << std::hex << hash << std::dec << "\nprecision " << o.precision
+        << "\ntile " << o.window.tile << "\noverlap " << o.window.overlap << "\nsigma_scale " << o.window.sigma_scale
+        << "\nbackground " << o.window.background << "\ntta " << o.window.tta << "\n";
+  return stamp.str();
+}
+
+void refresh_prediction_cache(const fs::path& cache, const Method& method, const infer::DenoiseOptions& denoise,
+                              std::ostream& log) {
+  const std::string stamp = prediction_stamp(method.path, denoise);
+  const fs::path stamp_file = cache / "model.txt";
+  if (fs::exists(cache)) {
+    std::ifstream in(stamp_file);
+    std::ostringstream old;
+    old << in.rdbuf();
+    if (in && old.str() == stamp) return;
+    // Predictions of another model (a retrained one under the same name) or other settings, or
+    // a cache too old to say: scoring them would report the wrong model's numbers.
+    log << "evaluate: " << method.name << ": the cached predictions in " << cache.string()
+        << " were made by another model file or other settings; running them again\n";
+    fs::remove_all(cache);
+  }
+  fs::create_directories(cache);
+  write_file_atomically(stamp_file.string(), stamp);
+}
+
+}  // namespace
+
 std::string EvaluationData::prediction_path(const Method& method, const io::DatasetSubject& subject, double drf) const {
   const std::string& low = subject.low_dose.at(drf);
   if (method.kind == Method::Kind::Folder) return (fs::path(method.path) / low).string();
@@ -203,6 +248,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   for (const Method& m : methods) {
     if (m.kind != Method::Kind::Model) continue;
     const infer::Denoiser denoiser(m.path, options.denoise);
+    detail::refresh_prediction_cache(fs::path(options.out) / "predictions" / m.name, m, options.denoise, log);
     Progress progress(log, "evaluate: " + m.name, static_cast<int64_t>(subjects.size() * result.drfs.size()));
     int64_t done = 0;
     for (const auto* s : subjects) {

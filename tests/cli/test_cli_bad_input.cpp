@@ -315,13 +315,13 @@ std::vector<BadInput> catalogue() {
          io::write_image(v, (d / "other.nii.gz").string());
        }},
       {"evaluate a pair with range 0", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz --range 0", {"--range"}, valid_nifti},
-      // --- demo and general options ---
-      {"demo with 100000 threads", "demo --threads 100000", {"--threads"}},
-      {"demo in float16 on the CPU", "demo --device cpu --dtype float16", {"--dtype", "float16"}},
-      {"demo on an unknown device", "demo --device tpu", {"--device", "tpu"}},
-      {"demo with a tiny volume", "demo --size 5", {"--size"}},
-      {"demo with a missing model", "demo --model {d}/none.safetensors", {"{d}/none.safetensors"}},
-      {"demo with an image as model", "demo --model {d}/in.safetensors", {"{d}/in.safetensors"},
+      // --- speed, demo and general options ---
+      {"speed with 100000 threads", "speed --threads 100000", {"--threads"}},
+      {"speed in float16 on the CPU", "speed --device cpu --dtype float16", {"--dtype", "float16"}},
+      {"speed on an unknown device", "speed --device tpu", {"--device", "tpu"}},
+      {"speed with a tiny volume", "speed --size 5", {"--size"}},
+      {"speed with a missing model", "speed --model {d}/none.safetensors", {"{d}/none.safetensors"}},
+      {"speed with an image as model", "speed --model {d}/in.safetensors", {"{d}/in.safetensors"},
        [](auto& d) {
          valid_nifti(d);
          fs::copy_file(d / "in.nii.gz", d / "in.safetensors");

@@ -1,4 +1,4 @@
-#include "unipet/infer/demo.h"
+#include "unipet/infer/speed.h"
 
 #include <algorithm>
 #include <chrono>
@@ -36,7 +36,7 @@ torch::Tensor synthetic_pet_volume(int64_t d, int64_t h, int64_t w, uint64_t see
   return torch::poisson(suv * counts_per_suv, gen) / counts_per_suv;
 }
 
-DemoReport run_demo(const DemoOptions& options) {
+SpeedReport run_speed_check(const SpeedOptions& options) {
   // Every option is checked before any work starts.
   UNIPET_CHECK(options.size() >= 16 && options.size() <= 512, "--size must be in [16, 512], got " << options.size());
   UNIPET_CHECK(options.repeats() >= 1, "--repeats must be at least 1, got " << options.repeats());
@@ -46,7 +46,7 @@ DemoReport run_demo(const DemoOptions& options) {
   check_dtype_on_device(dtype, device);
   torch::set_num_threads(threads);
 
-  DemoReport report;
+  SpeedReport report;
   nn::UniPET model{nullptr};
   nn::IntensityNormalization norm;
   if (options.model_path().empty()) {
@@ -89,7 +89,7 @@ DemoReport run_demo(const DemoOptions& options) {
   return report;
 }
 
-std::string DemoReport::summary() const {
+std::string SpeedReport::summary() const {
   std::ostringstream os;
   auto shape = [](const std::vector<int64_t>& v) {
     std::ostringstream s;

@@ -1,8 +1,8 @@
 #pragma once
-/// The `unipet demo` job: build (or load) a UniPET model, denoise a synthetic PET-like volume
+/// The `unipet speed` check: build (or load) a UniPET model, denoise a synthetic PET-like volume
 /// and report shape, timing and parameter count.
 ///
-///   auto report = unipet::infer::run_demo(unipet::infer::DemoOptions().size(64));
+///   auto report = unipet::infer::run_speed_check(unipet::infer::SpeedOptions().size(64));
 ///   std::cout << report.summary();
 #include <cstdint>
 #include <string>
@@ -12,7 +12,7 @@
 
 namespace unipet::infer {
 
-struct DemoOptions {
+struct SpeedOptions {
   TORCH_ARG(int64_t, size) = 64;            ///< cube side of the synthetic volume, voxels
   TORCH_ARG(std::string, model_path) = "";  ///< empty: a default UniPET with seeded random weights
   TORCH_ARG(std::string, device) = "auto";
@@ -22,7 +22,7 @@ struct DemoOptions {
   TORCH_ARG(uint64_t, seed) = 1;
 };
 
-struct DemoReport {
+struct SpeedReport {
   std::string model;           ///< "default UniPET (random weights)" or the model path
   std::string device, dtype;
   int threads = 0;
@@ -41,7 +41,7 @@ struct DemoReport {
 torch::Tensor synthetic_pet_volume(int64_t d, int64_t h, int64_t w, uint64_t seed,
                                    double counts_per_suv = 5.0);
 
-/// Runs the demo. Throws unipet::Error on a bad option or model file.
-DemoReport run_demo(const DemoOptions& options);
+/// Runs the check. Throws unipet::Error on a bad option or model file.
+SpeedReport run_speed_check(const SpeedOptions& options);
 
 }  // namespace unipet::infer
