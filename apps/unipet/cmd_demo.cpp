@@ -28,6 +28,7 @@ struct DemoCliOptions {
   std::string model;
   std::vector<double> drfs = {4, 20, 100};
   uint64_t seed = 1;
+  int64_t matrix = 128, slices = 96;
   std::string device = "auto";
   std::string precision = "fp32";
   int threads = 0;
@@ -68,6 +69,8 @@ void run_demo(DemoCliOptions a) {
   so.drfs = a.drfs;
   so.seed = a.seed;
   so.split = {0, 0, 1};
+  so.phantom.width = so.phantom.height = a.matrix;
+  so.phantom.slices = a.slices;
   so.threads = a.threads;
   so.validate();
   const auto sim_start = std::chrono::steady_clock::now();
@@ -98,7 +101,7 @@ void run_demo(DemoCliOptions a) {
   for (double drf : result.drfs) {
     const eval::Score* low = score.at({"lowdose", drf});
     const eval::Score* net = score.at({"UniPET", drf});
-    table << std::setw(6) << drf << std::setw(13) << low->psnr << " dB" << std::setw(11) << net->psnr << " dB"
+    table << std::setw(6) << std::defaultfloat << drf << std::fixed << std::setw(13) << low->psnr << " dB" << std::setw(11) << net->psnr << " dB"
           << std::showpos << std::setw(8) << net->psnr - low->psnr << std::noshowpos << std::setprecision(4)
           << std::setw(16) << low->ssim << std::setw(14) << net->ssim << std::setprecision(1) << std::showpos
           << std::setw(16) << mean_lesion_suvmax_bias(*low) << "% / " << mean_lesion_suvmax_bias(*net) << "%"
@@ -123,6 +126,8 @@ void setup_demo(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "UniPET model file (default: the shipped model)");
   cmd->add_option("--drf", a->drfs, "Dose reduction factors, comma separated")->delimiter(',')->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the simulated study")->capture_default_str();
+  cmd->add_option("--matrix", a->matrix, "Phantom transaxial size (voxels of 4 mm; smaller is faster)")->capture_default_str();
+  cmd->add_option("--slices", a->slices, "Phantom axial size (voxels of 4 mm)")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32, bf16 or fp16 (CUDA)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();

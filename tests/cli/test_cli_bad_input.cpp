@@ -257,7 +257,6 @@ std::vector<BadInput> catalogue() {
       {"simulate a mu-map with two images", "simulate --out {d}/s --from-image {d}/in.nii.gz --from-image {d}/in.nii.gz --mumap {d}/in.nii.gz",
        {"--mumap"}, valid_nifti},
       // --- denoise ---
-      {"denoise without a model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz", {"--model"}, valid_nifti},
       {"denoise with a missing model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz -m {d}/none.safetensors --suv-factor 1",
        {"{d}/none.safetensors"}, valid_nifti},
       {"denoise with a critic as the model", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 -m " + kCritic,
