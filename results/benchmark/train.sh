@@ -24,6 +24,11 @@ run() {  # name stage iterations [options...]
   shift 3
   local done=runs/$name/model_final.safetensors
   [ "$stage" = disc ] && done=runs/$name/critic_final.safetensors
+  local kept=$repo/results/benchmark/$done
+  if [ ! -f "$done" ] && [ -f "$kept" ]; then  # finished in an earlier session, on another machine
+    mkdir -p "runs/$name"
+    cp "$kept" "$(dirname "$kept")"/{config.json,log.jsonl} "runs/$name/"
+  fi
   if [ ! -f "$done" ]; then
     echo "$(date -u +%FT%TZ) $name: $stage, $its steps"
     if [ -f "runs/$name/config.json" ]; then
