@@ -6,7 +6,10 @@
 #include <fstream>
 #include <iomanip>
 #include <ostream>
+#include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "evaluation_data.h"
 #include "unipet/core/atomic_file.h"
@@ -21,6 +24,7 @@
 namespace unipet::eval {
 
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 using detail::EvaluationData;
 
 namespace {
@@ -109,6 +113,8 @@ Method parse_method(const std::string& spec) {
   for (char c : m.name)
     UNIPET_CHECK(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-',
                  "--method '" << spec << "': a name may hold letters, digits, '.', '_' and '-' only");
+  // The name is a folder under OUT/predictions: "." or ".." would be OUT/predictions or OUT itself.
+  UNIPET_CHECK(m.name.front() != '.', "--method '" << spec << "': a name may not start with '.'");
   UNIPET_CHECK(m.name != "lowdose" && m.name != "gaussian", "--method '" << spec << "': " << m.name
                                                                           << " is a baseline's name");
   UNIPET_CHECK(fs::exists(m.path), "--method '" << spec << "': " << m.path << " does not exist");
@@ -150,24 +156,40 @@ std::string prediction_stamp(const std::string& model, const infer::DenoiseOptio
   return stamp.str();
 }
 
-void refresh_prediction_cache(const fs::path& cache, const Method& method, const infer::DenoiseOptions& denoise,
-                              std::ostream& log) {
-  const std::string stamp = prediction_stamp(method.path, denoise);
-  const fs::path stamp_file = cache / "model.txt";
-  if (fs::exists(cache)) {
-    std::ifstream in(stamp_file);
-    std::ostringstream old;
-    old << in.rdbuf();
-    if (in && old.str() == stamp) return;
-    // Predictions of another model (a retrained one under the same name) or other settings, or
-    // a cache too old to say: scoring them would report the wrong model's numbers.
-    log << "evaluate: " << method.name << ": the cached predictions in " << cache.string()
-        << " were made by another model file or other settings; running them again\n";
-    fs::remove_all(cache);
+// Which predictions in OUT/predictions/NAME/ this model file made with these settings: a ledger
+// (.unipet-cache.json) of the stamp and of the files made under it. A file the ledger does not
+// list (made by a retrained model under the same name, with other tile settings, or not by
+// unipet at all) is made again over it: scoring it would report another model's numbers, and
+// deleting it could delete a user's file.
+class PredictionLedger {
+ public:
+  PredictionLedger(fs::path folder, std::string stamp) : folder_(std::move(folder)), stamp_(std::move(stamp)) {
+    std::ifstream in(folder_ / kName);
+    if (!in) return;
+    const json ledger = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (ledger.is_object() && ledger.value("stamp", "") == stamp_ && ledger.contains("files") &&
+        ledger["files"].is_array())
+      for (const auto& f : ledger["files"])
+        if (f.is_string()) files_.insert(f.get<std::string>());
   }
-  fs::create_directories(cache);
-  write_file_atomically(stamp_file.string(), stamp);
-}
+  /// True when `path` (inside the folder) exists and was made under this stamp.
+  bool has(const std::string& path) const { return files_.count(relative(path)) && fs::exists(path); }
+  /// Records `path` as made under this stamp (the ledger is rewritten atomically).
+  void add(const std::string& path) {
+    files_.insert(relative(path));
+    fs::create_directories(folder_);
+    write_file_atomically((folder_ / kName).string(), json{{"stamp", stamp_}, {"files", files_}}.dump(1) + "\n");
+  }
+
+ private:
+  static constexpr const char* kName = ".unipet-cache.json";
+  std::string relative(const std::string& path) const {
+    return fs::path(path).lexically_relative(folder_).generic_string();
+  }
+  fs::path folder_;
+  std::string stamp_;
+  std::set<std::string> files_;
+};
 
 }  // namespace
 
@@ -248,26 +270,33 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   for (const Method& m : methods) {
     if (m.kind != Method::Kind::Model) continue;
     const infer::Denoiser denoiser(m.path, options.denoise);
-    detail::refresh_prediction_cache(fs::path(options.out) / "predictions" / m.name, m, options.denoise, log);
+    detail::PredictionLedger ledger(fs::path(options.out) / "predictions" / m.name,
+                                    detail::prediction_stamp(m.path, options.denoise));
     Progress progress(log, "evaluate: " + m.name, static_cast<int64_t>(subjects.size() * result.drfs.size()));
-    int64_t done = 0;
+    int64_t done = 0, remade = 0;
     for (const auto* s : subjects) {
       for (double drf : result.drfs) {
         const std::string out = data.prediction_path(m, *s, drf);
-        if (fs::exists(out)) {
+        if (ledger.has(out)) {
           ++result.predictions_cached;
         } else {
+          if (fs::exists(out)) ++remade;
           fs::create_directories(fs::path(out).parent_path());
           infer::StudyOptions study;
           study.suv_factor = io::subject_suv_factor(data.dataset, *s);
           if (data.dataset.units == Units::SUV) study.input_units = "suv";
           infer::denoise_study(denoiser, data.dataset.resolve(s->low_dose.at(drf)), out, study);
+          ledger.add(out);
           ++result.predictions_run;
         }
         progress.update(++done, s->id + " DRF " + detail::drf_text(drf));
       }
     }
     progress.finish();
+    if (remade)
+      log << "evaluate: " << m.name << ": made " << remade << " prediction(s) again: the ones in "
+          << (fs::path(options.out) / "predictions" / m.name).string()
+          << " were not made by this model file with these settings\n";
   }
   result.denoise_seconds = seconds_since(denoise_start);
 

@@ -114,6 +114,48 @@ TEST(CliEvaluate, ScoresEveryMethodCachesPredictionsAndRendersTheReport) {
   EXPECT_GT(fs::file_size(screenshot), 20000u);
 }
 
+TEST(CliEvaluate, AnotherModelUnderTheSameNameIsRunAgainAndNoFileIsDeleted) {
+  EvaluationFixture f;
+  const std::string report = f.dir / "report", model = f.dir / "model.safetensors";
+  const std::string args = "evaluate --dataset " + q(f.dataset) + " --method Net=" + q(model) + " --out " +
+                           q(report) + " --baseline lowdose --drf 20 --tile 16 --threads 1";
+  const auto psnr_of = [&](const std::string& method) {
+    double sum = 0;
+    for (const auto& row : read_csv(report + "/metrics.csv"))
+      if (row.at("region") == "body" && row.at("method") == method) sum += std::stod(row.at("psnr"));
+    return sum;
+  };
+  fs::copy_file(f.dir / "id.safetensors", model);
+  auto r = unipet_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NEAR(psnr_of("Net"), psnr_of("lowdose"), 1e-3);  // the identity
+
+  // The file is replaced by a trained model (a retrained run written to the same path): its
+  // cached identity predictions must not be scored as the trained model's.
+  fs::copy_file(trained_model_path(), model, fs::copy_options::overwrite_existing);
+  // A user's file in the cache folder is left alone.
+  write_bytes(report + "/predictions/Net/notes.txt", "mine");
+  r = unipet_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("made 2 prediction(s) again"), std::string::npos) << r.output;
+  EXPECT_NE(read_bytes(report + "/summary.md").find("2 computed, 0 cached"), std::string::npos);
+  EXPECT_GT(std::abs(psnr_of("Net") - psnr_of("lowdose")), 0.1);
+  EXPECT_EQ(read_bytes(report + "/predictions/Net/notes.txt"), "mine");
+
+  // The same model and settings again: cached. Other tile settings: made again.
+  r = unipet_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(read_bytes(report + "/summary.md").find("0 computed, 2 cached"), std::string::npos);
+  r = unipet_cli(args + " --overlap 0.5");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(read_bytes(report + "/summary.md").find("2 computed, 0 cached"), std::string::npos);
+
+  // A method name that would put the cache outside OUT/predictions is refused.
+  r = unipet_cli("evaluate --dataset " + q(f.dataset) + " --method ..=" + q(model) + " --out " + q(report));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(error_line(r).find("may not start with '.'"), std::string::npos) << r.output;
+}
+
 TEST(CliEvaluate, APredictionWithOtherGeometryIsOneErrorNamingBothFiles) {
   EvaluationFixture f;
   const io::Dataset d = io::read_dataset(f.dataset);

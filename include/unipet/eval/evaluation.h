@@ -11,8 +11,10 @@
 ///   auto result = unipet::eval::run_evaluation(o, std::cerr);
 ///
 /// Model methods are run over every low-dose image of the split with unipet::infer (predictions
-/// cached in OUT/predictions/NAME/, so a re-run computes only what is missing); a folder method
-/// holds predictions at the same relative paths as the dataset's low-dose images.
+/// cached in OUT/predictions/NAME/, so a re-run computes only what is missing; a ledger there,
+/// .unipet-cache.json, records the model file's hash and the tile settings with the files made
+/// under them, and any other file is made again); a folder method holds predictions at the same
+/// relative paths as the dataset's low-dose images.
 #include <cmath>
 #include <iosfwd>
 #include <limits>
@@ -32,7 +34,7 @@ struct Method {
 };
 
 /// "NAME=PATH": a file is a model, a folder holds predictions. Names are letters, digits, '.',
-/// '_' and '-' (they name folders). Throws unipet::Error naming the spec.
+/// '_' and '-', not starting with '.' (they name folders). Throws unipet::Error naming the spec.
 Method parse_method(const std::string& spec);
 
 struct EvaluationOptions {
