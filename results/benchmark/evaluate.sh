@@ -29,4 +29,4 @@ mkdir -p reports
   --method "DRF-100=$models/drf100/model_final.safetensors" \
   --method vanilla=reports/main/predictions/vanilla
 /usr/bin/python3 "$repo/results/benchmark/tables.py" reports/main/metrics.csv reports/specific/metrics.csv \
-  "$data" > "$repo/results/benchmark/tables.md"
+  "$data" "$models" > "$repo/results/benchmark/tables.md"
