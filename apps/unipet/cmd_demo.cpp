@@ -38,6 +38,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+std::string number_text(double x) {  // 20, 2.5: as people write them
+  std::ostringstream text;
+  text << x;
+  return text.str();
+}
+
 // The key numbers per DRF: the mean over lesions of a method's SUVmax bias against the full dose.
 double mean_lesion_suvmax_bias(const eval::Score& s) {
   double sum = 0;
@@ -94,23 +100,33 @@ void run_demo(DemoCliOptions a) {
 
   std::map<std::pair<std::string, double>, const eval::Score*> score;
   for (const auto& s : result.scores) score[{s.method, s.drf}] = &s;
+  // One row per DRF: low dose -> UniPET for each number.
+  const auto pair = [](double low, double net, int decimals, const char* unit) {
+    std::ostringstream cell;
+    cell << std::fixed << std::setprecision(decimals) << low << " -> " << net << unit;
+    return cell.str();
+  };
   std::ostringstream table;
-  table << std::fixed << std::setprecision(2);
-  table << "unipet demo: one simulated study, denoised with " << a.model << "\n\n"
-        << "   DRF   PSNR low-dose   PSNR UniPET    gain   SSIM low-dose   SSIM UniPET   lesion SUVmax bias (low-dose / UniPET)\n";
+  table << "unipet demo: one simulated study, denoised with " << a.model << "\n"
+        << "(each cell: low dose -> UniPET; body of the full-dose image, SUV, data range " << eo.data_range << ")\n\n"
+        << std::left << std::setw(6) << "DRF" << std::setw(26) << "PSNR (dB)" << std::setw(26)
+        << "PSNR, clipped to [0, " + number_text(eo.data_range) + "]" << std::setw(20) << "SSIM" << "lesion SUVmax bias vs full\n";
   for (double drf : result.drfs) {
     const eval::Score* low = score.at({"lowdose", drf});
     const eval::Score* net = score.at({"UniPET", drf});
-    table << std::setw(6) << std::defaultfloat << drf << std::fixed << std::setw(13) << low->psnr << " dB" << std::setw(11) << net->psnr << " dB"
-          << std::showpos << std::setw(8) << net->psnr - low->psnr << std::noshowpos << std::setprecision(4)
-          << std::setw(16) << low->ssim << std::setw(14) << net->ssim << std::setprecision(1) << std::showpos
-          << std::setw(16) << mean_lesion_suvmax_bias(*low) << "% / " << mean_lesion_suvmax_bias(*net) << "%"
-          << std::noshowpos << std::setprecision(2) << "\n";
+    std::ostringstream gain, gain_clipped;
+    gain << std::fixed << std::setprecision(2) << std::showpos << " (" << net->psnr - low->psnr << ")";
+    gain_clipped << std::fixed << std::setprecision(2) << std::showpos << " (" << net->psnr_clipped - low->psnr_clipped << ")";
+    std::ostringstream bias;
+    bias << std::fixed << std::setprecision(1) << std::showpos << mean_lesion_suvmax_bias(*low) << "% -> "
+         << mean_lesion_suvmax_bias(*net) << "%";
+    table << std::setw(6) << number_text(drf) << std::setw(26) << pair(low->psnr, net->psnr, 2, "") + gain.str()
+          << std::setw(26) << pair(low->psnr_clipped, net->psnr_clipped, 2, "") + gain_clipped.str() << std::setw(20)
+          << pair(low->ssim, net->ssim, 3, "") << bias.str() << "\n";
   }
-  table << "\nPSNR and SSIM in the body (SUV, range " << eo.data_range << "); "
-        << "simulation " << std::setprecision(0) << sim_seconds << " s, denoising " << result.denoise_seconds
-        << " s, scoring and report " << result.scoring_seconds << " s, total " << seconds_since(start) << " s\n"
-        << "report: " << (out / "report" / "index.html").string() << "\n";
+  table << std::right << std::fixed << std::setprecision(0) << "\nsimulation " << sim_seconds << " s, denoising "
+        << result.denoise_seconds << " s, scoring and report " << result.scoring_seconds << " s, total "
+        << seconds_since(start) << " s\nreport: " << (out / "report" / "index.html").string() << "\n";
   std::cout << table.str();
 }
 

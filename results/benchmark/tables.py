@@ -184,6 +184,11 @@ def main():
     out.append(table("PSNR averaged over DRFs (dB)", ["DRFs"] + methods,
                      average_rows(main_m, "psnr", methods, [("trained (2–100)", TRAINED), ("unseen (3–75)", unseen),
                                                              ("all 11", main_m.drfs)])))
+    out.append(metric_table(main_m, "PSNR on images clipped to [0, 20] SUV (dB, body): the network's own scale",
+                            "psnr_clipped", "{:.2f}", methods))
+    out.append(table("PSNR on clipped images averaged over DRFs (dB)", ["DRFs"] + methods,
+                     average_rows(main_m, "psnr_clipped", methods, [("trained (2–100)", TRAINED),
+                                                                     ("unseen (3–75)", unseen), ("all 11", main_m.drfs)])))
     out.append(metric_table(main_m, "SSIM (body)", "ssim", "{:.4f}", methods))
     out.append(metric_table(main_m, "NRMSE (body)", "nrmse", "{:.4f}", methods, best=min))
     out.append(metric_table(main_m, "Lesion SUVmax bias against the full dose (%, mean over lesions)",
@@ -196,6 +201,8 @@ def main():
                                  ("UniPET", "UniPET-noRALS"), ("vanilla", "gaussian")] if a in methods and b in methods]
     out.append(paired_table(main_m, "Paired PSNR differences (dB, mean over the test subjects [95% bootstrap interval])",
                             pairs, "psnr", "{:+.2f}"))
+    out.append(paired_table(main_m, "Paired differences of PSNR on clipped images (dB, mean [95% bootstrap interval])",
+                            pairs, "psnr_clipped", "{:+.2f}"))
     out.append(paired_table(main_m, "Paired SSIM differences (mean [95% bootstrap interval])", pairs, "ssim", "{:+.4f}"))
     spec_methods = [k for k in ["UniPET", "DRF-4", "DRF-20", "DRF-100", "vanilla", "gaussian", "lowdose"] if k in spec_m.methods]
     out.append(metric_table(spec_m, "DRF-specific models: PSNR (dB) at the training DRFs", "psnr", "{:.2f}", spec_methods))

@@ -352,6 +352,8 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
         score.method = m.name;
         score.psnr = psnr_in(full.data, pred.data, body, options.data_range);
         score.psnr_ref_max = psnr_ref_max(full.data, pred.data, body);
+        score.psnr_clipped = psnr_in(full.data.clamp(0, options.data_range), pred.data.clamp(0, options.data_range),
+                                     body, options.data_range);
         score.ssim = ssim_in(full.data, pred.data, body, options.data_range);
         score.nrmse = nrmse_in(full.data, pred.data, body);
         if (liver) score.liver_cov = region_cov(pred.data, liver->data > 0.5);

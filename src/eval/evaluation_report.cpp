@@ -61,6 +61,7 @@ std::vector<Column> columns() {
   return {
       {"PSNR (dB)", true, 2, false, [](const Score& s) { return s.psnr; }},
       {"PSNR, peak (dB)", true, 2, false, [](const Score& s) { return s.psnr_ref_max; }},
+      {"PSNR, clipped (dB)", true, 2, false, [](const Score& s) { return s.psnr_clipped; }},
       {"SSIM", true, 4, false, [](const Score& s) { return s.ssim; }},
       {"NRMSE", false, 4, false, [](const Score& s) { return s.nrmse; }},
       {"SUVmax bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return bias(l.suv_max, l.full_max); })},
@@ -69,6 +70,12 @@ std::vector<Column> columns() {
       {"Contrast recovery", true, 3, false, lesion_mean([](const LesionScore& l) { return l.contrast_recovery; })},
       {"Liver CoV", false, 3, false, [](const Score& s) { return s.liver_cov; }},
   };
+}
+
+Column column(const std::string& header) {
+  for (const Column& c : columns())
+    if (c.header == header) return c;
+  UNIPET_FAIL("evaluation report: no column '" << header << "'");
 }
 
 // Per subject, in subject order, for one (DRF, method).
@@ -250,15 +257,16 @@ std::string csv_number(double x) {
 
 std::string metrics_csv(const EvaluationResult& r) {
   std::ostringstream csv;
-  csv << "subject,drf,method,region,psnr,psnr_ref_max,ssim,nrmse,liver_cov,volume_ml,suv_max,suv_mean,suv_peak,"
+  csv << "subject,drf,method,region,psnr,psnr_ref_max,psnr_clipped,ssim,nrmse,liver_cov,volume_ml,suv_max,suv_mean,suv_peak,"
          "full_max,full_mean,full_peak,true_max,true_mean,true_peak,suv_max_bias_full,suv_peak_bias_full,"
          "suv_mean_bias_true,contrast_recovery\n";
   for (const Score& s : r.scores) {
     csv << s.subject << "," << s.drf << "," << s.method << ",body," << csv_number(s.psnr) << ","
-        << csv_number(s.psnr_ref_max) << "," << csv_number(s.ssim) << "," << csv_number(s.nrmse) << ","
+        << csv_number(s.psnr_ref_max) << "," << csv_number(s.psnr_clipped) << "," << csv_number(s.ssim) << ","
+        << csv_number(s.nrmse) << ","
         << csv_number(s.liver_cov) << ",,,,,,,,,,,,,\n";
     for (const LesionScore& l : s.lesions) {
-      csv << s.subject << "," << s.drf << "," << s.method << ",lesion " << l.label << ",,,,,," << csv_number(l.volume_ml)
+      csv << s.subject << "," << s.drf << "," << s.method << ",lesion " << l.label << ",,,,,,," << csv_number(l.volume_ml)
           << "," << csv_number(l.suv_max) << "," << csv_number(l.suv_mean) << "," << csv_number(l.suv_peak) << ","
           << csv_number(l.full_max) << "," << csv_number(l.full_mean) << "," << csv_number(l.full_peak) << ","
           << csv_number(l.true_max) << "," << csv_number(l.true_mean) << "," << csv_number(l.true_peak) << ","
@@ -316,7 +324,7 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
   // Paired differences: the first given method against every other one.
   if (methods.size() > 1) {
     const Method& ref = methods.front();
-    const Column psnr = columns()[0], ssim = columns()[2];
+    const Column psnr = column("PSNR (dB)"), ssim = column("SSIM");
     report::Table t;
     t.caption = "Paired differences of " + ref.name + " over each other method (mean [95% interval] over subjects)";
     t.header = {"DRF"};
@@ -346,8 +354,8 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
   if (trained.empty())
     page.paragraph("DRFs seen in training: not recorded (no model file lists them: a model trained on every DRF of "
                    "its dataset records none); no point is marked. --trained-drfs sets them.");
-  for (int c : {0, 2, 4}) {
-    const Column col = columns()[static_cast<size_t>(c)];
+  for (const char* name : {"PSNR (dB)", "PSNR, clipped (dB)", "SSIM", "SUVmax bias vs full"}) {
+    const Column col = column(name);
     const auto plot = drf_plot(r, methods, col, trained);
     if (std::all_of(plot.series.begin(), plot.series.end(), [](const auto& s) {
           return std::none_of(s.y.begin(), s.y.end(), [](double y) { return std::isfinite(y); });

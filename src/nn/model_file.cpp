@@ -243,7 +243,10 @@ std::string describe_model_file(const std::string& path) {
   if (const std::string* command = find(file.metadata, "unipet.train.command")) os << "command:     " << *command << "\n";
   if (const std::string* name = find(file.metadata, "unipet.train.dataset_name")) {
     const std::string* seed = find(file.metadata, "unipet.train.dataset_seed");
-    os << "data:        " << *name << (seed ? " (seed " + *seed + ")" : "") << "\n";
+    // The seed is a JSON number ("2026" or, from earlier versions, "2026.0"): shown as an integer.
+    std::string shown = seed ? *seed : "";
+    if (seed && shown.size() > 2 && shown.compare(shown.size() - 2, 2, ".0") == 0) shown.resize(shown.size() - 2);
+    os << "data:        " << *name << (seed ? " (seed " + shown + ")" : "") << "\n";
   }
   if (const std::string* commit = find(file.metadata, "unipet.git_commit")) {
     const std::string* version = find(file.metadata, "unipet.version");

@@ -1,6 +1,7 @@
 #include "unipet/train/trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -162,7 +163,12 @@ std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step
                                           {"unipet.version", version()},
                                           {"unipet.git_commit", git_commit()}};
   if (!p.command.empty()) m["unipet.train.command"] = p.command;
-  if (p.dataset_seed) m["unipet.train.dataset_seed"] = json(*p.dataset_seed).dump();
+  if (p.dataset_seed) {
+    // dataset.json keeps seeds below 2^53, so an integral one is written as the integer it is.
+    const double seed = *p.dataset_seed;
+    const bool integral = seed >= 0 && seed < 9007199254740992.0 && seed == std::floor(seed);
+    m["unipet.train.dataset_seed"] = integral ? std::to_string(static_cast<int64_t>(seed)) : json(seed).dump();
+  }
   return m;
 }
 

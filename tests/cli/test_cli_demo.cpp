@@ -61,11 +61,13 @@ TEST(CliDemo, SimulatesDenoisesScoresAndPrintsTheReportsNumbers) {
   // The printed PSNRs are the report's, to the printed 2 decimals.
   const std::string csv = read_text(out / "report" / "metrics.csv");
   for (const std::string drf : {"4", "50"}) {
-    const double low = metric(csv, "lowdose", drf, "psnr"), net = metric(csv, "UniPET", drf, "psnr");
-    ASSERT_TRUE(std::isfinite(low) && std::isfinite(net)) << drf << "\n" << csv.substr(0, 400);
-    std::ostringstream row;
-    row << std::fixed << std::setprecision(2) << low << " dB" << std::setw(11) << net << " dB";
-    EXPECT_NE(r.output.find(row.str()), std::string::npos) << row.str() << "\n" << r.output;
+    for (const std::string column : {"psnr", "psnr_clipped"}) {
+      const double low = metric(csv, "lowdose", drf, column), net = metric(csv, "UniPET", drf, column);
+      ASSERT_TRUE(std::isfinite(low) && std::isfinite(net)) << drf << "\n" << csv.substr(0, 400);
+      std::ostringstream cell;
+      cell << std::fixed << std::setprecision(2) << low << " -> " << net << " (" << std::showpos << net - low << ")";
+      EXPECT_NE(r.output.find(cell.str()), std::string::npos) << cell.str() << "\n" << r.output;
+    }
   }
   // Less dose, lower low-dose PSNR: the study really is simulated at each DRF.
   EXPECT_GT(metric(csv, "lowdose", "4", "psnr"), metric(csv, "lowdose", "50", "psnr") + 5);
@@ -74,7 +76,10 @@ TEST(CliDemo, SimulatesDenoisesScoresAndPrintsTheReportsNumbers) {
   const auto again = unipet_cli("demo --out " + q(out.string()) + " --drf 4,50 -m " + q(kModel) + kSmall);
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("already complete"), std::string::npos) << again.output;
-  const auto table = [](const std::string& text) { return text.substr(text.find("   DRF"), text.find("PSNR and SSIM") - text.find("   DRF")); };
+  const auto table = [](const std::string& text) {
+    const size_t start = text.find("DRF   PSNR");
+    return text.substr(start, text.find("simulation ", start) - start);
+  };
   EXPECT_EQ(table(again.output), table(r.output));
 }
 

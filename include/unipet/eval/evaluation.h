@@ -69,6 +69,10 @@ struct Score {
   double drf = 0;
   std::string method;
   double psnr = kNaN, psnr_ref_max = kNaN, ssim = kNaN, nrmse = kNaN;  ///< in the body mask
+  /// PSNR in the body mask with both images clipped to [0, data range], as a network that sees
+  /// SUV clipped to that range is scored on its own scale: hot organs above it (a bladder at 60
+  /// SUV), which such a network passes through, no longer dominate the error.
+  double psnr_clipped = kNaN;
   double liver_cov = kNaN;  ///< when the dataset has a "liver" mask for the subject
   std::vector<LesionScore> lesions;
 };
