@@ -15,6 +15,7 @@
 #include "unipet/core/error.h"
 #include "unipet/eval/evaluation.h"
 #include "unipet/infer/default_model.h"
+#include "unipet/infer/denoiser.h"
 #include "unipet/sim/simulate.h"
 
 namespace unipet::cli {
@@ -62,6 +63,11 @@ void run_demo(DemoCliOptions a) {
   set_threads(resolve_threads(a.threads));
   if (a.model.empty()) a.model = infer::default_model_path();
   UNIPET_CHECK(fs::is_regular_file(a.model), "--model " << a.model << ": no such model file");
+  infer::DenoiseOptions denoise;
+  denoise.device = a.device;
+  denoise.precision = a.precision;
+  // The model, device and precision are checked before a minute of simulation, not after it.
+  { const infer::Denoiser check(a.model, denoise); }
   // The folder is new, or one an earlier demo made (it resumes: the study is not simulated twice).
   const fs::path out(a.out);
   const bool ours = fs::exists(out / "data") || fs::exists(out / "report");
@@ -92,8 +98,7 @@ void run_demo(DemoCliOptions a) {
   eo.methods = {eval::parse_method("UniPET=" + a.model)};
   eo.baselines = {"lowdose"};
   eo.out = (out / "report").string();
-  eo.denoise.device = a.device;
-  eo.denoise.precision = a.precision;
+  eo.denoise = denoise;
   eo.command_line = "unipet demo --out " + a.out;
   const eval::EvaluationResult result = eval::run_evaluation(eo, std::cerr);
   created.keep();
