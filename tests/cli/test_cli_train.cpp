@@ -5,6 +5,9 @@
 
 #include "test_util.h"
 #include "train/train_test_util.h"
+#include "unipet/core/build_info.h"
+#include "unipet/io/dataset.h"
+#include "unipet/nn/model_file.h"
 #include "unipet/train/config.h"
 
 namespace unipet {
@@ -50,6 +53,17 @@ TEST_F(CliTrain, TrainsEveryStageAndContinuesARun) {
   EXPECT_NE(r.output.find("trained bdn for 6 steps"), std::string::npos) << r.output;
   r = unipet_cli("info " + q(bdn + "/model_final.safetensors"));
   EXPECT_NE(r.output.find("trained:     stage bdn, 6 steps"), std::string::npos) << r.output;
+  // The model file says how it was made: the command (this invocation's), the data and the code.
+  EXPECT_NE(r.output.find("command:     unipet train --dataset " + dataset_ + " --out " + bdn + " --continue --set iterations=6"),
+            std::string::npos)
+      << r.output;
+  const auto loaded = nn::load_unipet(bdn + "/model_final.safetensors");
+  EXPECT_EQ(loaded.metadata.at("unipet.train.dataset"), fs::absolute(dataset_).lexically_normal().string());
+  const io::Dataset data = io::read_dataset(dataset_);
+  EXPECT_EQ(loaded.metadata.at("unipet.train.dataset_name"), data.name);
+  EXPECT_EQ(loaded.metadata.at("unipet.train.dataset_seed"), std::to_string(static_cast<int64_t>(data.numbers.at("seed"))));
+  EXPECT_EQ(loaded.metadata.at("unipet.git_commit"), git_commit());
+  EXPECT_EQ(loaded.metadata.at("unipet.version"), version());
 
   const std::string disc = run("disc"), uni = run("unipet");
   r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(disc) + " --stage disc" + tiny() +
