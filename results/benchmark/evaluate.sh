@@ -5,28 +5,41 @@
 #   reports/main      UniPET, the vanilla universal model and the two ablations at all 11 DRFs
 #   reports/specific  the DRF-specific models against UniPET and the vanilla model at the 6
 #                     training DRFs (UniPET's and the vanilla model's predictions from reports/main)
-# then writes the tables of docs/results.md (results/benchmark/tables.md). Rerun to continue.
-# Usage: results/benchmark/evaluate.sh [WORK_DIR] (default /tmp/unipet-benchmark)
+#   reports/followup  UniPET with λ_align = 1 against UniPET and the vanilla model at all 11 DRFs
+# then writes the tables of docs/results.md (results/benchmark/tables.md). Rerun to continue:
+# predictions already made by the same model are reused.
+# Usage: results/benchmark/evaluate.sh [WORK_DIR [REPORT...]] (default /tmp/unipet-benchmark,
+# every report)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 unipet=${UNIPET:-$repo/build/unipet}
 work=${1:-/tmp/unipet-benchmark}
+shift $(($# > 0 ? 1 : 0))
+reports=("${@:-main specific followup}")
+reports=(${reports[*]})
 models=$repo/results/benchmark/runs
 cd "$work"
 data=test/dataset.json
-common=(--dataset "$data" --split test --precision bf16 --threads 2 --trained-drfs 2 4 10 20 50 100
-  --baseline lowdose gaussian)
+common=(--dataset "$data" --split test --precision bf16 --threads 2 --trained-drfs 2 4 10 20 50 100)
+wanted() { [[ " ${reports[*]} " == *" $1 "* ]]; }
 mkdir -p reports
-"$unipet" evaluate "${common[@]}" --out reports/main --show-drf 50 \
+wanted main && "$unipet" evaluate "${common[@]}" --baseline lowdose gaussian --out reports/main \
+  --show-drf 50 \
   --method "UniPET=$models/unipet/model_final.safetensors" \
   --method "vanilla=$models/vanilla/model_final.safetensors" \
   --method "UniPET-noSAN=$models/unipet-no-san/model_final.safetensors" \
   --method "UniPET-noRALS=$models/unipet-no-rals/model_final.safetensors"
-"$unipet" evaluate "${common[@]}" --out reports/specific --drf 2 4 10 20 50 100 --show-drf 20 \
+wanted specific && "$unipet" evaluate "${common[@]}" --baseline lowdose gaussian --out reports/specific \
+  --drf 2 4 10 20 50 100 --show-drf 20 \
   --method UniPET=reports/main/predictions/UniPET \
   --method "DRF-4=$models/drf4/model_final.safetensors" \
   --method "DRF-20=$models/drf20/model_final.safetensors" \
   --method "DRF-100=$models/drf100/model_final.safetensors" \
   --method vanilla=reports/main/predictions/vanilla
+wanted followup && "$unipet" evaluate "${common[@]}" --baseline lowdose --out reports/followup \
+  --show-drf 50 \
+  --method UniPET=reports/main/predictions/UniPET \
+  --method "UniPET-align1=$models/unipet-align1/model_final.safetensors" \
+  --method vanilla=reports/main/predictions/vanilla
 /usr/bin/python3 "$repo/results/benchmark/tables.py" reports/main/metrics.csv reports/specific/metrics.csv \
-  "$data" "$models" > "$repo/results/benchmark/tables.md"
+  "$data" "$models" reports/followup/metrics.csv > "$repo/results/benchmark/tables.md"

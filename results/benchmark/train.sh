@@ -7,6 +7,8 @@
 #   unipet         SAN + style alignment + RALS critic   (UniPET; its critic pre-trained by "disc")
 #   unipet-no-san  the same without the SAN              (ablation "w/o SAN")
 #   unipet-no-rals the same with a critic on every voxel (ablation "w/o RALS")
+#   unipet-align1  UniPET with the style alignment weighted 1 instead of 0.001 (a follow-up: does
+#                  the SAN help once its loss matters? docs/results.md)
 # Rerun to continue an interrupted run. Each finished run's configuration, log and model file are
 # copied to results/benchmark/runs/ (a few MB in all) so evaluation does not need the training.
 # Usage: results/benchmark/train.sh [WORK_DIR] (default /tmp/unipet-benchmark)
@@ -50,4 +52,5 @@ run vanilla bdn "$TUNE" --init "$base"
 run unipet-no-san unipet "$TUNE" --init "$base" --init-critic "$critic" --set san=false
 run unipet-no-rals unipet "$TUNE" --init "$base" --init-critic "$critic" --set rals=false
 for drf in 4 20 100; do run "drf$drf" bdn "$TUNE" --init "$base" --drf "$drf"; done
+run unipet-align1 unipet "$TUNE" --init "$base" --init-critic "$critic" --set lambda_align=1
 echo "$(date -u +%FT%TZ) all runs done"
