@@ -225,7 +225,23 @@ def followup_tables(m):
     unseen = [d for d in m.drfs if d not in TRAINED]
     pairs = [(a, b) for a, b in [("UniPET-align1", "UniPET"), ("UniPET-align1", "vanilla")]
              if a in methods and b in methods]
-    return [metric_table(m, "Follow-up, UniPET with λ_align = 1: PSNR (dB)", "psnr", "{:.2f}", methods),
+    summary = []
+    if "UniPET-align1" in methods and "UniPET" in methods:
+        minus = lambda text: text.replace("-", "−")
+        both = lambda col, fmt, lesion=False: minus(
+            fmt.format((m.lesion_mean if lesion else m.mean)("UniPET-align1", d, col)) + " (" +
+            fmt.format((m.lesion_mean if lesion else m.mean)("UniPET", d, col)) + ")")
+        rows = []
+        for d in m.drfs:
+            p, c = (paired(m, "UniPET-align1", "UniPET", d, col) for col in ("psnr", "psnr_clipped"))
+            rows.append([drf_label(d), minus(f"{p[0]:+.2f} [{p[1]:+.2f}, {p[2]:+.2f}]"),
+                         minus(f"{c[0]:+.2f} [{c[1]:+.2f}, {c[2]:+.2f}]"), both("ssim", "{:.3f}"),
+                         both("suv_max_bias_full", "{:+.1f}%", True), both("suv_mean_bias_true", "{:+.1f}%", True),
+                         both("liver_cov", "{:.3f}")])
+        summary.append(table("Follow-up, as in docs/results.md: λ_align = 1 against the shipped UniPET (its value in "
+                             "parentheses)", ["DRF", "ΔPSNR (dB)", "ΔPSNR clipped (dB)", "SSIM", "lesion SUVmax vs full",
+                                          "lesion SUVmean vs truth", "liver CoV"], rows))
+    return summary + [metric_table(m, "Follow-up, UniPET with λ_align = 1: PSNR (dB)", "psnr", "{:.2f}", methods),
             table("Follow-up: PSNR averaged over DRFs (dB)", ["DRFs"] + methods,
                   average_rows(m, "psnr", methods, [("trained (2–100)", TRAINED), ("unseen (3–75)", unseen),
                                                     ("all 11", m.drfs)])),
@@ -233,8 +249,12 @@ def followup_tables(m):
                          "{:+.2f}"),
             paired_table(m, "Follow-up: paired differences of PSNR on clipped images (dB)", pairs, "psnr_clipped",
                          "{:+.2f}"),
+            metric_table(m, "Follow-up: SSIM (body)", "ssim", "{:.4f}", methods),
             metric_table(m, "Follow-up: lesion SUVmax bias against the full dose (%)", "suv_max_bias_full", "{:+.1f}",
-                         methods, lesion=True, best=lambda v: min(v, key=abs))]
+                         methods, lesion=True, best=lambda v: min(v, key=abs)),
+            metric_table(m, "Follow-up: lesion SUVmean bias against the true activity (%)", "suv_mean_bias_true",
+                         "{:+.1f}", methods, lesion=True, best=lambda v: min(v, key=abs)),
+            metric_table(m, "Follow-up: liver coefficient of variation", "liver_cov", "{:.3f}", methods, best=min)]
 
 
 def main():
