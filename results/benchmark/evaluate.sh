@@ -17,6 +17,9 @@ work=${1:-/tmp/unipet-benchmark}
 shift $(($# > 0 ? 1 : 0))
 reports=("${@:-main specific followup}")
 reports=(${reports[*]})
+for r in "${reports[@]}"; do
+  case $r in main | specific | followup) ;; *) echo "evaluate.sh: $r: no such report (main, specific, followup)" >&2; exit 2 ;; esac
+done
 models=$repo/results/benchmark/runs
 cd "$work"
 data=test/dataset.json
