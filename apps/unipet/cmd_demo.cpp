@@ -14,8 +14,10 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/eval/evaluation.h"
+#include "unipet/eval/metrics.h"
 #include "unipet/infer/default_model.h"
 #include "unipet/infer/denoiser.h"
+#include "unipet/io/dataset.h"
 #include "unipet/sim/simulate.h"
 
 namespace unipet::cli {
@@ -37,12 +39,6 @@ struct DemoCliOptions {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string number_text(double x) {  // 20, 2.5: as people write them
-  std::ostringstream text;
-  text << x;
-  return text.str();
 }
 
 // The key numbers per DRF: the mean over lesions of a method's SUVmax bias against the full dose.
@@ -85,6 +81,11 @@ void run_demo(DemoCliOptions a) {
   so.phantom.slices = a.slices;
   so.threads = a.threads;
   so.validate();
+  // The evaluation's SSIM fails on a smaller phantom: say so before the simulation, not after it.
+  const int64_t window = 2 * eval::SsimOptions().radius() + 1;
+  UNIPET_CHECK(a.matrix > window && a.slices > window, "--matrix / --slices: the evaluation needs more than "
+                                                           << window << " voxels a side, got " << a.matrix << " x "
+                                                           << a.matrix << " x " << a.slices);
   const auto sim_start = std::chrono::steady_clock::now();
   std::cerr << "demo: simulating one study (seed " << a.seed << ", the default scanner) at DRF";
   for (double drf : a.drfs) std::cerr << " " << drf;
@@ -111,11 +112,13 @@ void run_demo(DemoCliOptions a) {
     cell << std::fixed << std::setprecision(decimals) << low << " -> " << net << unit;
     return cell.str();
   };
+  std::ostringstream clipped;
+  clipped << "PSNR, clipped to [0, " << eo.data_range << "]";
   std::ostringstream table;
   table << "unipet demo: one simulated study, denoised with " << a.model << "\n"
         << "(each cell: low dose -> UniPET; body of the full-dose image, SUV, data range " << eo.data_range << ")\n\n"
         << std::left << std::setw(6) << "DRF" << std::setw(26) << "PSNR (dB)" << std::setw(26)
-        << "PSNR, clipped to [0, " + number_text(eo.data_range) + "]" << std::setw(20) << "SSIM" << "lesion SUVmax bias vs full\n";
+        << clipped.str() << std::setw(20) << "SSIM" << "lesion SUVmax bias vs full\n";
   for (double drf : result.drfs) {
     const eval::Score* low = score.at({"lowdose", drf});
     const eval::Score* net = score.at({"UniPET", drf});
@@ -125,7 +128,7 @@ void run_demo(DemoCliOptions a) {
     std::ostringstream bias;
     bias << std::fixed << std::setprecision(1) << std::showpos << mean_lesion_suvmax_bias(*low) << "% -> "
          << mean_lesion_suvmax_bias(*net) << "%";
-    table << std::setw(6) << number_text(drf) << std::setw(26) << pair(low->psnr, net->psnr, 2, "") + gain.str()
+    table << std::setw(6) << io::drf_text(drf) << std::setw(26) << pair(low->psnr, net->psnr, 2, "") + gain.str()
           << std::setw(26) << pair(low->psnr_clipped, net->psnr_clipped, 2, "") + gain_clipped.str() << std::setw(20)
           << pair(low->ssim, net->ssim, 3, "") << bias.str() << "\n";
   }

@@ -18,7 +18,7 @@ shift $(($# > 0 ? 1 : 0))
 reports=("${@:-main specific followup}")
 reports=(${reports[*]})
 for r in "${reports[@]}"; do
-  case $r in main | specific | followup) ;; *) echo "evaluate.sh: $r: no such report (main, specific, followup)" >&2; exit 2 ;; esac
+  case $r in main | specific | followup) ;; *) echo "evaluate.sh: $r: no such report (main, specific, followup)" >&2; exit 1 ;; esac
 done
 models=$repo/results/benchmark/runs
 cd "$work"

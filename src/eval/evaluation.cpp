@@ -342,6 +342,9 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     liver = image("liver");
     const auto regions = labels ? lesion_regions(*labels) : std::vector<LesionRegion>{};
     if (s->images.count("activity")) truth = data.read_suv(data.dataset.resolve(s->images.at("activity")), *s, &full);
+    // Per subject, not per prediction: the reference on the network's scale and the liver region.
+    const torch::Tensor full_clipped = full.data.clamp(0, options.data_range);
+    const torch::Tensor liver_mask = liver ? liver->data > 0.5 : torch::Tensor();
     for (double drf : result.drfs) {
       const Volume low = data.low_dose(*s, drf, full);
       for (const Method& m : methods) {
@@ -352,11 +355,10 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
         score.method = m.name;
         score.psnr = psnr_in(full.data, pred.data, body, options.data_range);
         score.psnr_ref_max = psnr_ref_max(full.data, pred.data, body);
-        score.psnr_clipped = psnr_in(full.data.clamp(0, options.data_range), pred.data.clamp(0, options.data_range),
-                                     body, options.data_range);
+        score.psnr_clipped = psnr_in(full_clipped, pred.data.clamp(0, options.data_range), body, options.data_range);
         score.ssim = ssim_in(full.data, pred.data, body, options.data_range);
         score.nrmse = nrmse_in(full.data, pred.data, body);
-        if (liver) score.liver_cov = region_cov(pred.data, liver->data > 0.5);
+        if (liver) score.liver_cov = region_cov(pred.data, liver_mask);
         if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels, regions);
         result.scores.push_back(std::move(score));
       }

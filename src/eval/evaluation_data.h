@@ -29,12 +29,7 @@ struct EvaluationData {
                     const Volume& low) const;
 };
 
-/// "4", "20", "2.5": a DRF as people write it.
-inline std::string drf_text(double drf) {
-  std::ostringstream s;
-  s << drf;
-  return s.str();
-}
+using io::drf_text;
 
 /// Methods in report order: the given ones, then the baselines.
 std::vector<Method> all_methods(const EvaluationOptions& options);

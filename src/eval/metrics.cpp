@@ -64,7 +64,7 @@ SsimMap ssim_map(const torch::Tensor& reference, const torch::Tensor& test, doub
   UNIPET_CHECK(options.sigma() > 0 && options.truncate() > 0, "ssim: sigma and truncate must be positive");
   auto x = as_volume(reference, "ssim reference");
   auto y = as_volume(test, "ssim test");
-  const int64_t radius = static_cast<int64_t>(options.truncate() * options.sigma() + 0.5);
+  const int64_t radius = options.radius();
   for (int64_t d = 2; d < 5; ++d) {
     UNIPET_CHECK(x.size(d) > 2 * radius, "ssim: every side must exceed the "
                                              << 2 * radius + 1 << "-voxel window, got " << reference.sizes());

@@ -40,6 +40,16 @@ std::string drf_key(double drf) {
   return out.str();
 }
 
+}  // namespace
+
+std::string drf_text(double drf) {
+  std::ostringstream out;
+  out << drf;
+  return out.str();
+}
+
+namespace {
+
 /// Reading context: every message starts with "<file>: <field>: " so a user sees which line of
 /// which file to fix.
 class Reader {

@@ -54,12 +54,6 @@ std::string relative_to(const fs::path& path, const fs::path& folder) {
   return fs::relative(fs::absolute(path), fs::absolute(folder)).lexically_normal().string();
 }
 
-std::string drf_text(double drf) {
-  std::ostringstream out;
-  out << drf;
-  return out.str();
-}
-
 void finish(Dataset& d, const SplitOptions& split, const std::string& out) {
   UNIPET_CHECK(!d.subjects.empty(), out << ": no subjects found to import");
   std::sort(d.subjects.begin(), d.subjects.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -44,12 +44,6 @@ uint64_t subject_seed(uint64_t seed, int64_t index) {
   return mix(mix(seed) ^ static_cast<uint64_t>(index + 1));
 }
 
-std::string drf_name(double drf) {
-  std::ostringstream out;
-  out << drf;  // 2 -> "2", 2.5 -> "2.5"
-  return out.str();
-}
-
 std::string subject_id(const SimulationOptions& o, int64_t index) {
   char buffer[32];
   if (o.from_images.empty()) {
@@ -309,7 +303,7 @@ io::DatasetSubject write_subject(const SimulatedSubject& s, const fs::path& fina
   write_volume(s.full, dir / "full.nii.gz");
   subject.full_dose = "full.nii.gz";
   for (const auto& [drf, v] : s.low) {
-    const std::string name = "drf_" + drf_name(drf) + ".nii.gz";
+    const std::string name = "drf_" + io::drf_text(drf) + ".nii.gz";
     write_volume(v, dir / name);
     subject.low_dose[drf] = name;
   }
@@ -474,9 +468,9 @@ void SimulationOptions::validate() const {
   for (double drf : drfs) {
     UNIPET_CHECK(std::isfinite(drf) && drf > 1, "--drf: each DRF must be > 1, got " << drf);
     // Two DRFs that print alike would write the same drf_<k>.nii.gz.
-    const auto [at, added] = names.emplace(drf_name(drf), drf);
+    const auto [at, added] = names.emplace(io::drf_text(drf), drf);
     UNIPET_CHECK(added, "--drf: " << std::setprecision(17) << at->second << " and " << drf
-                                  << " both give the file name drf_" << drf_name(drf) << ".nii.gz");
+                                  << " both give the file name drf_" << io::drf_text(drf) << ".nii.gz");
   }
   UNIPET_CHECK(seed < (uint64_t{1} << 53), "--seed must be < 2^53, got " << seed);
   double sum = 0;
@@ -616,7 +610,7 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
           counts = sample_thinned(counts, levels[k - 1] / levels[k],
                                   mix(seed ^ 3) + 0x9E3779B97F4A7C15ull * ++stream);
         }
-        s.numbers[k == 0 ? "counts_full" : "counts_drf_" + drf_name(levels[k])] = detail::ordered_sum(counts);
+        s.numbers[k == 0 ? "counts_full" : "counts_drf_" + io::drf_text(levels[k])] = detail::ordered_sum(counts);
         wave.push_back(counts);
       }
     }

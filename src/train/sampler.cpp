@@ -17,12 +17,6 @@ namespace {
 
 using torch::indexing::Slice;
 
-std::string drf_key(double drf) {
-  std::ostringstream s;
-  s << drf;
-  return s.str();
-}
-
 bool same_drf(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b)); }
 
 const std::string* find_low(const io::DatasetSubject& s, double drf) {
@@ -127,7 +121,7 @@ void VolumeCache::insert(const std::string& key, const torch::Tensor& t) {
 }
 
 torch::Tensor VolumeCache::get(const io::DatasetSubject& s, double drf, int64_t min_side) {
-  const std::string key = s.id + "|" + drf_key(drf) + "|" + std::to_string(min_side);
+  const std::string key = s.id + "|" + io::drf_text(drf) + "|" + std::to_string(min_side);
   std::lock_guard<std::mutex> lock(mutex_);
   const auto it = entries_.find(key);
   if (it != entries_.end()) {

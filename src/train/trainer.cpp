@@ -27,12 +27,6 @@ namespace fs = std::filesystem;
 using detail::Networks;
 using nlohmann::json;
 
-std::string drf_text(double drf) {
-  std::ostringstream s;
-  s << drf;
-  return s.str();
-}
-
 // Refuses a starting model whose network differs from the configuration's, naming the key.
 void check_same_shape(const std::string& source, const TrainConfig& c, int64_t width, int64_t blocks,
                       int64_t san_width, int64_t san_depth) {
@@ -103,8 +97,8 @@ class Log {
 
 json scores_json(const detail::ValidationScores& s) {
   json psnr = json::object(), ssim = json::object();
-  for (const auto& [drf, v] : s.psnr) psnr[drf_text(drf)] = v;
-  for (const auto& [drf, v] : s.ssim) ssim[drf_text(drf)] = v;
+  for (const auto& [drf, v] : s.psnr) psnr[io::drf_text(drf)] = v;
+  for (const auto& [drf, v] : s.ssim) ssim[io::drf_text(drf)] = v;
   return {{"psnr", psnr}, {"ssim", ssim}, {"psnr_mean", s.mean_psnr}, {"ssim_mean", s.mean_ssim}};
 }
 
@@ -112,7 +106,7 @@ std::string scores_text(const detail::ValidationScores& s, const detail::Validat
   std::ostringstream t;
   t << std::fixed << std::setprecision(2) << "PSNR " << s.mean_psnr << " dB (low dose " << input.mean_psnr
     << "), SSIM " << std::setprecision(4) << s.mean_ssim << std::setprecision(2) << " |";
-  for (const auto& [drf, v] : s.psnr) t << " DRF " << drf_text(drf) << ": " << v;
+  for (const auto& [drf, v] : s.psnr) t << " DRF " << io::drf_text(drf) << ": " << v;
   return t.str();
 }
 

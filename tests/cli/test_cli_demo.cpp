@@ -97,9 +97,12 @@ TEST(CliDemo, RefusesAFolderItDidNotMakeAndAMissingModel) {
   EXPECT_NE(test::error_line(r).find("UNIPET_DEFAULT_MODEL"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "d"));
 
-  // A bad precision or device is refused before anything is simulated.
-  for (const std::string args : {" --precision fp8", " --device tpu", " --precision fp16 --device cpu"}) {
-    r = unipet_cli("demo --out " + q((dir.path() / "e").string()) + " -m " + q(kModel) + kSmall + args);
+  // A bad precision or device, or a phantom too small to score, is refused before anything is
+  // simulated.
+  for (const std::string& args : std::vector<std::string>{kSmall + " --precision fp8", kSmall + " --device tpu",
+                                 kSmall + " --precision fp16 --device cpu", " --matrix 48 --slices 11",
+                                 " --matrix 8 --slices 24"}) {
+    r = unipet_cli("demo --out " + q((dir.path() / "e").string()) + " -m " + q(kModel) + args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.output;
     EXPECT_EQ(r.output.find("simulating"), std::string::npos) << args << ": " << r.output;
     EXPECT_FALSE(fs::exists(dir.path() / "e")) << args;

@@ -28,6 +28,10 @@ struct SsimOptions {
   TORCH_ARG(double, truncate) = 3.5;  ///< window radius = int(truncate·sigma + 0.5)
   TORCH_ARG(double, k1) = 0.01;
   TORCH_ARG(double, k2) = 0.03;
+
+ public:  // TORCH_ARG leaves the access private
+  /// Window radius in voxels; every side of an image must exceed the window, 2·radius + 1.
+  int64_t radius() const { return static_cast<int64_t>(truncate_ * sigma_ + 0.5); }
 };
 
 /// Mean structural similarity with a Gaussian window, population covariances, C1 = (k1·R)²,

@@ -53,4 +53,7 @@ Dataset read_dataset(const std::string& path);
 /// Writes dataset.json atomically (temporary file, then rename).
 void write_dataset(const Dataset& dataset, const std::string& path);
 
+/// "4", "20", "2.5": a DRF as people write it, in messages, reports and file names (drf_4.nii.gz).
+std::string drf_text(double drf);
+
 }  // namespace unipet::io
