@@ -191,7 +191,7 @@ void setup_train(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--dataset", a->dataset, "dataset.json")->required();
   cmd->add_option("-o,--out", a->out, "Run folder (new, or with --continue an earlier run)")->required();
   cmd->add_option("--stage", a->stage, "bdn, disc or unipet");
-  cmd->add_option("--config", a->config, "Preset (paper, cpu) or JSON file of settings; default paper");
+  cmd->add_option("--config", a->config, "Preset (paper, cpu, cpu-balanced) or JSON file of settings; default paper");
   cmd->add_option("--set", a->settings,
                   "key=value over the configuration (repeatable), e.g. --set iterations=2000");
   cmd->add_option("--drf", a->drfs, "Train on these DRFs only (DRF-specific baselines)")->delimiter(',');

@@ -6,6 +6,8 @@
 #   reports/specific  the DRF-specific models against UniPET and the vanilla model at the 6
 #                     training DRFs (UniPET's and the vanilla model's predictions from reports/main)
 #   reports/followup  UniPET with λ_align = 1 against UniPET and the vanilla model at all 11 DRFs
+#   reports/balanced  the quick protocol's runs (balanced.sh) that exist against the first shipped
+#                     UniPET at all 11 DRFs; its tables: results/benchmark/balanced.md
 # then writes the tables of docs/results.md (results/benchmark/tables.md). Rerun to continue:
 # predictions already made by the same model are reused.
 # Usage: results/benchmark/evaluate.sh [WORK_DIR [REPORT...]] (default /tmp/unipet-benchmark,
@@ -15,10 +17,10 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 unipet=${UNIPET:-$repo/build/unipet}
 work=${1:-/tmp/unipet-benchmark}
 shift $(($# > 0 ? 1 : 0))
-reports=("${@:-main specific followup}")
+reports=("${@:-main specific followup balanced}")
 reports=(${reports[*]})
 for r in "${reports[@]}"; do
-  case $r in main | specific | followup) ;; *) echo "evaluate.sh: $r: no such report (main, specific, followup)" >&2; exit 1 ;; esac
+  case $r in main | specific | followup | balanced) ;; *) echo "evaluate.sh: $r: no such report (main, specific, followup, balanced)" >&2; exit 1 ;; esac
 done
 models=$repo/results/benchmark/runs
 cd "$work"
@@ -44,5 +46,18 @@ wanted followup && "$unipet" evaluate "${common[@]}" --baseline lowdose --out re
   --method UniPET=reports/main/predictions/UniPET \
   --method "UniPET-align1=$models/unipet-align1/model_final.safetensors" \
   --method vanilla=reports/main/predictions/vanilla
+if wanted balanced; then
+  balanced=()
+  for name in balanced balanced-linear balanced-unweighted balanced-no-identity balanced-no-lesion plain; do
+    if [ -f "$models/$name/model_final.safetensors" ]; then
+      balanced+=(--method "$name=$models/$name/model_final.safetensors")
+    fi
+  done
+  "$unipet" evaluate "${common[@]}" --baseline lowdose gaussian --out reports/balanced --show-drf 4 \
+    --method "UniPET=$models/unipet/model_final.safetensors" "${balanced[@]}"
+  /usr/bin/python3 "$repo/results/benchmark/balanced_tables.py" reports/balanced/metrics.csv \
+    > "$repo/results/benchmark/balanced.md"
+  if [ ${#reports[@]} -eq 1 ]; then exit 0; fi  # the other reports' tables need their own reports
+fi
 /usr/bin/python3 "$repo/results/benchmark/tables.py" reports/main/metrics.csv reports/specific/metrics.csv \
   "$data" "$models" reports/followup/metrics.csv > "$repo/results/benchmark/tables.md"

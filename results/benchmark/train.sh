@@ -19,29 +19,9 @@ work=${1:-/tmp/unipet-benchmark}
 BASE=${BASE:-1200}
 TUNE=${TUNE:-600}
 cd "$work"
-data=train/dataset.json
-common=(--dataset "$data" --config cpu --precision bf16 --threads 2 --set validate_every=300)
-run() {  # name stage iterations [options...]
-  local name=$1 stage=$2 its=$3
-  shift 3
-  local done=runs/$name/model_final.safetensors
-  [ "$stage" = disc ] && done=runs/$name/critic_final.safetensors
-  local kept=$repo/results/benchmark/$done
-  if [ ! -f "$done" ] && [ -f "$kept" ]; then  # finished in an earlier session, on another machine
-    mkdir -p "runs/$name"
-    cp "$kept" "$(dirname "$kept")"/{config.json,log.jsonl} "runs/$name/"
-  fi
-  if [ ! -f "$done" ]; then
-    echo "$(date -u +%FT%TZ) $name: $stage, $its steps"
-    if [ -f "runs/$name/config.json" ]; then
-      "$unipet" train --dataset "$data" --out "runs/$name" --continue --precision bf16 --threads 2
-    else
-      "$unipet" train "${common[@]}" --stage "$stage" --out "runs/$name" --set iterations="$its" "$@"
-    fi
-  fi
-  mkdir -p "$repo/results/benchmark/runs/$name"
-  cp runs/"$name"/{config.json,log.jsonl} "$done" "$repo/results/benchmark/runs/$name/"
-}
+config=cpu
+# shellcheck source=results/benchmark/train_run.sh
+. "$repo/results/benchmark/train_run.sh"
 mkdir -p runs
 base=runs/base/model_final.safetensors
 run base bdn "$BASE"

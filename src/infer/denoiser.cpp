@@ -68,9 +68,10 @@ TileFunction unipet_tile_function(nn::UniPET model, const nn::IntensityNormaliza
     const auto n = normalization.normalize(x);
     // The residual alone runs in the model's precision; the input is added back in float32, so
     // bfloat16 does not round every voxel to 8 bits of mantissa. What the clip removed passes
-    // through: the identity network returns its input exactly.
+    // through (the linear mapping's clip; nothing for sqrt and log): the identity network returns
+    // its input exactly.
     const auto y = n + model->residual(n.to(dtype)).to(torch::kFloat32);
-    return normalization.denormalize(y) + (x - x.clamp(0.0, normalization.clip_max));
+    return normalization.denormalize(y) + normalization.clipped_part(x);
   };
 }
 

@@ -10,6 +10,29 @@ torch::Tensor reconstruction_loss(const torch::Tensor& output, const torch::Tens
   return torch::l1_loss(output, target);
 }
 
+torch::Tensor per_sample_l1(const torch::Tensor& output, const torch::Tensor& target) {
+  UNIPET_CHECK(output.sizes() == target.sizes() && output.dim() >= 2,
+               "per_sample_l1: output " << output.sizes() << " vs target " << target.sizes());
+  return (output - target).abs().flatten(1).mean(1);
+}
+
+torch::Tensor lesion_loss(const torch::Tensor& output, const torch::Tensor& target, int64_t scales) {
+  UNIPET_CHECK(output.sizes() == target.sizes() && output.dim() == 5,
+               "lesion_loss: output " << output.sizes() << " vs target " << target.sizes());
+  UNIPET_CHECK(scales >= 1, "lesion_loss: scales must be >= 1, got " << scales);
+  const int64_t largest = int64_t{1} << scales;
+  for (int64_t axis = 2; axis < 5; ++axis)
+    UNIPET_CHECK(output.size(axis) >= largest,
+                 "lesion_loss: every side must be at least " << largest << ", got " << output.sizes());
+  torch::Tensor total = torch::zeros({output.size(0)}, output.options());
+  for (int64_t k = 1; k <= scales; ++k) {
+    const int64_t size = int64_t{1} << k;
+    total = total + per_sample_l1(torch::max_pool3d(output, size, size), torch::max_pool3d(target, size, size)) +
+            per_sample_l1(torch::avg_pool3d(output, size, size), torch::avg_pool3d(target, size, size));
+  }
+  return total / static_cast<double>(scales);
+}
+
 torch::Tensor style_alignment_loss(const torch::Tensor& style, const torch::Tensor& target_style) {
   UNIPET_CHECK(style.sizes() == target_style.sizes(),
                "style_alignment_loss: style " << style.sizes() << " vs target " << target_style.sizes());

@@ -148,10 +148,18 @@ void save_unipet(const std::string& path, UniPET& model, const IntensityNormaliz
   metadata["unipet.san_depth"] = std::to_string(o.san_depth());
   metadata["unipet.san_bypassed"] = model->san_bypassed() ? "true" : "false";
   metadata["unipet.norm.units"] = to_string(normalization.units);
-  std::ostringstream clip;
-  clip.precision(17);
-  clip << normalization.clip_max;
-  metadata["unipet.norm.clip_max"] = clip.str();
+  const auto exact = [](double v) {
+    std::ostringstream text;
+    text.precision(17);
+    text << v;
+    return text.str();
+  };
+  metadata["unipet.norm.clip_max"] = exact(normalization.clip_max);
+  // Files of the linear mapping keep the keys they always had, so they stay byte-identical.
+  if (normalization.mapping != IntensityMapping::Linear) {
+    metadata["unipet.norm.mapping"] = to_string(normalization.mapping);
+    metadata["unipet.norm.scale"] = exact(normalization.scale);
+  }
   io::write_safetensors(path, file_of(*model, std::move(metadata)));
 }
 
@@ -172,6 +180,16 @@ LoadedUniPET load_unipet(const std::string& path, torch::Device device) {
   }
   loaded.normalization.clip_max =
       metadata_double(file.metadata, "unipet.norm.clip_max", loaded.normalization.clip_max, path);
+  // Files written before the mapping was recorded are linear (the only mapping there was).
+  if (const std::string* mapping = find(file.metadata, "unipet.norm.mapping")) {
+    try {
+      loaded.normalization.mapping = intensity_mapping_from_string(*mapping, "metadata 'unipet.norm.mapping'");
+    } catch (const Error& e) {
+      UNIPET_FAIL(path << ": " << e.what());
+    }
+  }
+  loaded.normalization.scale =
+      metadata_double(file.metadata, "unipet.norm.scale", loaded.normalization.scale, path);
   try {
     loaded.normalization.validate();
   } catch (const Error& e) {
@@ -233,8 +251,7 @@ std::string describe_model_file(const std::string& path) {
     os << "SAN:         " << (loaded.model->san_bypassed() ? "bypassed (plain BDN), " : "")
        << "width " << o.san_width() << ", depth " << o.san_depth() << "\n";
     os << "parameters:  " << parameter_count(*loaded.model) << "\n";
-    os << "input:       " << to_string(loaded.normalization.units) << " clipped to [0, "
-       << loaded.normalization.clip_max << "], divided by " << loaded.normalization.clip_max << "\n";
+    os << "input:       " << loaded.normalization.describe() << "\n";
   }
   // Provenance written by `unipet train` (its full configuration stays in unipet.train.config).
   const std::string* stage = find(file.metadata, "unipet.train.stage");

@@ -27,7 +27,10 @@ void visit_fields(Config& c, F&& f) {
   f("patch", c.patch);
   f("batch", c.batch);
   f("drfs", c.drfs);
+  f("intensity", c.intensity);
   f("clip_max", c.clip_max);
+  f("intensity_scale", c.intensity_scale);
+  f("identity_fraction", c.identity_fraction);
   f("body_fraction", c.body_fraction);
   f("body_threshold", c.body_threshold);
   f("augment", c.augment);
@@ -47,6 +50,10 @@ void visit_fields(Config& c, F&& f) {
   f("seed", c.seed);
   f("san", c.san);
   f("rals", c.rals);
+  f("dose_weighting", c.dose_weighting);
+  f("dose_weight_floor", c.dose_weight_floor);
+  f("lambda_lesion", c.lambda_lesion);
+  f("lesion_scales", c.lesion_scales);
   f("lambda_align", c.lambda_align);
   f("lambda_adv", c.lambda_adv);
   f("lambda_gp", c.lambda_gp);
@@ -60,6 +67,7 @@ void visit_fields(Config& c, F&& f) {
   f("val_subjects", c.val_subjects);
   f("init", c.init);
   f("init_critic", c.init_critic);
+  f("init_any_mapping", c.init_any_mapping);
 }
 
 // Reads one field with a type check that names the key (nlohmann's own messages do not).
@@ -138,6 +146,25 @@ TrainConfig cpu_preset() {
   return c;
 }
 
+// The cpu preset with every dose-balancing change of issue 20 (docs/results.md, "Training that
+// helps at every dose"): no clip (a square-root mapping, SUV 20 -> 1 as before), each sample's L1
+// relative to its input's error, 10% identity pairs, the lesion term; the adversarial and
+// alignment weights scaled by the same factor as the reconstruction term grew (a relative L1 is
+// about 100 times the plain one), so their share of the loss is the reference's.
+TrainConfig cpu_balanced_preset() {
+  TrainConfig c = cpu_preset();
+  c.intensity = "sqrt";
+  c.intensity_scale = 20;
+  c.dose_weighting = "input_error";
+  c.dose_weight_floor = 0.01;
+  c.identity_fraction = 0.1;
+  c.lambda_lesion = 0.5;
+  c.lesion_scales = 3;
+  c.lambda_adv = 0.1;
+  c.lambda_align = 0.1;
+  return c;
+}
+
 }  // namespace
 
 std::string to_string(Stage stage) {
@@ -183,7 +210,20 @@ void TrainConfig::validate() const {
   UNIPET_CHECK(batch >= 1 && batch <= 1024, "batch must be in [1, 1024], got " << batch);
   for (double drf : drfs)
     UNIPET_CHECK(std::isfinite(drf) && drf > 1, "drfs: each DRF must be > 1, got " << drf);
+  nn::intensity_mapping_from_string(intensity, "intensity");
   positive("clip_max", clip_max);
+  positive("intensity_scale", intensity_scale);
+  UNIPET_CHECK(identity_fraction >= 0 && identity_fraction <= 0.5,
+               "identity_fraction must be in [0, 0.5], got " << identity_fraction);
+  UNIPET_CHECK(dose_weighting == "none" || dose_weighting == "input_error",
+               "dose_weighting must be none or input_error, got '" << dose_weighting << "'");
+  UNIPET_CHECK(std::isfinite(dose_weight_floor) && dose_weight_floor > 0 && dose_weight_floor <= 1,
+               "dose_weight_floor must be in (0, 1], got " << dose_weight_floor);
+  non_negative("lambda_lesion", lambda_lesion);
+  UNIPET_CHECK(lesion_scales >= 1 && lesion_scales <= 5, "lesion_scales must be in [1, 5], got " << lesion_scales);
+  UNIPET_CHECK(lambda_lesion == 0 || patch >= (int64_t{1} << lesion_scales),
+               "patch must be at least " << (int64_t{1} << lesion_scales) << " voxels for lesion_scales "
+                                         << lesion_scales << ", got " << patch);
   UNIPET_CHECK(body_fraction >= 0 && body_fraction <= 1,
                "body_fraction must be in [0, 1], got " << body_fraction);
   non_negative("body_threshold", body_threshold);
@@ -219,13 +259,23 @@ void TrainConfig::validate() const {
                "val_split must not be empty when validate_every > 0");
 }
 
-std::vector<std::string> preset_names() { return {"paper", "cpu"}; }
+nn::IntensityNormalization TrainConfig::normalization() const {
+  nn::IntensityNormalization n;
+  n.units = Units::SUV;
+  n.mapping = nn::intensity_mapping_from_string(intensity, "intensity");
+  n.clip_max = clip_max;
+  n.scale = intensity_scale;
+  return n;
+}
+
+std::vector<std::string> preset_names() { return {"paper", "cpu", "cpu-balanced"}; }
 
 TrainConfig load_train_config(const std::string& preset_or_file) {
   if (preset_or_file == "paper") return TrainConfig();
   if (preset_or_file == "cpu") return cpu_preset();
+  if (preset_or_file == "cpu-balanced") return cpu_balanced_preset();
   std::ifstream in(preset_or_file, std::ios::binary);
-  UNIPET_CHECK(in, preset_or_file << ": no such configuration file and not a preset (presets: paper, cpu)");
+  UNIPET_CHECK(in, preset_or_file << ": no such configuration file and not a preset (presets: paper, cpu, cpu-balanced)");
   std::stringstream text;
   text << in.rdbuf();
   return train_config_from_json(text.str(), preset_or_file);

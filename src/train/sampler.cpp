@@ -88,7 +88,7 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
 // VolumeCache
 
 VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config)
-    : dataset_(dataset), config_(config) {}
+    : dataset_(dataset), config_(config), normalization_(config.normalization()) {}
 
 double VolumeCache::suv_factor(const io::DatasetSubject& s) const { return io::subject_suv_factor(dataset_, s); }
 
@@ -98,8 +98,7 @@ torch::Tensor VolumeCache::load(const io::DatasetSubject& s, double drf, int64_t
                dataset_.root << "/dataset.json: subject " << s.id << " has no image at DRF " << drf);
   const std::string path = dataset_.resolve(*relative);
   const Volume v = io::read_image(path);
-  torch::Tensor t = (v.data.to(torch::kCPU, torch::kFloat32) * suv_factor(s)).clamp(0.0, config_.clip_max) /
-                    config_.clip_max;
+  torch::Tensor t = normalization_.normalize(v.data.to(torch::kCPU, torch::kFloat32) * suv_factor(s));
   const int64_t pd = std::max<int64_t>(0, min_side - t.size(0)),
                 ph = std::max<int64_t>(0, min_side - t.size(1)),
                 pw = std::max<int64_t>(0, min_side - t.size(2));
@@ -145,7 +144,7 @@ torch::Tensor VolumeCache::body_voxels(const io::DatasetSubject& s, int64_t min_
   }
   const torch::Tensor full = get(s, 0, min_side);
   torch::Tensor body =
-      torch::nonzero(full.reshape({-1}) > config_.body_threshold / config_.clip_max).reshape({-1});
+      torch::nonzero(full.reshape({-1}) > normalization_.normalize_value(config_.body_threshold)).reshape({-1});
   constexpr int64_t kMaxBodyVoxels = 1 << 20;
   if (body.numel() > kMaxBodyVoxels)
     body =
@@ -195,8 +194,11 @@ Batch PatchSampler::batch(int64_t step) {
   for (int64_t k = first_sample_; k < first_sample_ + config_.batch; ++k) {
     detail::RandomStream r(config_.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(k));
     const io::DatasetSubject& s = *subjects_[r.next() % subjects_.size()];
-    const double drf = drfs_[r.next() % drfs_.size()];
-    const torch::Tensor full = cache_->get(s, 0, p), low = cache_->get(s, drf, p);
+    double drf = drfs_[r.next() % drfs_.size()];
+    // Drawn only when identity pairs are on, so the streams of earlier runs are unchanged.
+    const bool identity = config_.identity_fraction > 0 && r.uniform() < config_.identity_fraction;
+    const torch::Tensor full = cache_->get(s, 0, p), low = identity ? full : cache_->get(s, drf, p);
+    if (identity) drf = 1;
     UNIPET_CHECK(full.sizes() == low.sizes(), dataset_.root << "/dataset.json: subject " << s.id << ": DRF "
                                                             << drf << " image is " << low.sizes()
                                                             << ", full dose " << full.sizes());

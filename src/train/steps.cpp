@@ -10,6 +10,7 @@
 
 #include "random_stream.h"
 #include "unipet/core/error.h"
+#include "unipet/eval/evaluation.h"
 #include "unipet/eval/metrics.h"
 #include "unipet/nn/losses.h"
 
@@ -141,7 +142,7 @@ Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
 torch::Tensor adversarial_mask(const TrainConfig& c, const torch::Tensor& full) {
   if (!c.rals) return torch::ones_like(full);
   // The threshold is in SUV² (the reference thresholds the patch before normalisation).
-  return nn::stylized_region_mask(full * c.clip_max, c.stylized_threshold);
+  return nn::stylized_region_mask(c.normalization().denormalize(full), c.stylized_threshold);
 }
 
 namespace {
@@ -181,6 +182,34 @@ StepLosses critic_update(Networks& n, const TrainConfig& c, const Batch& batch, 
 
 }  // namespace
 
+torch::Tensor sample_weights(const TrainConfig& c, const torch::Tensor& low, const torch::Tensor& full) {
+  if (c.dose_weighting == "none") return torch::ones({full.size(0)}, full.options());
+  // The input's own error, floored by a share of the patch's level (or of 1 SUV in air), so an
+  // identity pair or an empty patch gets a large but finite weight.
+  const torch::Tensor level = full.abs().flatten(1).mean(1).clamp_min(c.normalization().normalize_value(1.0));
+  return 1.0 / (nn::per_sample_l1(low, full) + c.dose_weight_floor * level);
+}
+
+torch::Tensor reconstruction_terms(const TrainConfig& c, const torch::Tensor& image, const torch::Tensor& low,
+                                   const torch::Tensor& full, std::map<std::string, double>& logged) {
+  if (c.dose_weighting == "none" && c.lambda_lesion == 0) {
+    const torch::Tensor l1 = nn::reconstruction_loss(image, full);
+    logged["l1"] = l1.item<double>();
+    return l1;
+  }
+  const torch::Tensor l1 = nn::per_sample_l1(image, full);
+  logged["l1"] = l1.mean().item<double>();
+  const torch::Tensor w = sample_weights(c, low, full);
+  torch::Tensor loss = (w * l1).mean();
+  if (c.dose_weighting != "none") logged["l1_weighted"] = loss.item<double>();
+  if (c.lambda_lesion > 0) {
+    const torch::Tensor lesion = (w * nn::lesion_loss(image, full, c.lesion_scales)).mean();
+    logged["lesion"] = lesion.item<double>();
+    loss = loss + c.lambda_lesion * lesion;
+  }
+  return loss;
+}
+
 StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, int64_t repeat) {
   const torch::Device device = device_of(n);
   const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
@@ -194,6 +223,15 @@ StepLosses critic_step(Networks& n, const TrainConfig& c, const Batch& batch, in
 }
 
 StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch) {
+  // Wall time of each phase (host time: on CUDA the kernels of a phase may still be running when
+  // the next starts, so there the split shows where the host waits).
+  auto mark = std::chrono::steady_clock::now();
+  std::map<std::string, double> seconds;
+  const auto lap = [&](const char* phase) {
+    const auto now = std::chrono::steady_clock::now();
+    seconds[phase] += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
   const torch::Device device = device_of(n);
   const torch::Tensor low = batch.low.to(device), full = batch.full.to(device);
   const bool align = c.stage == Stage::UniPET && c.lambda_align > 0;
@@ -211,6 +249,7 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
     }
   }
   image = image.to(torch::kFloat32);
+  lap("forward");
   StepLosses out;
   int64_t critic_bytes = 0;
   double critic_seconds = 0;
@@ -224,10 +263,9 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
       critic_bytes += out.reduced_bytes;
       critic_seconds += out.reduce_seconds;
     }
+    lap("critic");
   }
-  torch::Tensor l1 = nn::reconstruction_loss(image, full);
-  torch::Tensor loss = l1;
-  out.values["l1"] = l1.item<double>();
+  torch::Tensor loss = reconstruction_terms(c, image, low, full, out.values);
   if (align) {
     const torch::Tensor a = nn::style_alignment_loss(style.to(torch::kFloat32), target.to(torch::kFloat32));
     loss = loss + c.lambda_align * a;
@@ -243,14 +281,22 @@ StepLosses generator_step(Networks& n, const TrainConfig& c, const Batch& batch)
   }
   out.values["loss"] = loss.item<double>();
   check_finite(out.values["loss"], "the generator loss", batch.step);
+  lap("losses");
   n.generator_optimizer->zero_grad();
   loss.backward();
+  lap("backward");
   const std::vector<torch::Tensor> params = optimized_parameters(*n.generator_optimizer);
   out.reduced_bytes = critic_bytes;
   out.reduce_seconds = critic_seconds;
   average_gradients(n, params, out);
+  lap("all_reduce");
   out.grad_norm = clip_gradients(params, c.grad_clip);
   n.generator_optimizer->step();
+  lap("optimizer");
+  // The critic's all-reduce is inside its phase; it is reported once, under all_reduce.
+  if (adversarial) seconds["critic"] -= critic_seconds;
+  seconds["all_reduce"] += critic_seconds;
+  out.seconds = seconds;
   return out;
 }
 
@@ -260,20 +306,24 @@ ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<V
   const torch::Device device = device_of(n);
   std::map<double, double> psnr_sum, ssim_sum;
   std::map<double, int64_t> count;
+  const nn::IntensityNormalization norm = c.normalization();
+  // The linear mapping's runs have always been scored on its own scale; the others on the
+  // evaluation's data range.
+  const double range = norm.mapping == nn::IntensityMapping::Linear ? c.clip_max : eval::EvaluationOptions().data_range;
   const size_t rank = n.group ? static_cast<size_t>(n.group->rank()) : 0;
   const size_t ranks = n.group ? static_cast<size_t>(n.group->world_size()) : 1;
   for (size_t i = rank; i < crops.size(); i += ranks) {
     const ValidationCrop& crop = crops[i];
-    const torch::Tensor full = (crop.full * c.clip_max).to(torch::kFloat64);
+    const torch::Tensor full = norm.denormalize(crop.full.to(torch::kFloat64));
     for (const auto& [drf, low] : crop.low) {
       torch::Tensor out = low;
       if (!input_only) {
         Autocast autocast(device, n.bf16);
         out = n.generator->forward(low.to(device));
       }
-      out = (out.to(torch::kCPU, torch::kFloat64) * c.clip_max);
-      psnr_sum[drf] += eval::psnr(full, out, c.clip_max);
-      ssim_sum[drf] += eval::ssim(full, out, c.clip_max);
+      out = norm.denormalize(out.to(torch::kCPU, torch::kFloat64));
+      psnr_sum[drf] += eval::psnr(full, out, range);
+      ssim_sum[drf] += eval::ssim(full, out, range);
       ++count[drf];
     }
   }

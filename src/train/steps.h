@@ -37,11 +37,24 @@ Networks build_networks(const TrainConfig& config, torch::Device device, bool bf
 /// shown image × mask, so with RALS no gradient reaches a voxel outside the stylized region.
 torch::Tensor adversarial_mask(const TrainConfig& config, const torch::Tensor& full);
 
+/// Per-sample loss weights [N] (dose_weighting): ones, or 1 / (the low-dose input's L1 on the
+/// patch + dose_weight_floor × the patch's mean level).
+torch::Tensor sample_weights(const TrainConfig& config, const torch::Tensor& low, const torch::Tensor& full);
+
+/// The reconstruction part of the generator loss: plain L1 (the reference), or the weighted L1
+/// plus lambda_lesion × the weighted lesion term. Logs "l1" (unweighted, always), "l1_weighted"
+/// and "lesion" into `logged`.
+torch::Tensor reconstruction_terms(const TrainConfig& config, const torch::Tensor& image, const torch::Tensor& low,
+                                   const torch::Tensor& full, std::map<std::string, double>& logged);
+
 struct StepLosses {
   std::map<std::string, double> values;  ///< loss terms by name, for the log
   double grad_norm = 0;                  ///< generator's (or the critic's, in the disc stage)
   int64_t reduced_bytes = 0;             ///< gradient bytes all-reduced in this step
   double reduce_seconds = 0;             ///< wall time of those all-reduces (waits for the slowest rank)
+  /// Wall time of the generator step's phases: forward, critic, losses, backward, all_reduce,
+  /// optimizer (what the trainer logs as the step's time split, with the data wait).
+  std::map<std::string, double> seconds;
 };
 
 /// One critic update on `batch` against the generator's current output (WGAN-GP).

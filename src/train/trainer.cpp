@@ -38,12 +38,27 @@ void check_same_shape(const std::string& source, const TrainConfig& c, int64_t w
                                         << " does not match the configuration's " << key << " " << mine);
 }
 
+// A starting model trained under another intensity mapping would be fed values it never saw.
+// Continuing from another mapping is allowed only on purpose: the configuration names it.
+void check_same_normalization(const std::string& source, const nn::IntensityNormalization& theirs,
+                              const TrainConfig& c) {
+  const nn::IntensityNormalization mine = c.normalization();
+  const bool same = theirs.units == Units::SUV && theirs.mapping == mine.mapping &&
+                    (mine.mapping == nn::IntensityMapping::Linear ? theirs.clip_max == mine.clip_max
+                                                                   : theirs.scale == mine.scale);
+  UNIPET_CHECK(same || c.init_any_mapping, source << ": the model's input is " << theirs.describe()
+                                                  << ", the configuration's " << mine.describe()
+                                                  << " (set intensity, clip_max or intensity_scale to match, or "
+                                                     "init_any_mapping=true to fine-tune it into the new mapping)");
+}
+
 // Loads the generator (and, from a checkpoint, the critic) that a run starts from, refusing one
 // whose shape differs from the configuration.
 void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch::Device device) {
   if (is_checkpoint_path(init)) {
     const TrainConfig saved = train_config_from_json(checkpoint_config(init), init);
     check_same_shape(init, c, saved.width, saved.blocks, saved.san_width, saved.san_depth);
+    check_same_normalization(init, saved.normalization(), c);
     CheckpointParts parts;
     parts.generator = n.generator;
     // Its critic comes along when both have one of the same shape.
@@ -56,9 +71,7 @@ void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch
   nn::LoadedUniPET loaded = nn::load_unipet(init, device);
   const nn::UniPETOptions& o = loaded.model->options;
   check_same_shape(init, c, o.width(), o.blocks(), o.san_width(), o.san_depth());
-  UNIPET_CHECK(loaded.normalization.units == Units::SUV && loaded.normalization.clip_max == c.clip_max,
-               init << ": the model normalises SUV to [0, " << loaded.normalization.clip_max
-                    << "], the configuration to [0, " << c.clip_max << "] (set clip_max)");
+  check_same_normalization(init, loaded.normalization, c);
   torch::NoGradGuard no_grad;
   const auto source = nn::state_dict(*loaded.model);
   nn::load_state_dict(*n.generator, source, init);
@@ -247,7 +260,7 @@ TrainResult train(const TrainOptions& o) {
     log.emplace(run / "log.jsonl");
   }
 
-  const nn::IntensityNormalization normalization{Units::SUV, c.clip_max};
+  const nn::IntensityNormalization normalization = c.normalization();
   TrainResult result;
   detail::ValidationScores input_scores;
   if (validating) {
@@ -275,8 +288,13 @@ TrainResult train(const TrainOptions& o) {
   };
 
   sampler.start(state.step);
+  // Seconds per phase summed since the last log line, and the steps they cover.
+  std::map<std::string, double> split;
+  int64_t split_steps = 0;
   while (state.step < c.iterations) {
+    const auto waited = std::chrono::steady_clock::now();
     const Batch batch = sampler.next();
+    split["data"] += std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
     // The unipet stage's generator step updates the critic too, on the same forward pass.
     detail::StepLosses losses;
     int64_t reduced_bytes = 0;
@@ -293,6 +311,8 @@ TrainResult train(const TrainOptions& o) {
       reduced_bytes = losses.reduced_bytes;
       reduce_seconds = losses.reduce_seconds;
     }
+    for (const auto& [phase, t] : losses.seconds) split[phase] += t;
+    ++split_steps;
     ++state.step;
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
@@ -310,6 +330,14 @@ TrainResult train(const TrainOptions& o) {
                     {"it_per_s", progress.rate(state.step)},
                     {"grad_norm", losses.grad_norm}};
       entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
+      if (c.stage != Stage::Critic) {
+        // Mean seconds per step of each phase since the last line: where a step's time goes.
+        json phases = json::object();
+        for (const auto& [phase, t] : split) phases[phase] = t / static_cast<double>(split_steps);
+        entry["step_seconds"] = phases;
+      }
+      split.clear();
+      split_steps = 0;
       if (group) {
         entry["allreduce_bytes"] = reduced_bytes;
         entry["allreduce_seconds"] = reduce_seconds;

@@ -314,6 +314,23 @@ std::vector<BadInput> catalogue() {
          io::write_image(v, (d / "other.nii.gz").string());
        }},
       {"evaluate a pair with range 0", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz --range 0", {"--range"}, valid_nifti},
+      // --- train: the dose-balancing keys, checked before the dataset is read ---
+      {"train with an unknown intensity mapping", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity=cube",
+       {"intensity", "'cube'", "linear, sqrt or log"}},
+      {"train with a non-positive intensity scale", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity_scale=0",
+       {"intensity_scale"}},
+      {"train with most samples identity pairs", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set identity_fraction=0.9",
+       {"identity_fraction", "0.9"}},
+      {"train with an unknown dose weighting", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set dose_weighting=sometimes",
+       {"dose_weighting", "'sometimes'"}},
+      {"train with a zero dose-weight floor", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set dose_weighting=input_error --set dose_weight_floor=0",
+       {"dose_weight_floor"}},
+      {"train with a negative lesion weight", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set lambda_lesion=-1",
+       {"lambda_lesion"}},
+      {"train with lesion pools larger than the patch", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --config cpu --set lambda_lesion=1 --set lesion_scales=5",
+       {"patch", "lesion_scales"}},
+      {"train with identity pairs given as text", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set identity_fraction=some",
+       {"--set identity_fraction", "number"}},
       // --- speed, demo and general options ---
       {"speed with 100000 threads", "speed --threads 100000", {"--threads"}},
       {"speed in float16 on the CPU", "speed --device cpu --dtype float16", {"--dtype", "float16"}},

@@ -5,10 +5,12 @@
 ///   unipet::infer::Denoiser denoiser("model.safetensors", o);
 ///   auto report = unipet::infer::denoise_study(denoiser, "patient01/", "patient01_unipet/");
 ///
-/// The network sees the image in its model file's units (SUV), clipped to [0, clip_max] and
-/// scaled; what the clipping takes away (negative voxels, hot spots above clip_max such as a
-/// bladder at 40 SUV) is added back to the network's output, so those voxels pass through rather
-/// than being flattened to the clip. The DRF is never needed: the SAN infers the noise style
+/// The network sees the image in its model file's units (SUV) through the model's intensity
+/// mapping (nn::IntensityNormalization). With the reference's linear mapping (clip to
+/// [0, clip_max], scale) what the clip takes away (negative voxels, hot spots above clip_max such
+/// as a bladder at 40 SUV) is added back to the network's output, so those voxels pass through
+/// rather than being flattened to the clip; the sqrt and log mappings clip nothing. The DRF is
+/// never needed: the SAN infers the noise style
 /// from each tile.
 #include <optional>
 #include <string>

@@ -1,6 +1,7 @@
 #pragma once
 /// UniPET's training losses and the RALS stylized-region mask. Shapes: images [N, 1, D, H, W],
-/// styles [N, S], critic scores [N, 1]. All return scalar tensors that carry gradients.
+/// styles [N, S], critic scores [N, 1]. All return tensors that carry gradients: scalars, or one
+/// value per sample where the name says so.
 ///
 ///   auto out = model->forward_with_style(low);
 ///   auto loss = reconstruction_loss(out.image, full)
@@ -15,6 +16,16 @@ namespace unipet::nn {
 torch::Tensor reconstruction_loss(const torch::Tensor& output, const torch::Tensor& target);
 
 /// Mean absolute error between the low-dose path's style and the full-dose style target.
+/// Mean absolute error of each sample: [N, ...] -> [N] (what per-sample weights multiply).
+torch::Tensor per_sample_l1(const torch::Tensor& output, const torch::Tensor& target);
+
+/// The lesion term of each sample, [N, 1, D, H, W] -> [N]: the mean over `scales` pool sizes
+/// (2, 4, ..., 2^scales) of L1(max_pool(output), max_pool(target)) + L1(avg_pool(output),
+/// avg_pool(target)). Max pooling keeps a lesion's peak, average pooling its mean, so a
+/// prediction that flattens a small hot spot pays for it even when the voxel-wise L1 barely
+/// notices. Every side must be at least 2^scales.
+torch::Tensor lesion_loss(const torch::Tensor& output, const torch::Tensor& target, int64_t scales);
+
 torch::Tensor style_alignment_loss(const torch::Tensor& style, const torch::Tensor& target_style);
 
 /// WGAN critic loss: mean(D(fake)) − mean(D(real)).

@@ -9,7 +9,8 @@
 ///
 /// Metadata keys: "unipet.kind" ("UniPET" or "Discriminator"), "unipet.width", "unipet.blocks",
 /// "unipet.san_width", "unipet.san_depth", "unipet.san_bypassed", "unipet.norm.units",
-/// "unipet.norm.clip_max", "unipet.ndf", "unipet.n_layers". A file without them but with the
+/// "unipet.norm.clip_max", "unipet.norm.mapping" and "unipet.norm.scale" (absent: linear),
+/// "unipet.ndf", "unipet.n_layers". A file without them but with the
 /// reference exporter's "channels", "res_num", "latent_size" is read with those.
 #include <map>
 #include <string>

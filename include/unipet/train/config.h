@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "unipet/nn/intensity.h"
+
 namespace unipet::train {
 
 /// What a run trains (see unipet::train::train).
@@ -42,7 +44,14 @@ struct TrainConfig {
   int64_t patch = 64;           ///< side of the cubic training patch, voxels
   int64_t batch = 2;            ///< patches per step
   std::vector<double> drfs;     ///< DRFs to train on; empty: every DRF of the dataset
-  double clip_max = 20.0;       ///< SUV clipped to [0, clip_max], then divided by it
+  /// How SUV becomes a network value (nn::IntensityNormalization): "linear" (clip to
+  /// [0, clip_max], ÷ clip_max: the reference), "sqrt" or "log" (no clip; scale intensity_scale).
+  std::string intensity = "linear";
+  double clip_max = 20.0;         ///< linear: SUV clipped to [0, clip_max], then divided by it
+  double intensity_scale = 20.0;  ///< sqrt and log: the SUV that maps to 1 (sqrt) or log 2 (log)
+  /// Share of samples that are identity pairs: the full dose as input and as target ("DRF 1"),
+  /// so the network learns to leave a clean image alone. Their DRF is logged as 1.
+  double identity_fraction = 0;
   double body_fraction = 0.8;   ///< share of patches centred on a body voxel
   double body_threshold = 0.1;  ///< SUV above which a full-dose voxel is "body"
   bool augment = true;          ///< random flips and axis permutations
@@ -62,6 +71,17 @@ struct TrainConfig {
   uint64_t seed = 1;
 
   // Losses.
+  /// "none": plain L1 over the batch. "input_error": each sample's L1 is divided by the low-dose
+  /// input's own L1 error on that patch (+ dose_weight_floor × the patch's mean full-dose value),
+  /// so every DRF contributes comparably instead of the noisiest dominating; the term is then the
+  /// share of the input's error left (1: no better than the input).
+  std::string dose_weighting = "none";
+  double dose_weight_floor = 0.01;
+  /// Weight of the lesion term: L1 between max-pooled and between average-pooled prediction and
+  /// full dose at lesion_scales scales (pool sizes 2, 4, 8, ...), which penalises lost local
+  /// maxima and means (after LeqMod, arXiv 2404.17994). Weighted per sample like the L1.
+  double lambda_lesion = 0;
+  int64_t lesion_scales = 3;
   bool san = true;                    ///< false: the SAN is bypassed (ablation "w/o SAN")
   bool rals = true;                   ///< false: adversarial terms see the whole patch
   double lambda_align = 0.001;        ///< style alignment weight
@@ -84,13 +104,19 @@ struct TrainConfig {
   /// when the stage has one). Required by the disc stage.
   std::string init;
   std::string init_critic;  ///< a discriminator model file for the unipet stage
+  /// Allow `init` to come from a model of another intensity mapping (fine-tuning it into this
+  /// run's mapping); otherwise such an init is refused.
+  bool init_any_mapping = false;
 
   /// Throws unipet::Error naming the first key out of range.
   void validate() const;
+  /// The intensity mapping of this run (intensity, clip_max, intensity_scale; units SUV).
+  nn::IntensityNormalization normalization() const;
 };
 
-/// Names of the built-in presets: "paper" (the reference configuration) and "cpu" (a smaller
-/// network that learns in one to two hours on two CPU cores).
+/// Names of the built-in presets: "paper" (the reference configuration), "cpu" (a smaller
+/// network that learns in one to two hours on two CPU cores) and "cpu-balanced" (cpu with no
+/// clip, dose-balanced loss, identity pairs and the lesion term).
 std::vector<std::string> preset_names();
 
 /// A preset by name, or a JSON file (keys override the "paper" defaults). Throws unipet::Error

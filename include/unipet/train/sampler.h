@@ -6,7 +6,8 @@
 ///   sampler.start(step); b = sampler.next();        // the same, prepared ahead in the background
 ///
 /// Step s, sample k draws, from a generator seeded by (seed, s, k) alone: a subject of the
-/// training split, a DRF (uniform over the configured ones), a patch centre (a body voxel with
+/// training split, a DRF (uniform over the configured ones; the full dose itself, "DRF 1", with
+/// probability identity_fraction), a patch centre (a body voxel with
 /// probability body_fraction, else any voxel) and an augmentation (flips and an axis
 /// permutation, the same for the low- and full-dose patch). Nothing depends on thread counts,
 /// on what was drawn before, or on the cache, so resuming at step s needs only s.
@@ -16,7 +17,8 @@
 /// batch × world_size patches would draw, at any world size and after any resume.
 ///
 /// Images are turned into SUV (dataset units SUV, or Bq/ml times the subject's `suv_per_bqml`,
-/// or weight_kg · 1000 / dose_at_scan_bq), then normalised (clip to [0, clip_max], ÷ clip_max).
+/// or weight_kg · 1000 / dose_at_scan_bq), then normalised by the run's intensity mapping
+/// (TrainConfig::normalization()).
 /// Volumes smaller than a patch are padded with zeros (background) at their far side.
 #include <cstdint>
 #include <list>
@@ -77,6 +79,7 @@ class VolumeCache {
 
   const io::Dataset& dataset_;
   TrainConfig config_;
+  nn::IntensityNormalization normalization_;
   std::mutex mutex_;
   std::map<std::string, Entry> entries_;
   std::list<std::string> order_;  ///< most recently used first

@@ -1,0 +1,29 @@
+# Sourced by train.sh and balanced.sh (not run alone): `run NAME STAGE STEPS [options...]` trains
+# runs/NAME in the current folder unless it is finished, restoring a run finished in an earlier
+# session from results/benchmark/runs/NAME (a fresh machine need not train it again), continuing
+# an interrupted one, and copying the finished run's config, log and model file back there.
+# Needs: repo, unipet, config (a preset of `unipet train --config`).
+data=train/dataset.json
+run() {  # name stage iterations [options...]
+  local name=$1 stage=$2 its=$3
+  shift 3
+  local done=runs/$name/model_final.safetensors
+  [ "$stage" = disc ] && done=runs/$name/critic_final.safetensors
+  local kept=$repo/results/benchmark/$done
+  if [ ! -f "$done" ] && [ -f "$kept" ]; then  # finished in an earlier session, on another machine
+    mkdir -p "runs/$name"
+    cp "$kept" "$(dirname "$kept")"/{config.json,log.jsonl} "runs/$name/"
+  fi
+  if [ ! -f "$done" ]; then
+    echo "$(date -u +%FT%TZ) $name: $stage, $its steps"
+    if [ -f "runs/$name/config.json" ]; then
+      "$unipet" train --dataset "$data" --out "runs/$name" --continue --precision bf16 --threads 2
+    else
+      "$unipet" train --dataset "$data" --config "$config" --precision bf16 --threads 2 --set validate_every=300 \
+        --stage "$stage" --out "runs/$name" --set iterations="$its" "$@"
+    fi
+  fi
+  mkdir -p "$repo/results/benchmark/runs/$name"
+  cp runs/"$name"/{config.json,log.jsonl} "$done" "$repo/results/benchmark/runs/$name/"
+}
+mkdir -p runs
