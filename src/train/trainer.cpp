@@ -52,6 +52,28 @@ void check_same_normalization(const std::string& source, const nn::IntensityNorm
                                                      "init_any_mapping=true to fine-tune it into the new mapping)");
 }
 
+// A continued run must be the run it continues: a key that changes the network or what its
+// values mean would load weights into another shape or feed them other numbers (and a finished
+// run's model file would be replaced by one that no longer loads). Checked before anything is
+// written.
+void check_same_network(const std::string& saved_path, const TrainConfig& c) {
+  const TrainConfig saved = load_train_config(saved_path);
+  const nn::IntensityNormalization mine = c.normalization(), theirs = saved.normalization();
+  const std::vector<std::tuple<const char*, std::string, std::string>> keys = {
+      {"stage", to_string(saved.stage), to_string(c.stage)},
+      {"width", std::to_string(saved.width), std::to_string(c.width)},
+      {"blocks", std::to_string(saved.blocks), std::to_string(c.blocks)},
+      {"san_width", std::to_string(saved.san_width), std::to_string(c.san_width)},
+      {"san_depth", std::to_string(saved.san_depth), std::to_string(c.san_depth)},
+      {"san", saved.san ? "true" : "false", c.san ? "true" : "false"},
+      {"critic_ndf", std::to_string(saved.critic_ndf), std::to_string(c.critic_ndf)},
+      {"critic_layers", std::to_string(saved.critic_layers), std::to_string(c.critic_layers)},
+      {"intensity", theirs.describe(), mine.describe()}};
+  for (const auto& [key, before, now] : keys)
+    UNIPET_CHECK(before == now, "--set " << key << ": the run being continued has " << before << ", not " << now
+                                         << " (" << saved_path << "); start a new run to change it");
+}
+
 // Loads the generator (and, from a checkpoint, the critic) that a run starts from, refusing one
 // whose shape differs from the configuration.
 void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch::Device device) {
@@ -197,6 +219,7 @@ TrainResult train(const TrainOptions& o) {
     UNIPET_CHECK(
         fs::is_regular_file(run / "config.json"),
         o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
+    check_same_network((run / "config.json").string(), c);
   } else if (writer && fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
     // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
     check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});

@@ -181,5 +181,29 @@ TEST_F(BalancedTraining, AnInitOfAnotherMappingIsRefusedUnlessAskedFor) {
   EXPECT_EQ(train(o).step, 1);
 }
 
+TEST_F(BalancedTraining, AContinuedRunRefusesKeysThatChangeItsNetworkBeforeWritingAnything) {
+  TrainOptions o = options("finished");
+  o.config.stage = Stage::BDN;
+  o.config.iterations = 2;
+  train(o);
+  const std::string model = o.out + "/model_final.safetensors";
+  const auto before = fs::last_write_time(model);
+  const std::string config_before = test::read_bytes(o.out + "/config.json");
+  o.resume = true;
+  o.config.iterations = 4;
+  for (auto [key, change] : std::vector<std::pair<std::string, std::function<void(TrainConfig&)>>>{
+           {"--set width", [](TrainConfig& c) { c.width = 32; }},
+           {"--set intensity", [](TrainConfig& c) { c.intensity = "linear"; }},
+           {"--set intensity", [](TrainConfig& c) { c.intensity_scale = 5; }},
+           {"--set stage", [](TrainConfig& c) { c.stage = Stage::UniPET; }}}) {
+    TrainOptions changed = o;
+    change(changed.config);
+    test::expect_error([&] { train(changed); }, {key, "start a new run"});
+    EXPECT_EQ(fs::last_write_time(model), before) << key;
+    EXPECT_EQ(test::read_bytes(o.out + "/config.json"), config_before) << key;
+  }
+  EXPECT_EQ(train(o).step, 4);  // more iterations are fine
+}
+
 }  // namespace
 }  // namespace unipet::train
