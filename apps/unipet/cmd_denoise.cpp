@@ -17,6 +17,7 @@ namespace {
 
 struct DenoiseCliOptions {
   std::string input, output, model, uncertainty, format;
+  std::string blend = "on";
   infer::DenoiseOptions denoise;
   infer::StudyOptions study;
   std::optional<double> suv_factor;
@@ -50,6 +51,7 @@ void run_denoise(DenoiseCliOptions o) {
     std::cerr << "denoise: the default model " << o.model << "\n";
   }
   set_threads(resolve_threads(o.threads));
+  o.denoise.blend = o.blend == "on";
   o.denoise.window.uncertainty = false;  // per study, from --uncertainty
   infer::StudyOptions study = o.study;
   study.suv_factor = o.suv_factor;
@@ -68,6 +70,7 @@ void run_denoise(DenoiseCliOptions o) {
   study.progress = [&](int64_t done, int64_t total) { progress(done, total); };
   const auto report = infer::denoise_study(denoiser, o.input, o.output, study);
   progress.finish();
+  if (!report.warning.empty()) std::cerr << "denoise: warning: " << report.warning << "\n";
   std::cout << report.summary() << "\n";
 }
 
@@ -101,6 +104,12 @@ void setup_denoise(CLI::App& app) {
                   "not run and keep their input; 0 runs every tile")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->add_option("--blend", o->blend,
+                  "on: a calibrated model (unipet calibrate) returns x + alpha(n) (f(x) - x), alpha chosen by the "
+                  "scan's estimated noise level n; off: the network's output f(x). A model without calibration "
+                  "gives f(x) either way")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   cmd->add_flag("--tta", o->denoise.window.tta, "Average over the 8 flips of each tile (8x the time)");
   cmd->add_option("--uncertainty", o->uncertainty,
                   "Also write the voxel-wise standard deviation over the 8 flips (needs --tta), same geometry "

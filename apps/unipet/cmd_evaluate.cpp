@@ -16,6 +16,7 @@ struct EvaluateCliOptions {
   std::vector<std::string> baselines{"lowdose", "gaussian"};
   std::string pred, ref, mask, lesions;
   int threads = 0;
+  std::string blend = "on";
   std::string command_line;
 };
 
@@ -36,6 +37,7 @@ void run_evaluate(EvaluateCliOptions a) {
   for (const std::string& b : a.baselines)
     if (b != "none") a.o.baselines.push_back(b);
   a.o.command_line = a.command_line;
+  a.o.blend_rows = a.blend == "on";
   const auto result = eval::run_evaluation(a.o, std::cerr);
   std::cout << "scored " << result.subjects.size() << " subject(s) x " << result.drfs.size() << " DRF(s) x "
             << result.scores.size() / std::max<size_t>(1, result.subjects.size() * result.drfs.size())
@@ -60,6 +62,11 @@ void setup_evaluate(CLI::App& app, int argc, char** argv) {
                   "relative paths); repeat for several, the first is compared with every other");
   cmd->add_option("--baseline", a->baselines, "lowdose, gaussian (FWHM tuned per DRF on the val split), or none")
       ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--blend", a->blend,
+                  "on: a model calibrated with a blend (unipet calibrate) is scored twice, NAME (the network alone) "
+                  "and NAME+blend (x + alpha(n) (f(x) - x)); off: NAME only")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_option("--drf", a->o.drfs, "DRFs to evaluate (default: all of the dataset)")->delimiter(',');
   cmd->add_option("--trained-drfs", a->o.trained_drfs,

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "unipet/infer/calibration.h"
 #include "unipet/io/pet_image.h"
 #include "unipet/nn/model_file.h"
 
@@ -13,6 +14,7 @@ namespace {
 struct InfoOptions {
   std::string path;
   std::string series_uid;
+  std::string model;  ///< whose noise-level estimator describes a scan ("" the default model)
   std::optional<double> suv_factor;  ///< absent: from the DICOM tags
 };
 
@@ -23,10 +25,13 @@ bool is_model_file(const std::string& path) {
 
 void run_info(const InfoOptions& o) {
   if (is_model_file(o.path)) {
-    std::cout << nn::describe_model_file(o.path);
+    std::cout << nn::describe_model_file(o.path) << infer::read_calibration(o.path).describe();
     return;
   }
   std::cout << io::describe_pet(o.path, o.series_uid, o.suv_factor);
+  infer::ScanNoiseOptions noise;
+  noise.series_uid = o.series_uid;
+  std::cout << infer::describe_scan_noise(o.path, o.model, noise);
 }
 
 }  // namespace
@@ -40,6 +45,9 @@ void setup_info(CLI::App& app) {
       ->required();
   cmd->add_option("--series", options->series_uid, "SeriesInstanceUID, for a folder with several PET series");
   cmd->add_option("--suv-factor", options->suv_factor, "SUV factor to report instead of the DICOM tags' one");
+  cmd->add_option("-m,--model", options->model,
+                  "Calibrated model whose estimator gives a scan's noise level (default: the shipped model, when "
+                  "it is calibrated)");
   cmd->callback([options] { run_info(*options); });
 }
 

@@ -16,5 +16,7 @@ void setup_train(CLI::App& app, int argc, char** argv);
 void setup_denoise(CLI::App& app);
 /// `argv` is recorded in the report as the command that made it.
 void setup_evaluate(CLI::App& app, int argc, char** argv);
+void setup_calibrate(CLI::App& app);
+void setup_estimate_drf(CLI::App& app);
 
 }  // namespace unipet::cli

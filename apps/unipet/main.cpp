@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   unipet::cli::setup_train(app, argc, argv);
   unipet::cli::setup_denoise(app);
   unipet::cli::setup_evaluate(app, argc, argv);
+  unipet::cli::setup_calibrate(app);
+  unipet::cli::setup_estimate_drf(app);
   // CLI11 would say "A subcommand is required" for a mistyped one; name what was typed instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

@@ -19,6 +19,8 @@
 #include "unipet/eval/gaussian_filter.h"
 #include "unipet/eval/lesions.h"
 #include "unipet/eval/metrics.h"
+#include "unipet/infer/blend.h"
+#include "unipet/infer/model_calibration.h"
 #include "unipet/io/image_io.h"
 
 namespace unipet::eval {
@@ -125,7 +127,14 @@ Method parse_method(const std::string& spec) {
 namespace detail {
 
 std::vector<Method> all_methods(const EvaluationOptions& options) {
-  std::vector<Method> methods = options.methods;
+  std::vector<Method> methods;
+  for (const Method& m : options.methods) {
+    methods.push_back(m);
+    if (m.kind != Method::Kind::Model || !options.blend_rows) continue;
+    auto calibration = infer::read_calibration(m.path);
+    // '+' is not allowed in a user's method name, so this row's name cannot collide with one.
+    if (calibration.blend) methods.push_back({m.name + "+blend", m.path, Method::Kind::Blend, m.name, calibration});
+  }
   for (const std::string& b : options.baselines) {
     UNIPET_CHECK(b == "lowdose" || b == "gaussian", "--baseline must be lowdose or gaussian, got '" << b << "'");
     methods.push_back({b, "", b == "lowdose" ? Method::Kind::LowDose : Method::Kind::Gaussian});
@@ -228,6 +237,14 @@ Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject
       return low;
     case Method::Kind::Gaussian:
       return gaussian_filter(low, gaussian_fwhm_mm.at(drf));
+    case Method::Kind::Blend: {
+      const Method base{method.base, method.path, Method::Kind::Model, "", std::nullopt};
+      Volume out = prediction(base, subject, drf, full, low);
+      // The noise level is measured on the low-dose image as `unipet denoise` measures it on its input.
+      const auto noise = method.calibration->estimator->estimate(low, dataset.resolve(subject.low_dose.at(drf)));
+      out.data = infer::apply_blend(low.data, out.data, method.calibration->blend->alpha_at(noise.log2_drf));
+      return out;
+    }
     default: {
       const std::string path = prediction_path(method, subject, drf);
       UNIPET_CHECK(fs::exists(path), path << ": missing prediction of " << method.name << " for subject "
@@ -267,9 +284,12 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
 
   // 1. Model predictions that are not cached yet.
   const auto denoise_start = std::chrono::steady_clock::now();
+  // The cache holds the network's own output; a calibrated model's blend is its own row.
+  infer::DenoiseOptions network_only = options.denoise;
+  network_only.blend = false;
   for (const Method& m : methods) {
     if (m.kind != Method::Kind::Model) continue;
-    const infer::Denoiser denoiser(m.path, options.denoise);
+    const infer::Denoiser denoiser(m.path, network_only);
     detail::PredictionLedger ledger(fs::path(options.out) / "predictions" / m.name,
                                     detail::prediction_stamp(m.path, options.denoise));
     Progress progress(log, "evaluate: " + m.name, static_cast<int64_t>(subjects.size() * result.drfs.size()));

@@ -394,6 +394,9 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
   for (const Method& m : methods) {
     if (m.kind == Method::Kind::Model) page.code_block(m.name + ": " + nn::describe_model_file(m.path));
     if (m.kind == Method::Kind::Folder) page.code_block(m.name + ": predictions read from " + m.path);
+    if (m.kind == Method::Kind::Blend)
+      page.code_block(m.name + ": " + m.base + "'s output blended with its input, x + alpha(n) (f(x) - x), alpha by the "
+                      "input's estimated noise level n (unipet calibrate)\n" + m.calibration->blend->table());
   }
   page.write((fs::path(o.out) / "index.html").string());
   write_file_atomically((fs::path(o.out) / "metrics.csv").string(), metrics_csv(r));

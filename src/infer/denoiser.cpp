@@ -6,6 +6,7 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
+#include "unipet/infer/blend.h"
 #include "unipet/io/pet_image.h"
 #include "unipet/nn/model_file.h"
 
@@ -56,6 +57,7 @@ Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
   auto loaded = nn::load_unipet(model_path, device_);
   model_ = loaded.model;
   normalization_ = loaded.normalization;
+  calibration_ = ModelCalibration::from_metadata(loaded.metadata, model_path);
   model_->eval();
   model_->to(device_, dtype_);
 }
@@ -81,6 +83,22 @@ SlidingWindowResult Denoiser::denoise(const torch::Tensor& volume) const {
   return sliding_window(volume.to(device_, torch::kFloat32), tile_function(), options_.window);
 }
 
+Denoiser::BlendDecision Denoiser::blend_decision(const Volume& volume, const std::string& source) const {
+  BlendDecision d;
+  // An uncalibrated model costs nothing extra and changes nothing: its output stays bit for bit.
+  if (!calibration_.estimator) return d;
+  try {
+    d.noise = calibration_.estimator->estimate(volume, source);
+  } catch (const Error& e) {
+    // A scan whose noise cannot be measured (no body outline, a constant image) is still
+    // denoised, as an uncalibrated model would: the caller reports why there was no blend.
+    d.problem = std::string(e.what()) + "; the network's output is used without the blend";
+    return d;
+  }
+  if (options_.blend && calibration_.blend) d.alpha = calibration_.blend->alpha_at(d.noise->log2_drf);
+  return d;
+}
+
 std::string StudyReport::summary() const {
   std::ostringstream os;
   os << input << " -> " << output << ": " << size_xyz[0] << " x " << size_xyz[1] << " x " << size_xyz[2] << ", "
@@ -89,6 +107,10 @@ std::string StudyReport::summary() const {
   os << ", " << tiles_run << " tiles";
   if (tiles_skipped > 0) os << " (+" << tiles_skipped << " background)";
   os << ", " << format_duration(seconds);
+  if (blend_alpha) {
+    os.precision(2);
+    os << ", blend alpha " << *blend_alpha << " at " << noise->summary();
+  }
   return os.str();
 }
 
@@ -110,7 +132,14 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
   window.progress = options.progress;
   window.uncertainty = !options.uncertainty.empty();
   const torch::Tensor in_model_units = image.volume.data.to(denoiser.device(), torch::kFloat32) * factor;
-  const SlidingWindowResult result = sliding_window(in_model_units, denoiser.tile_function(), window);
+  // The noise level is measured (and the blend chosen) before the network runs, so a scan the
+  // estimator refuses fails at once.
+  const auto decision = denoiser.blend_decision(with_geometry_of(image.volume, in_model_units), input);
+  SlidingWindowResult result = sliding_window(in_model_units, denoiser.tile_function(), window);
+  if (decision.alpha) {
+    result.image = apply_blend(in_model_units, result.image, *decision.alpha);
+    if (result.uncertainty.defined()) result.uncertainty = result.uncertainty * *decision.alpha;
+  }
 
   auto back = [&](const torch::Tensor& v) {
     Volume out = with_geometry_of(image.volume, (v / factor).to(torch::kCPU));
@@ -133,6 +162,10 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
   report.to_model_units = factor;
   report.tiles_run = result.tiles_run;
   report.tiles_skipped = result.tiles_skipped;
+  report.noise = decision.noise;
+  report.blend_alpha = decision.alpha;
+  if (decision.noise) report.warning = denoiser.calibration().range_warning(*decision.noise);
+  if (!decision.problem.empty()) report.warning = decision.problem;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -158,6 +158,7 @@ std::vector<StudyOutcome> denoise_studies(const Denoiser& denoiser, const std::v
         progress.finish();
         outcome.status = StudyOutcome::Status::Done;
         outcome.message = report.summary();
+        if (!report.warning.empty()) log << prefix << "warning: " << report.warning << "\n";
       }
     } catch (const c10::Error& e) {
       outcome.message = one_line(e.what_without_backtrace());

@@ -13,8 +13,10 @@
 
 #include "cli/fs_snapshot.h"
 #include "io/io_test_util.h"
+#include "unipet/infer/model_calibration.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
+#include "unipet/nn/model_file.h"
 
 namespace unipet::test {
 namespace {
@@ -66,6 +68,20 @@ void put_float(std::string& bytes, size_t offset, float value) { std::memcpy(&by
 // A trained UniPET and a critic, committed with the CPU-profile results.
 const std::string kModel = "'" + std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors'";
 const std::string kCritic = "'" + std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/disc/critic_final.safetensors'";
+
+// A copy of the trained model with a made-up noise-level calibration, for the commands that need one.
+void calibrated_model(const fs::path& d) {
+  valid_nifti(d);
+  auto loaded = nn::load_unipet(std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors");
+  infer::ModelCalibration c;
+  c.estimator = infer::DrfEstimator();
+  c.estimator->coefficients = {30, 1, 0, 0};
+  c.estimator->residual_sd = 0.3;
+  c.trained_drfs = {2, 100};
+  auto metadata = loaded.metadata;
+  for (const auto& [key, value] : c.metadata()) metadata[key] = value;
+  nn::save_unipet((d / "cal.safetensors").string(), loaded.model, loaded.normalization, metadata);
+}
 
 const std::string kMha3d = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_FLOAT\n";
 
@@ -299,6 +315,61 @@ std::vector<BadInput> catalogue() {
        [](auto& d) {
          valid_nifti(d);
          write_bytes((d / "list.txt").string(), "in.nii.gz\n");
+       }},
+      {"denoise with --blend maybe", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --blend maybe -m " + kModel,
+       {"--blend"}, valid_nifti},
+      // --- estimate-drf ---
+      {"estimate-drf a missing scan", "estimate-drf {d}/none.nii.gz -m {d}/cal.safetensors", {"{d}/none.nii.gz"},
+       calibrated_model},
+      {"estimate-drf with a junk model", "estimate-drf {d}/in.nii.gz -m {d}/bad.safetensors", {"{d}/bad.safetensors"},
+       [](auto& d) {
+         valid_nifti(d);
+         write_bytes(d / "bad.safetensors", std::string(100, '\x7f'));
+       }},
+      {"estimate-drf with an uncalibrated model", "estimate-drf {d}/in.nii.gz -m " + kModel,
+       {"model_final.safetensors", "unipet calibrate"}, valid_nifti},
+      {"estimate-drf without a scan", "estimate-drf -m {d}/cal.safetensors", {"SCAN"}, calibrated_model},
+      {"estimate-drf a scan and a dataset", "estimate-drf {d}/in.nii.gz --dataset {d}/ds.json -m {d}/cal.safetensors",
+       {"--dataset"}, calibrated_model},
+      {"estimate-drf a noise-free scan", "estimate-drf {d}/flat.mha -m {d}/cal.safetensors", {"{d}/flat.mha", "noise"},
+       [](auto& d) {
+         calibrated_model(d);
+         write_raw_mha(d / "flat.mha", {16, 16, 16}, std::vector<float>(4096, 2.0f));
+       }},
+      // --- calibrate ---
+      {"calibrate with a missing dataset", "calibrate --dataset {d}/none.json -m {d}/cal.safetensors -o {d}/out.safetensors",
+       {"{d}/none.json"}, calibrated_model},
+      {"calibrate onto its own model", "calibrate --dataset {d}/none.json -m {d}/cal.safetensors -o {d}/cal.safetensors",
+       {"{d}/cal.safetensors", "input"}, calibrated_model},
+      {"calibrate to an image file", "calibrate --dataset {d}/none.json -m {d}/cal.safetensors -o {d}/out.nii.gz",
+       {"{d}/out.nii.gz", ".safetensors"}, calibrated_model},
+      {"calibrate a missing model", "calibrate --dataset {d}/none.json -m {d}/none.safetensors -o {d}/out.safetensors",
+       {"{d}/none.safetensors"}},
+      {"calibrate a junk model", "calibrate --dataset {d}/none.json -m {d}/bad.safetensors -o {d}/out.safetensors",
+       {"{d}/bad.safetensors"}, [](auto& d) { write_bytes(d / "bad.safetensors", std::string(100, '\x7f')); }},
+      {"calibrate a critic", "calibrate --dataset {d}/none.json -o {d}/out.safetensors -m " + kCritic,
+       {"critic_final.safetensors", "Discriminator"}},
+      {"calibrate with --blend maybe", "calibrate --dataset {d}/none.json -m {d}/cal.safetensors -o {d}/out.safetensors --blend maybe",
+       {"--blend"}, calibrated_model},
+      {"calibrate without a validation split",
+       "calibrate --dataset {d}/ds/dataset.json -m {d}/cal.safetensors -o {d}/out.safetensors",
+       {"{d}/ds/dataset.json", "val"},
+       [](auto& d) {
+         calibrated_model(d);
+         fs::create_directories(d / "ds");
+         io::write_image(awkward_volume(), (d / "ds/full.nii.gz").string());
+         io::write_image(awkward_volume(), (d / "ds/low.nii.gz").string());
+         io::Dataset ds;
+         ds.name = "one";
+         ds.source = "nifti-pairs";
+         ds.drfs = {4};
+         io::DatasetSubject s;
+         s.id = "s1";
+         s.split = "train";
+         s.full_dose = "full.nii.gz";
+         s.low_dose[4] = "low.nii.gz";
+         ds.subjects.push_back(s);
+         io::write_dataset(ds, (d / "ds/dataset.json").string());
        }},
       // --- evaluate ---
       {"evaluate without a dataset", "evaluate --out {d}/r", {"--dataset"}},

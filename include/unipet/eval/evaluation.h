@@ -14,11 +14,13 @@
 /// cached in OUT/predictions/NAME/, so a re-run computes only what is missing; a ledger there,
 /// .unipet-cache.json, records the model file's hash and the tile settings with the files made
 /// under them, and any other file is made again); a folder method holds predictions at the same
-/// relative paths as the dataset's low-dose images.
+/// relative paths as the dataset's low-dose images. A calibrated model's NAME row is the network
+/// alone and its NAME+blend row the blended output (EvaluationOptions::blend_rows).
 #include <cmath>
 #include <iosfwd>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,10 +29,14 @@
 namespace unipet::eval {
 
 struct Method {
-  enum class Kind { Model, Folder, LowDose, Gaussian };
+  /// Blend: a calibrated model's output blended with its input, out = x + α(n)·(f(x) − x)
+  /// (infer/blend.h), made from the Model method `base`'s cached predictions.
+  enum class Kind { Model, Folder, LowDose, Gaussian, Blend };
   std::string name;
   std::string path;  ///< model file or predictions folder ("" for the baselines)
   Kind kind = Kind::Model;
+  std::string base;  ///< Blend: the name of the Model method it blends
+  std::optional<infer::ModelCalibration> calibration;  ///< Blend: the model file's calibration
 };
 
 /// "NAME=PATH": a file is a model, a folder holds predictions. Names are letters, digits, '.',
@@ -42,6 +48,9 @@ struct EvaluationOptions {
   std::string split = "test";
   std::vector<Method> methods;          ///< models and prediction folders, in report order
   std::vector<std::string> baselines;   ///< "lowdose", "gaussian" (FWHM tuned per DRF on "val")
+  /// A model method whose file has a calibrated blend (unipet calibrate) also gets a row
+  /// "NAME+blend" right after its own, which scores the network's output alone.
+  bool blend_rows = true;
   std::vector<double> drfs;             ///< empty: every DRF of the dataset
   std::vector<double> trained_drfs;     ///< DRFs seen in training (marked in plots); empty: from the models
   std::string out;                      ///< report folder

@@ -10,14 +10,17 @@
 /// [0, clip_max], scale) what the clip takes away (negative voxels, hot spots above clip_max such
 /// as a bladder at 40 SUV) is added back to the network's output, so those voxels pass through
 /// rather than being flattened to the clip; the sqrt and log mappings clip nothing. The DRF is
-/// never needed: the SAN infers the noise style
-/// from each tile.
+/// never needed: the SAN infers the noise style from each tile. A calibrated model
+/// (model_calibration.h) also carries a blend: the output is then x + α(n)·(f(x) − x), α chosen
+/// by the scan's estimated noise level n, so a clean scan is not over-smoothed
+/// (DenoiseOptions::blend turns it off).
 #include <optional>
 #include <string>
 
 #include <torch/torch.h>
 
 #include "unipet/core/volume.h"
+#include "unipet/infer/model_calibration.h"
 #include "unipet/infer/sliding_window.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
@@ -30,6 +33,9 @@ struct DenoiseOptions {
   std::string device = "auto";     ///< cpu, cuda, cuda:N, auto
   std::string precision = "fp32";  ///< fp32, bf16, fp16 (CUDA only)
   SlidingWindowOptions window;
+  /// Apply the model's calibrated blend when it has one (`--blend on|off`); a model without
+  /// one gives the network's output either way.
+  bool blend = true;
 };
 
 /// What sliding_window runs for a UniPET: clip and scale the tiles with `normalization`, run the
@@ -46,8 +52,22 @@ class Denoiser {
   Denoiser(const std::string& model_path, const DenoiseOptions& options);
 
   /// Denoises `volume` [D, H, W] given in normalization().units; the result has the same units
-  /// and the volume's device is ignored (it runs on the denoiser's device).
+  /// and the volume's device is ignored (it runs on the denoiser's device). The network alone:
+  /// the blend needs the volume's geometry, see blend_decision().
   SlidingWindowResult denoise(const torch::Tensor& volume) const;
+
+  /// What the calibration does with one volume (in normalization().units, with its spacing):
+  /// the noise estimate when the model has an estimator, and α when it has a blend and
+  /// options().blend is on (nullopt: the network's output is used as is).
+  struct BlendDecision {
+    std::optional<DrfEstimate> noise;
+    std::optional<double> alpha;
+    std::string problem;  ///< why the noise could not be measured ("" when it was or no estimator)
+  };
+  BlendDecision blend_decision(const Volume& volume, const std::string& source) const;
+
+  /// The model file's calibration (empty for an uncalibrated model).
+  const ModelCalibration& calibration() const { return calibration_; }
 
   /// What sliding_window runs per batch of tiles (in normalization().units).
   TileFunction tile_function() const;
@@ -65,6 +85,7 @@ class Denoiser {
   torch::ScalarType dtype_ = torch::kFloat32;
   nn::UniPET model_{nullptr};
   nn::IntensityNormalization normalization_;
+  ModelCalibration calibration_;
 };
 
 /// How one study is read and written.
@@ -86,8 +107,13 @@ struct StudyReport {
   double to_model_units = 1;     ///< factor that took the input to the model's units
   int64_t tiles_run = 0, tiles_skipped = 0;
   double seconds = 0;
+  std::optional<DrfEstimate> noise;  ///< the scan's noise level, when the model has an estimator
+  std::optional<double> blend_alpha;  ///< α applied, when the model's blend was used
+  /// One line when the scan's noise lies outside the DRFs the model was trained on, else "".
+  std::string warning;
 
-  /// One line: "IN -> OUT: 192 x 192 x 400, Bq/ml (SUV factor 1.2e-4), 86 tiles (42 background), 2m03s".
+  /// One line: "IN -> OUT: 192 x 192 x 400, Bq/ml (SUV factor 1.2e-4), 86 tiles (42 background), 2m03s"
+  /// (and ", blend alpha 0.62 at effective DRF 4.1" for a calibrated model).
   std::string summary() const;
 };
 
@@ -95,7 +121,8 @@ struct StudyReport {
 /// units, geometry and orientation (a DICOM input and a folder output give a DICOM series derived
 /// from the input's). Every check (output path, units, SUV factor) happens before the network
 /// runs; the uncertainty map is written before the output, so an existing output means a
-/// complete study. Throws unipet::Error naming the file and the problem.
+/// complete study. With a blend, the output is x + α(f − x) and the uncertainty α × the
+/// spread. Throws unipet::Error naming the file and the problem.
 StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, const std::string& output,
                           const StudyOptions& options = {});
 

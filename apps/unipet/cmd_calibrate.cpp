@@ -1,0 +1,49 @@
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "unipet/core/device.h"
+#include "unipet/infer/calibration.h"
+
+namespace unipet::cli {
+
+namespace {
+
+struct CalibrateCliOptions {
+  infer::CalibrateOptions calibrate;
+  std::string blend = "on";
+  int threads = 0;
+};
+
+void run_calibrate(CalibrateCliOptions o) {
+  set_threads(resolve_threads(o.threads));
+  o.calibrate.fit_blend = o.blend == "on";
+  const auto result = infer::calibrate_model(o.calibrate, std::cerr);
+  std::cout << result.table() << "wrote " << o.calibrate.out << "\n";
+}
+
+}  // namespace
+
+void setup_calibrate(CLI::App& app) {
+  auto o = std::make_shared<CalibrateCliOptions>();
+  auto* cmd = app.add_subcommand(
+      "calibrate",
+      "Fit a model's noise-level estimator (on the dataset's train split) and its blend out = x + alpha(n) "
+      "(f(x) - x) (on the val split, whole volumes through the network), and write a copy of the model with "
+      "both in its metadata");
+  cmd->add_option("--dataset", o->calibrate.dataset, "dataset.json with train and val subjects")->required();
+  cmd->add_option("-m,--model", o->calibrate.model, "UniPET model file to calibrate (only read)")->required();
+  cmd->add_option("-o,--output", o->calibrate.out, "The calibrated copy (.safetensors; never the input)")->required();
+  cmd->add_option("--blend", o->blend, "on: fit the blend too; off: the noise-level estimator only (no network runs)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--device", o->calibrate.denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  cmd->add_option("--precision", o->calibrate.denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
+  cmd->add_option("--tile", o->calibrate.denoise.window.tile, "Tile side in voxels")->capture_default_str();
+  cmd->add_option("--overlap", o->calibrate.denoise.window.overlap, "Fraction of a tile shared with its neighbours")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->callback([o] { run_calibrate(*o); });
+}
+
+}  // namespace unipet::cli
