@@ -77,6 +77,8 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   image.validate(source);
   Volume x = image;
   x.data = image.data.to(torch::kCPU, torch::kFloat32).contiguous();
+  // A constant image has no noise, and no tissue level for the body outline to be drawn at.
+  UNIPET_CHECK((x.data.max() > x.data.min()).item<bool>(), source << ": a constant image has no noise to measure");
   torch::Tensor body;
   try {
     body = eval::body_mask(x.data);
@@ -89,7 +91,14 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
     const auto outside = (~body).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
     body = body & ~(torch::max_pool3d(outside, 2 * r + 1, 1, r).squeeze(0).squeeze(0) > 0);
   }
-  const torch::Tensor mean = eval::gaussian_filter(x, options.mean_fwhm_mm).data;
+  // Each width is filtered once (the local mean's width is usually also a band edge).
+  std::map<double, torch::Tensor> filtered;
+  auto smooth = [&](double fwhm) -> const torch::Tensor& {
+    auto it = filtered.find(fwhm);
+    if (it == filtered.end()) it = filtered.emplace(fwhm, eval::gaussian_filter(x, fwhm).data).first;
+    return it->second;
+  };
+  const torch::Tensor mean = smooth(options.mean_fwhm_mm);
   UNIPET_CHECK(body.any().item<bool>(), source << ": the body outline is too thin to measure the noise in");
   const double typical = median_of(x.data.masked_select(body));
   UNIPET_CHECK(typical > 0, source << ": the body's median value is " << typical << ", not positive");
@@ -100,7 +109,7 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   const torch::Tensor local_mean = mean.masked_select(use);
 
   std::vector<torch::Tensor> smoothed;
-  for (double fwhm : options.bands_fwhm_mm) smoothed.push_back(eval::gaussian_filter(x, fwhm).data.masked_select(use));
+  for (double fwhm : options.bands_fwhm_mm) smoothed.push_back(smooth(fwhm).masked_select(use));
   std::vector<double> features;
   for (size_t k = 0; k + 1 < smoothed.size(); ++k) {
     const double energy = median_of((smoothed[k] - smoothed[k + 1]).square() / local_mean);
