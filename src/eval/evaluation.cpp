@@ -137,7 +137,7 @@ std::vector<Method> all_methods(const EvaluationOptions& options) {
   }
   for (const std::string& b : options.baselines) {
     UNIPET_CHECK(b == "lowdose" || b == "gaussian", "--baseline must be lowdose or gaussian, got '" << b << "'");
-    methods.push_back({b, "", b == "lowdose" ? Method::Kind::LowDose : Method::Kind::Gaussian});
+    methods.push_back({b, "", b == "lowdose" ? Method::Kind::LowDose : Method::Kind::Gaussian, "", std::nullopt});
   }
   return methods;
 }
