@@ -121,7 +121,8 @@ void run_demo(DemoCliOptions a) {
         << clipped.str() << std::setw(20) << "SSIM" << "lesion SUVmax bias vs full\n";
   for (double drf : result.drfs) {
     const eval::Score* low = score.at({"lowdose", drf});
-    const eval::Score* net = score.at({"UniPET", drf});
+    // A calibrated model is shown as `unipet denoise` runs it: blended with its input.
+    const eval::Score* net = score.count({"UniPET+blend", drf}) ? score.at({"UniPET+blend", drf}) : score.at({"UniPET", drf});
     std::ostringstream gain, gain_clipped;
     gain << std::fixed << std::setprecision(2) << std::showpos << " (" << net->psnr - low->psnr << ")";
     gain_clipped << std::fixed << std::setprecision(2) << std::showpos << " (" << net->psnr_clipped - low->psnr_clipped << ")";
