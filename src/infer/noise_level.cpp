@@ -61,13 +61,13 @@ std::string short_number(double v) {
 }  // namespace
 
 void NoiseFeatureOptions::validate() const {
-  UNIPET_CHECK(bands_fwhm_mm.size() >= 2, "noise features: need at least 2 band edges, got " << bands_fwhm_mm.size());
-  for (size_t k = 0; k < bands_fwhm_mm.size(); ++k) {
-    UNIPET_CHECK(std::isfinite(bands_fwhm_mm[k]) && bands_fwhm_mm[k] >= 0,
-                 "noise features: band edge " << bands_fwhm_mm[k] << " mm is not a width");
-    UNIPET_CHECK(k == 0 || bands_fwhm_mm[k] > bands_fwhm_mm[k - 1], "noise features: band edges must increase");
+  UNIPET_CHECK(bands_voxels.size() >= 2, "noise features: need at least 2 band edges, got " << bands_voxels.size());
+  for (size_t k = 0; k < bands_voxels.size(); ++k) {
+    UNIPET_CHECK(std::isfinite(bands_voxels[k]) && bands_voxels[k] >= 0,
+                 "noise features: band edge " << bands_voxels[k] << " voxels is not a width");
+    UNIPET_CHECK(k == 0 || bands_voxels[k] > bands_voxels[k - 1], "noise features: band edges must increase");
   }
-  UNIPET_CHECK(std::isfinite(mean_fwhm_mm) && mean_fwhm_mm > 0, "noise features: mean_fwhm_mm must be > 0");
+  UNIPET_CHECK(std::isfinite(mean_voxels) && mean_voxels > 0, "noise features: mean_voxels must be > 0");
   UNIPET_CHECK(mean_floor > 0 && mean_floor < 1, "noise features: mean_floor must be in (0, 1)");
   UNIPET_CHECK(erode_voxels >= 0 && erode_voxels < 16, "noise features: erode_voxels must be in [0, 16)");
 }
@@ -98,7 +98,8 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
     if (it == filtered.end()) it = filtered.emplace(fwhm, eval::gaussian_filter(x, fwhm).data).first;
     return it->second;
   };
-  const torch::Tensor mean = smooth(options.mean_fwhm_mm);
+  const double voxel_mm = std::cbrt(x.spacing[0] * x.spacing[1] * x.spacing[2]);
+  const torch::Tensor mean = smooth(options.mean_voxels * voxel_mm);
   UNIPET_CHECK(body.any().item<bool>(), source << ": the body outline is too thin to measure the noise in");
   const double typical = median_of(x.data.masked_select(body));
   UNIPET_CHECK(typical > 0, source << ": the body's median value is " << typical << ", not positive");
@@ -109,15 +110,16 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   const torch::Tensor local_mean = mean.masked_select(use);
 
   std::vector<torch::Tensor> smoothed;
-  for (double fwhm : options.bands_fwhm_mm) smoothed.push_back(smooth(fwhm).masked_select(use));
+  for (double fwhm : options.bands_voxels) smoothed.push_back(smooth(fwhm * voxel_mm).masked_select(use));
   std::vector<double> features;
   for (size_t k = 0; k + 1 < smoothed.size(); ++k) {
     const double energy = median_of((smoothed[k] - smoothed[k + 1]).square() / local_mean);
     UNIPET_CHECK(energy > 0 && std::isfinite(energy),
-                 source << ": no noise in the " << options.bands_fwhm_mm[k] << "-" << options.bands_fwhm_mm[k + 1]
-                        << " mm band (a noise-free or constant image has no noise level)");
+                 source << ": no noise in the " << options.bands_voxels[k] << "-" << options.bands_voxels[k + 1]
+                        << " voxel band (a noise-free image has no noise level)");
     features.push_back(std::log2(energy / total));
   }
+  features.push_back(std::log2(x.voxel_volume_ml()));
   return features;
 }
 
@@ -150,8 +152,8 @@ DrfEstimate DrfEstimator::estimate(const Volume& image, const std::string& sourc
 
 std::string DrfEstimator::to_json() const {
   return json{{"version", 1},
-              {"bands_fwhm_mm", features.bands_fwhm_mm},
-              {"mean_fwhm_mm", features.mean_fwhm_mm},
+              {"bands_voxels", features.bands_voxels},
+              {"mean_voxels", features.mean_voxels},
               {"mean_floor", features.mean_floor},
               {"erode_voxels", features.erode_voxels},
               {"coefficients", coefficients},
@@ -167,8 +169,8 @@ DrfEstimator DrfEstimator::from_json(const std::string& text, const std::string&
   try {
     const json j = json::parse(text);
     UNIPET_CHECK(j.at("version").get<int>() == 1, "unknown version " << j.at("version"));
-    e.features.bands_fwhm_mm = j.at("bands_fwhm_mm").get<std::vector<double>>();
-    e.features.mean_fwhm_mm = j.at("mean_fwhm_mm").get<double>();
+    e.features.bands_voxels = j.at("bands_voxels").get<std::vector<double>>();
+    e.features.mean_voxels = j.at("mean_voxels").get<double>();
     e.features.mean_floor = j.at("mean_floor").get<double>();
     e.features.erode_voxels = j.at("erode_voxels").get<int64_t>();
     e.coefficients = j.at("coefficients").get<std::vector<double>>();
@@ -177,8 +179,9 @@ DrfEstimator DrfEstimator::from_json(const std::string& text, const std::string&
     e.images = j.at("images").get<int64_t>();
     e.dataset = j.at("dataset").get<std::string>();
     e.features.validate();
-    UNIPET_CHECK(e.coefficients.size() == e.features.bands_fwhm_mm.size(),
-                 e.coefficients.size() << " coefficients for " << e.features.bands_fwhm_mm.size() - 1 << " bands");
+    // One per band, the voxel volume's and the intercept.
+    UNIPET_CHECK(e.coefficients.size() == e.features.bands_voxels.size() + 1,
+                 e.coefficients.size() << " coefficients for " << e.features.bands_voxels.size() - 1 << " bands");
     for (double c : e.coefficients) UNIPET_CHECK(std::isfinite(c), "a coefficient is not finite");
     UNIPET_CHECK(std::isfinite(e.residual_sd) && e.residual_sd >= 0, "residual_sd must be >= 0");
   } catch (const std::exception& err) {
@@ -212,7 +215,7 @@ std::vector<DrfSample> drf_samples(const io::Dataset& dataset, const std::string
 DrfEstimator fit_drf_estimator(const std::vector<DrfSample>& samples, const DrfFitOptions& options,
                                const std::string& source) {
   options.features.validate();
-  const int64_t k = static_cast<int64_t>(options.features.bands_fwhm_mm.size()) - 1;
+  const int64_t k = static_cast<int64_t>(options.features.bands_voxels.size());  // bands + voxel volume
   const int64_t n = static_cast<int64_t>(samples.size());
   UNIPET_CHECK(n >= k + 3, source << ": " << n << " images are too few to fit the DRF estimator (it needs "
                                   << k + 3 << ")");

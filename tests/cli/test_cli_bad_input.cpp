@@ -75,7 +75,7 @@ void calibrated_model(const fs::path& d) {
   auto loaded = nn::load_unipet(std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors");
   infer::ModelCalibration c;
   c.estimator = infer::DrfEstimator();
-  c.estimator->coefficients = {30, 1, 0, 0};
+  c.estimator->coefficients = {30, 1, 0, 0, 0};
   c.estimator->residual_sd = 0.3;
   c.trained_drfs = {2, 100};
   auto metadata = loaded.metadata;

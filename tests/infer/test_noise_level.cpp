@@ -31,7 +31,7 @@ TEST(NoiseFeatures, AreExactlyInvariantToTheImagesUnits) {
   bqml.units = Units::BqPerMl;
   const auto a = infer::noise_features(suv, NoiseFeatureOptions());
   const auto b = infer::noise_features(bqml, NoiseFeatureOptions());
-  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(a.size(), 4u);  // three bands and the voxel volume
   for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], b[k], 1e-4);
 }
 
@@ -60,16 +60,16 @@ TEST(NoiseFeatures, RefuseAnImageWithoutBodyOrNoise) {
   flat.data = torch::ones({16, 24, 24});
   expect_error([&] { infer::noise_features(flat, NoiseFeatureOptions(), "flat.nii"); }, {"flat.nii", "noise"});
   NoiseFeatureOptions bad;
-  bad.bands_fwhm_mm = {5, 2};
+  bad.bands_voxels = {5, 2};
   expect_error([&] { bad.validate(); }, {"band edges"});
 }
 
-// Samples whose log2 effective DRF is exactly 0.5 + 1·f0 − 0.25·f1 + 0·f2.
+// Samples whose log2 effective DRF is exactly 0.5 + 1·f0 − 0.25·f1 + 0·f2 + 0·f3.
 std::vector<infer::DrfSample> linear_samples() {
   std::vector<infer::DrfSample> samples;
   for (int i = 0; i < 12; ++i) {
-    const double f0 = -20 + i, f1 = -18 + 0.5 * i + (i % 3), f2 = -15 + (i % 4);
-    samples.push_back({"s" + std::to_string(i), 1, std::exp2(0.5 + f0 - 0.25 * f1), {f0, f1, f2}});
+    const double f0 = -20 + i, f1 = -18 + 0.5 * i + (i % 3), f2 = -15 + (i % 4), f3 = -6 + 0.3 * (i % 2);
+    samples.push_back({"s" + std::to_string(i), 1, std::exp2(0.5 + f0 - 0.25 * f1), {f0, f1, f2, f3}});
   }
   return samples;
 }
@@ -78,14 +78,15 @@ TEST(DrfEstimator, RecoversAnExactLinearRelationWithZeroResidual) {
   infer::DrfFitOptions o;
   o.ridge = 0;
   const DrfEstimator e = infer::fit_drf_estimator(linear_samples(), o, "synthetic");
-  ASSERT_EQ(e.coefficients.size(), 4u);
+  ASSERT_EQ(e.coefficients.size(), 5u);
   EXPECT_NEAR(e.coefficients[0], 0.5, 1e-8);
   EXPECT_NEAR(e.coefficients[1], 1.0, 1e-9);
   EXPECT_NEAR(e.coefficients[2], -0.25, 1e-9);
   EXPECT_NEAR(e.coefficients[3], 0.0, 1e-9);
+  EXPECT_NEAR(e.coefficients[4], 0.0, 1e-8);
   EXPECT_NEAR(e.residual_sd, 0.0, 1e-8);
   EXPECT_EQ(e.images, 12);
-  const auto est = e.estimate_from_features({-10, -10, -10});
+  const auto est = e.estimate_from_features({-10, -10, -10, -6});
   EXPECT_NEAR(est.log2_drf, 0.5 - 10 + 2.5, 1e-8);
 }
 
@@ -94,7 +95,7 @@ TEST(DrfEstimator, IntervalIsTheResidualSdTimes1645AndRoundTripsThroughJson) {
   e.residual_sd = 0.5;
   e.reference_counts = 2.5e8;
   e.dataset = "bench";
-  const auto est = e.estimate_from_features({-12, -14, -13});
+  const auto est = e.estimate_from_features({-12, -14, -13, -6});
   EXPECT_NEAR(std::log2(est.high() / est.drf()), 1.6448536 * 0.5, 1e-6);
   EXPECT_NEAR(std::log2(est.drf() / est.low()), 1.6448536 * 0.5, 1e-6);
   const DrfEstimator back = DrfEstimator::from_json(e.to_json(), "m.safetensors");
@@ -102,7 +103,7 @@ TEST(DrfEstimator, IntervalIsTheResidualSdTimes1645AndRoundTripsThroughJson) {
   EXPECT_EQ(back.residual_sd, 0.5);
   EXPECT_EQ(back.reference_counts, 2.5e8);
   EXPECT_EQ(back.dataset, "bench");
-  EXPECT_EQ(back.features.bands_fwhm_mm, e.features.bands_fwhm_mm);
+  EXPECT_EQ(back.features.bands_voxels, e.features.bands_voxels);
   expect_error([] { DrfEstimator::from_json("{\"version\": 1}", "m.safetensors"); },
                {"m.safetensors", "unipet.drf_estimator"});
   expect_error([] { DrfEstimator::from_json("not json", "m.safetensors"); }, {"m.safetensors"});

@@ -6,19 +6,23 @@
 ///   unipet::infer::DrfEstimate e = est.estimate(unipet::io::read_pet("scan.nii.gz").volume);
 ///   std::cout << e.summary();   // "effective DRF 9.6 (90% interval 5.1 to 18)"
 ///
-/// Features (noise_features): in the body outline (eval::body_mask), shrunk by 2 voxels so the
-/// skin edge does not count, the median of b_k² / m over voxels for band-pass images
-/// b_k = G(s_k) x − G(s_{k+1}) x (G: Gaussian of FWHM s mm, G(0) = identity) and m = G(m_fwhm) x,
-/// divided by the image's total Σ max(x, 0), then log2. Why this is a noise level:
+/// Features (noise_features), with v the voxel size (geometric mean of the spacings): inside the
+/// body outline (eval::body_mask), shrunk by 2 voxels so the skin edge does not count, the
+/// median of b_k² / m over voxels for band-pass images b_k = G(s_k) x − G(s_{k+1}) x (G: Gaussian
+/// of FWHM s_k = bands_voxels[k]·v, G(0) = identity) and m = G(mean_voxels·v) x, divided by the
+/// image's total Σ max(x, 0), in log2; and log2 of the voxel volume. Why this is a noise level:
 ///  - PET noise variance is proportional to the local mean over the counts behind it, so b²/m
 ///    is ∝ 1 / (counts per voxel per unit of image value); dividing by the image's total turns
 ///    "per unit of image value" into "of the whole study": the feature is ∝ 1/N, N the study's
-///    counts, whatever the units (Bq/ml, SUV, scaled), the voxel size or the patient's weight.
-///    The estimate is therefore exactly invariant to a scale factor on the image.
+///    counts, whatever the units (Bq/ml, SUV, scaled) or the patient's weight. The estimate is
+///    therefore exactly invariant to a scale factor on the image.
 ///  - the median ignores the few voxels at organ edges and lesions, where b² is structure;
 ///  - several bands let the fit separate the noise amplitude from its correlation length (a
 ///    5 mm post-filter moves noise energy from the finest band to the next; resolution and TOF
-///    change it again), which one high-pass energy cannot.
+///    change it again), which one high-pass energy cannot;
+///  - bands in voxels, not mm, keep the finest band meaningful on any grid (a 5 mm Gaussian on
+///    10 mm voxels is the identity to float precision); how the energies then depend on the
+///    voxel size is what the voxel-volume feature lets the fit learn.
 /// The estimator is a linear regression of log2(effective DRF) on these features over the
 /// calibration images; its residual SD gives the interval.
 #include <cstdint>
@@ -33,16 +37,17 @@ namespace unipet::infer {
 
 /// How the features are computed; saved with the estimator, so a fit and its use agree.
 struct NoiseFeatureOptions {
-  /// Band edges, FWHM in mm: band k lies between bands_fwhm_mm[k] and [k+1] (0: no smoothing).
-  std::vector<double> bands_fwhm_mm = {0.0, 5.0, 10.0, 20.0};
-  double mean_fwhm_mm = 20.0;   ///< local mean the energies are normalised by
+  /// Band edges, FWHM in voxels: band k lies between bands_voxels[k] and [k+1] (0: no smoothing).
+  /// At the benchmark's 4 mm voxels: 0, 5, 10 and 20 mm.
+  std::vector<double> bands_voxels = {0.0, 1.25, 2.5, 5.0};
+  double mean_voxels = 5.0;     ///< FWHM (voxels) of the local mean the energies are normalised by
   double mean_floor = 0.2;      ///< voxels whose local mean is below this × the body's median are left out
   int64_t erode_voxels = 2;     ///< the body outline is shrunk by this many voxels
   void validate() const;        ///< throws unipet::Error naming the bad field
 };
 
 /// log2 of the normalised band energies of `image` (any units; [D, H, W] with its spacing), one
-/// per band. Throws unipet::Error naming `source` when the image has no body or no usable voxels.
+/// per band, then log2 of the voxel volume in ml. Throws unipet::Error naming `source` when the image has no body or no usable voxels.
 std::vector<double> noise_features(const Volume& image, const NoiseFeatureOptions& options,
                                    const std::string& source = "image");
 
