@@ -57,6 +57,18 @@ TEST(CliCalibrate, CalibratesThenEstimatesDescribesAndBlends) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("noise level: effective DRF"), std::string::npos) << r.output;
 
+  // evaluate scores the network alone (U) and the blend (U+blend), or the network only with --blend off.
+  r = unipet_cli("evaluate --dataset " + q(dataset) + " --method U=" + q(calibrated) + " --out " + q(dir / "report") +
+                 " --baseline lowdose --tile 16 --threads 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string csv = read_bytes(dir / "report/metrics.csv");
+  EXPECT_NE(csv.find(",U+blend,"), std::string::npos) << csv.substr(0, 400);
+  EXPECT_NE(csv.find(",U,"), std::string::npos);
+  r = unipet_cli("evaluate --dataset " + q(dataset) + " --method U=" + q(calibrated) + " --out " + q(dir / "report_off") +
+                 " --baseline lowdose --tile 16 --threads 1 --blend off");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_bytes(dir / "report_off/metrics.csv").find("U+blend"), std::string::npos);
+
   // Blend off: byte for byte what the uncalibrated model writes.
   std::ostringstream factor;
   factor.precision(17);
