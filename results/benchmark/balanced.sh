@@ -10,7 +10,9 @@
 #   balanced-no-identity  the same without identity pairs
 #   balanced-no-lesion    the same without the lesion term
 #   plain                 the cpu preset: the vanilla universal model trained as long
-# in that order (the combination first). Rerun to continue; finished runs are kept in
+# in that order (the combination first). Each finished run is then calibrated (`unipet calibrate`:
+# the noise-level estimator fitted on the train split, the blend on the val split) into
+# runs/NAME/model_calibrated.safetensors. Rerun to continue; finished runs are kept in
 # results/benchmark/runs/ like train.sh's. Needs train.sh's base run (restored from the repo).
 # Usage: results/benchmark/balanced.sh [WORK_DIR [RUN...]] (default /tmp/unipet-benchmark, all)
 set -euo pipefail
@@ -39,5 +41,13 @@ for name in "${wanted[@]}"; do
     plain) config=cpu; run "$name" bdn "$BAL" --init "$base" ;;
     *) echo "balanced.sh: $name: no such run" >&2; exit 1 ;;
   esac
+  calibrated=runs/$name/model_calibrated.safetensors kept=$repo/results/benchmark/runs/$name/model_calibrated.safetensors
+  if [ ! -f "$calibrated" ] && [ -f "$kept" ]; then cp "$kept" "$calibrated"; fi
+  if [ ! -f "$calibrated" ]; then
+    "$unipet" calibrate --dataset "$data" -m "runs/$name/model_final.safetensors" -o "$calibrated" \
+      --precision bf16 --threads 2 | tee "runs/$name/calibration.txt"
+  fi
+  cp "$calibrated" "$kept"
+  if [ -f "runs/$name/calibration.txt" ]; then cp "runs/$name/calibration.txt" "$(dirname "$kept")/"; fi
 done
 echo "$(date -u +%FT%TZ) balanced runs done"

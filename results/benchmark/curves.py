@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-PANEL_W, PANEL_H, MARGIN = 360, 240, 48
+PANEL_W, PANEL_H, MARGIN = 360, 270, 48
 COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 
 
@@ -33,7 +33,7 @@ def curves(log_path):
 
 def panel(x0, title, data, lo, hi, max_step):
     parts = [f'<text x="{x0 + PANEL_W / 2}" y="18" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>']
-    left, top, w, h = x0 + MARGIN, 30, PANEL_W - MARGIN - 10, PANEL_H - 70
+    left, top, w, h = x0 + MARGIN, 30, PANEL_W - MARGIN - 10, PANEL_H - 95
     sx = lambda step: left + w * step / max_step
     sy = lambda gain: top + h * (hi - gain) / (hi - lo)
     parts.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>')

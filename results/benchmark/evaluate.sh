@@ -6,8 +6,10 @@
 #   reports/specific  the DRF-specific models against UniPET and the vanilla model at the 6
 #                     training DRFs (UniPET's and the vanilla model's predictions from reports/main)
 #   reports/followup  UniPET with λ_align = 1 against UniPET and the vanilla model at all 11 DRFs
-#   reports/balanced  the quick protocol's runs (balanced.sh) that exist against the first shipped
-#                     UniPET at all 11 DRFs; its tables: results/benchmark/balanced.md
+#   reports/balanced  the quick protocol's runs (balanced.sh) that exist, each with and without
+#                     its calibrated blend (RUN/model_calibrated.safetensors, balanced.sh), at all 11
+#                     DRFs, with the first shipped UniPET's predictions from reports/main when that
+#                     report exists; its tables: results/benchmark/balanced.md
 # then writes the tables of docs/results.md (results/benchmark/tables.md). Rerun to continue:
 # predictions already made by the same model are reused.
 # Usage: results/benchmark/evaluate.sh [WORK_DIR [REPORT...]] (default /tmp/unipet-benchmark,
@@ -48,13 +50,17 @@ wanted followup && "$unipet" evaluate "${common[@]}" --baseline lowdose --out re
   --method vanilla=reports/main/predictions/vanilla
 if wanted balanced; then
   balanced=()
+  if [ -d reports/main/predictions/UniPET ]; then balanced+=(--method UniPET=reports/main/predictions/UniPET); fi
   for name in balanced balanced-linear balanced-unweighted balanced-no-identity balanced-no-lesion plain; do
-    if [ -f "$models/$name/model_final.safetensors" ]; then
-      balanced+=(--method "$name=$models/$name/model_final.safetensors")
-    fi
+    # The calibrated copy (calibrate.sh) when there is one: scored as NAME and NAME+blend.
+    for file in model_calibrated.safetensors model_final.safetensors; do
+      if [ -f "$models/$name/$file" ]; then
+        balanced+=(--method "$name=$models/$name/$file")
+        break
+      fi
+    done
   done
-  "$unipet" evaluate "${common[@]}" --baseline lowdose gaussian --out reports/balanced --show-drf 4 \
-    --method "UniPET=$models/unipet/model_final.safetensors" "${balanced[@]}"
+  "$unipet" evaluate "${common[@]}" --baseline lowdose gaussian --out reports/balanced --show-drf 4 "${balanced[@]}"
   /usr/bin/python3 "$repo/results/benchmark/balanced_tables.py" reports/balanced/metrics.csv \
     > "$repo/results/benchmark/balanced.md"
   if [ ${#reports[@]} -eq 1 ]; then exit 0; fi  # the other reports' tables need their own reports

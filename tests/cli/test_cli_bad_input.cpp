@@ -398,7 +398,7 @@ std::vector<BadInput> catalogue() {
        {"dose_weight_floor"}},
       {"train with a negative lesion weight", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set lambda_lesion=-1",
        {"lambda_lesion"}},
-      {"train with lesion pools larger than the patch", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --config cpu --set lambda_lesion=1 --set lesion_scales=5",
+      {"train with lesion pools larger than the patch", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set patch=16 --set lambda_lesion=1 --set lesion_scales=5",
        {"patch", "lesion_scales"}},
       {"train with identity pairs given as text", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set identity_fraction=some",
        {"--set identity_fraction", "number"}},

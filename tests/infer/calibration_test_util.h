@@ -1,5 +1,5 @@
 #pragma once
-// A tiny simulated dataset for the calibration tests: 5 phantoms at DRF 3 and 12, 40 x 40 x 8
+// A tiny simulated dataset for the calibration tests: 5 phantoms at DRF 3 and 12, 40 x 40 x 12
 // voxels of 10 mm, fine enough for the noise features' 5 mm band; subjects 0-2 train, 3 val,
 // 4 test. Scanner and reconstruction vary per subject (--vary, non-TOF) and the counts within
 // x 0.5 to x 2, so effective and nominal DRFs differ.
@@ -20,7 +20,7 @@ inline std::string simulate_calibration_dataset(const std::filesystem::path& dir
   o.seed = 17;
   o.phantom.width = o.phantom.height = 40;
   o.phantom.voxel_mm = 10.0;
-  o.phantom.slices = 8;
+  o.phantom.slices = 12;  // with --vary's voxel sizes, more than SSIM's 11-voxel window (evaluate)
   o.phantom.slice_mm = 10.0;
   o.scanner.angles = 24;
   o.scanner.prompts = 2e6;
