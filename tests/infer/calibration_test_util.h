@@ -1,8 +1,9 @@
 #pragma once
-// A tiny simulated dataset for the calibration tests: 5 phantoms at DRF 3 and 12, 40 x 40 x 12
-// voxels of 10 mm, fine enough for the noise features' 5 mm band; subjects 0-2 train, 3 val,
-// 4 test. Scanner and reconstruction vary per subject (--vary, non-TOF) and the counts within
-// x 0.5 to x 2, so effective and nominal DRFs differ.
+// A tiny simulated dataset for the calibration tests: 5 phantoms at DRF 3 and 12, 40 x 40 x 16
+// voxels of 10 x 10 x 5 mm (an 80 mm section; at --vary's largest voxels still more slices than
+// SSIM's 11-voxel window, so evaluate can score it), fine enough for the noise features' 5 mm
+// band; subjects 0-2 train, 3 val, 4 test. Scanner and reconstruction vary per subject (--vary,
+// non-TOF) and the counts within x 0.5 to x 2, so effective and nominal DRFs differ.
 #include <filesystem>
 #include <string>
 
@@ -20,8 +21,8 @@ inline std::string simulate_calibration_dataset(const std::filesystem::path& dir
   o.seed = 17;
   o.phantom.width = o.phantom.height = 40;
   o.phantom.voxel_mm = 10.0;
-  o.phantom.slices = 12;  // with --vary's voxel sizes, more than SSIM's 11-voxel window (evaluate)
-  o.phantom.slice_mm = 10.0;
+  o.phantom.slices = 16;
+  o.phantom.slice_mm = 5.0;
   o.scanner.angles = 24;
   o.scanner.prompts = 2e6;
   o.osem.iterations = 2;
