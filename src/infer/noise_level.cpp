@@ -60,6 +60,8 @@ std::string short_number(double v) {
 
 }  // namespace
 
+NoiseFeatureOptions::NoiseFeatureOptions() : bands_voxels{0.0, 1.25, 2.5, 5.0} {}
+
 void NoiseFeatureOptions::validate() const {
   UNIPET_CHECK(bands_voxels.size() >= 2, "noise features: need at least 2 band edges, got " << bands_voxels.size());
   for (size_t k = 0; k < bands_voxels.size(); ++k) {

@@ -37,9 +37,12 @@ namespace unipet::infer {
 
 /// How the features are computed; saved with the estimator, so a fit and its use agree.
 struct NoiseFeatureOptions {
+  /// The defaults below. Out of line: GCC 12 reports a false -Wdangling-pointer where the default
+  /// band list's initializer_list is inlined.
+  NoiseFeatureOptions();
   /// Band edges, FWHM in voxels: band k lies between bands_voxels[k] and [k+1] (0: no smoothing).
   /// At the benchmark's 4 mm voxels: 0, 5, 10 and 20 mm.
-  std::vector<double> bands_voxels = {0.0, 1.25, 2.5, 5.0};
+  std::vector<double> bands_voxels;
   double mean_voxels = 5.0;     ///< FWHM (voxels) of the local mean the energies are normalised by
   double mean_floor = 0.2;      ///< voxels whose local mean is below this × the body's median are left out
   int64_t erode_voxels = 2;     ///< the body outline is shrunk by this many voxels
