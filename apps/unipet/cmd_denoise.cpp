@@ -21,6 +21,7 @@ struct DenoiseCliOptions {
   infer::DenoiseOptions denoise;
   infer::StudyOptions study;
   std::optional<double> suv_factor;
+  std::optional<double> weight;
   int threads = 0;
   bool allow_external_data = false;
 };
@@ -55,6 +56,7 @@ void run_denoise(DenoiseCliOptions o) {
   o.denoise.window.uncertainty = false;  // per study, from --uncertainty
   infer::StudyOptions study = o.study;
   study.suv_factor = o.suv_factor;
+  study.weight_kg = o.weight;
   study.read.allow_external_data = o.allow_external_data;
   UNIPET_CHECK(o.uncertainty.empty() || o.denoise.window.tta,
                "--uncertainty needs --tta (it is the spread over the 8 flips)");
@@ -76,8 +78,9 @@ void run_denoise(DenoiseCliOptions o) {
 
 }  // namespace
 
-void setup_denoise(CLI::App& app) {
+void setup_denoise(CLI::App& app, int argc, char** argv) {
   auto o = std::make_shared<DenoiseCliOptions>();
+  o->study.dicom.provenance.command_line = command_line(argc, argv);
   o->study.dicom.series_description = "unipet denoised";
   auto* cmd = app.add_subcommand(
       "denoise",
@@ -115,7 +118,9 @@ void setup_denoise(CLI::App& app) {
                   "Also write the voxel-wise standard deviation over the 8 flips (needs --tta), same geometry "
                   "and units; a folder when denoising several studies");
   cmd->add_option("--suv-factor", o->suv_factor,
-                  "SUV = Bq/ml x factor, for Bq/ml input without DICOM SUV tags (overrides the tags)");
+                  "SUV = Bq/ml x factor, for Bq/ml input without DICOM SUV tags or sidecar (overrides them)");
+  cmd->add_option("--weight", o->weight,
+                  "Body weight in kg for SUV, when the DICOM tags or the JSON sidecar lack it (overrides them)");
   cmd->add_option("--input-units", o->study.input_units, "Units of an image that records none: suv or bqml")
       ->check(CLI::IsMember({"suv", "bqml"}, CLI::ignore_case));
   cmd->add_option("--series", o->study.series_uid, "SeriesInstanceUID, for a DICOM folder with several PET series");

@@ -50,7 +50,7 @@ void run_evaluate(EvaluateCliOptions a) {
 
 void setup_evaluate(CLI::App& app, int argc, char** argv) {
   auto a = std::make_shared<EvaluateCliOptions>();
-  for (int i = 0; i < argc; ++i) a->command_line += (i ? " " : "") + std::string(argv[i]);
+  a->command_line = command_line(argc, argv);
   auto* cmd = app.add_subcommand(
       "evaluate",
       "Score methods per DRF against the full dose (PSNR, SSIM, NRMSE, lesion SUVmax/mean/peak, contrast "

@@ -1,6 +1,8 @@
 #pragma once
 // Each subcommand lives in cmd_<name>.cpp as an options struct, a setup_<name> that registers it
 // with CLI11, and a run that only calls the library. main() registers them all and catches errors.
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace unipet::cli {
@@ -9,11 +11,15 @@ void setup_demo(CLI::App& app);
 void setup_speed(CLI::App& app);
 void setup_simulate(CLI::App& app);
 void setup_info(CLI::App& app);
-void setup_convert(CLI::App& app);
+/// `argv` is recorded in what the command writes (DICOM provenance, sidecars).
+void setup_convert(CLI::App& app, int argc, char** argv);
 void setup_import(CLI::App& app);
 /// `argv` is what `train --nproc` starts its workers with.
 void setup_train(CLI::App& app, int argc, char** argv);
-void setup_denoise(CLI::App& app);
+/// `argv` is recorded in what the command writes (DICOM provenance, sidecars).
+void setup_denoise(CLI::App& app, int argc, char** argv);
+/// The command line as typed, for provenance records.
+std::string command_line(int argc, char** argv);
 /// `argv` is recorded in the report as the command that made it.
 void setup_evaluate(CLI::App& app, int argc, char** argv);
 void setup_calibrate(CLI::App& app);

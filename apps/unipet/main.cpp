@@ -6,6 +6,16 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 
+namespace unipet::cli {
+
+std::string command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
+}
+
+}  // namespace unipet::cli
+
 namespace {
 
 // Errors reach the user as exactly one line: a library message that spans lines (a LibTorch or
@@ -31,10 +41,10 @@ int main(int argc, char** argv) {
   unipet::cli::setup_speed(app);
   unipet::cli::setup_simulate(app);
   unipet::cli::setup_info(app);
-  unipet::cli::setup_convert(app);
+  unipet::cli::setup_convert(app, argc, argv);
   unipet::cli::setup_import(app);
   unipet::cli::setup_train(app, argc, argv);
-  unipet::cli::setup_denoise(app);
+  unipet::cli::setup_denoise(app, argc, argv);
   unipet::cli::setup_evaluate(app, argc, argv);
   unipet::cli::setup_calibrate(app);
   unipet::cli::setup_estimate_drf(app);

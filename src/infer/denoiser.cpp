@@ -42,7 +42,7 @@ std::pair<double, Units> model_units_factor(const io::PetImage& image, Units mod
                         (units == Units::SUV && model == Units::BqPerMl);
   UNIPET_CHECK(suv_pair, image.path << ": cannot convert " << to_string(units) << " to the model's "
                                     << to_string(model));
-  const double factor = io::suv_factor_for(image, o.suv_factor).factor;
+  const double factor = io::suv_factor_for(image, o.suv_factor, o.weight_kg).factor;
   return {units == Units::BqPerMl ? factor : 1.0 / factor, units};
 }
 
@@ -146,13 +146,20 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
     out.units = units;
     return out;
   };
+  io::DicomWriteOptions dicom = options.dicom;
+  dicom.provenance = io::model_provenance(denoiser.model_path(), options.dicom.provenance.command_line);
+  dicom.image_type3 = "DENOISED";
   if (!options.uncertainty.empty()) {
-    io::DicomWriteOptions dicom = options.dicom;
-    dicom.series_description += " uncertainty";
-    dicom.series_number += 1;
-    io::write_pet(back(result.uncertainty), options.uncertainty, &image, dicom);
+    io::DicomWriteOptions sd = dicom;
+    sd.series_description += " uncertainty";
+    if (sd.series_number) *sd.series_number += 1;
+    sd.series_number_offset += 1;
+    sd.image_type3 = "UNCERTAINTY";
+    sd.provenance.operation = "estimated the denoising uncertainty (SD over 8 flips)";
+    sd.provenance.derivation = {"113061", "DCM", "Standard Deviation"};
+    io::write_pet(back(result.uncertainty), options.uncertainty, &image, sd, options.weight_kg);
   }
-  io::write_pet(back(result.image), output, &image, options.dicom);
+  io::write_pet(back(result.image), output, &image, dicom, options.weight_kg);
 
   StudyReport report;
   report.input = input;

@@ -75,6 +75,32 @@ std::vector<fs::path> folder_studies(const fs::path& dir, const std::vector<fs::
   return studies;
 }
 
+bool bids_label(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c); });
+}
+
+// "sub-01_ses-1_desc-x_pet" -> "sub-01_ses-1_desc-denoised_pet": a BIDS derivative keeps its
+// source's entities, with desc-<label> last before the suffix. "" when `stem` is not BIDS-named.
+std::string bids_derivative_stem(const std::string& stem, const std::string& desc) {
+  if (stem.rfind("sub-", 0) != 0) return "";
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t end = stem.find('_', start);
+    parts.push_back(stem.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (parts.size() < 2 || !bids_label(parts.back())) return "";
+  std::string out;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const size_t dash = parts[i].find('-');
+    if (dash == std::string::npos || !bids_label(parts[i].substr(0, dash)) || !bids_label(parts[i].substr(dash + 1)))
+      return "";
+    if (parts[i].substr(0, dash) != "desc") out += parts[i] + "_";
+  }
+  return out + "desc-" + desc + "_" + parts.back();
+}
+
 std::string one_line(std::string message) {
   for (char& c : message)
     if (c == '\n' || c == '\r') c = ' ';
@@ -121,9 +147,13 @@ std::vector<StudyJob> plan_studies(const std::string& input, const std::string& 
     const std::string ext = io::image_extension(job.name);
     const std::string stem = job.name.substr(0, job.name.size() - ext.size());
     const std::string out_ext = fmt.empty() ? ext : fmt == "dicom" ? "" : "." + fmt;
-    job.output = (fs::path(output_dir) / (stem + out_ext)).string();
-    if (!uncertainty_dir.empty())
-      job.uncertainty = (fs::path(uncertainty_dir) / (stem + "_uncertainty" + out_ext)).string();
+    const std::string bids = bids_derivative_stem(stem, "denoised");
+    job.output = (fs::path(output_dir) / ((bids.empty() ? stem : bids) + out_ext)).string();
+    if (!uncertainty_dir.empty()) {
+      const std::string bids_sd = bids_derivative_stem(stem, "uncertainty");
+      job.uncertainty =
+          (fs::path(uncertainty_dir) / ((bids_sd.empty() ? stem + "_uncertainty" : bids_sd) + out_ext)).string();
+    }
     const auto [it, fresh] = taken.emplace(job.output, job.input);
     UNIPET_CHECK(fresh, input << ": " << it->second << " and " << job.input << " would both be written to "
                               << job.output);

@@ -253,6 +253,28 @@ SuvTags read_suv_tags(const std::string& path) {
   return t;
 }
 
+DicomDerivation read_derivation(const std::string& path) {
+  DcmFileFormat file;
+  file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect,
+                        DCM_PixelData);
+  DcmDataset& ds = *file.getDataset();
+  DicomDerivation d;
+  for (const auto& value : detail::dicom_strings(ds, DCM_ImageType))
+    d.image_type += (d.image_type.empty() ? "" : "\\") + value;
+  d.description = dicom_string(ds, DCM_DerivationDescription);
+  DcmItem* item = nullptr;
+  if (ds.findAndGetSequenceItem(DCM_RelatedSeriesSequence, item, 0).good() && item)
+    d.source_series_uid = dicom_string(*item, DCM_SeriesInstanceUID);
+  if (ds.findAndGetSequenceItem(DCM_ContributingEquipmentSequence, item, -1 /* last */).good() && item) {
+    d.software = dicom_string(*item, DCM_Manufacturer);
+    const std::string versions = dicom_string(*item, DCM_SoftwareVersions);
+    if (!versions.empty()) d.software += " " + versions;
+    d.date_time = dicom_string(*item, DCM_ContributionDateTime);
+    d.contribution = dicom_string(*item, DCM_ContributionDescription);
+  }
+  return d;
+}
+
 // Builds the volume from slices already sorted along the normal, refusing anything that is not a
 // regular 3D grid: the geometry must be exact, or denoised images land in the wrong place.
 Volume assemble(const std::string& dir, std::vector<Slice>& slices) {
@@ -365,6 +387,7 @@ DicomSeries read_dicom_series(const std::string& dir, const std::string& series_
   result.info = *chosen;
   for (const auto& s : slices) result.files.push_back(s.path);
   result.suv_tags = read_suv_tags(result.files.front());
+  result.derivation = read_derivation(result.files.front());
   result.volume.units = units_from_dicom(result.suv_tags.units);
   result.volume.validate(dir);
   return result;

@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 
 #include "dicom_common.h"
+#include "dicom_derived.h"
 #include "file_names.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
@@ -19,53 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Patient, study, frame-of-reference, equipment and PET isotope/series tags copied from the source
-// series. SeriesDate/Time and the acquisition times are kept on purpose: with DecayCorrection START
-// they are the reference time of the activity, so a derived series must keep them for SUV.
-const DcmTagKey kCopiedTags[] = {DCM_SpecificCharacterSet,
-                                 DCM_PatientName,
-                                 DCM_PatientID,
-                                 DCM_PatientBirthDate,
-                                 DCM_PatientSex,
-                                 DCM_PatientAge,
-                                 DCM_PatientWeight,
-                                 DCM_PatientSize,
-                                 DCM_StudyInstanceUID,
-                                 DCM_StudyDate,
-                                 DCM_StudyTime,
-                                 DCM_StudyID,
-                                 DCM_AccessionNumber,
-                                 DCM_ReferringPhysicianName,
-                                 DCM_StudyDescription,
-                                 DCM_FrameOfReferenceUID,
-                                 DCM_PositionReferenceIndicator,
-                                 DCM_Manufacturer,
-                                 DCM_ManufacturerModelName,
-                                 DCM_InstitutionName,
-                                 DCM_StationName,
-                                 DCM_SeriesDate,
-                                 DCM_SeriesTime,
-                                 DCM_AcquisitionDate,
-                                 DCM_AcquisitionTime,
-                                 DCM_RadiopharmaceuticalInformationSequence,
-                                 DCM_CorrectedImage,
-                                 DCM_DecayCorrection,
-                                 DCM_CountsSource,
-                                 DCM_SeriesType,
-                                 DCM_RandomsCorrectionMethod,
-                                 DCM_ReconstructionMethod,
-                                 DCM_AttenuationCorrectionMethod,
-                                 DCM_ScatterCorrectionMethod,
-                                 DCM_ActualFrameDuration,
-                                 DCM_FrameReferenceTime,
-                                 DCM_DecayFactor,
-                                 DCM_DoseCalibrationFactor,
-                                 DCM_PatientPosition,
-                                 DCM_BodyPartExamined};
-
 // DICOM date and time (UTC) of one instant, so that date and time never straddle midnight.
 struct DicomNow {
   std::string date, time;
+  std::string date_time() const { return date + time + "+0000"; }
 };
 
 DicomNow dicom_now() {
@@ -120,13 +78,63 @@ void put(DcmDataset& ds, const DcmTagKey& tag, const std::string& value, const s
                dir << ": cannot set DICOM tag " << DcmTag(tag).getTagName() << " (" << status.text() << ")");
 }
 
+// "WB 3D [unipet denoised]": the source's description with the suffix, cut to fit LO (64).
+std::string derived_description(const std::string& source, const std::string& suffix_in) {
+  const std::string suffix = suffix_in.find("unipet") == std::string::npos ? "unipet " + suffix_in : suffix_in;
+  if (source.empty() || source.find(suffix) != std::string::npos) return (source.empty() ? suffix : source).substr(0, 64);
+  const std::string tail = " [" + suffix + "]";
+  if (tail.size() >= 64) return suffix.substr(0, 64);
+  return source.substr(0, 64 - tail.size()) + tail;
+}
+
+int series_number(const DicomWriteOptions& o, const std::string& source_number) {
+  if (o.series_number) return *o.series_number;
+  long number = 900;
+  if (!source_number.empty()) {
+    try {
+      number = std::stol(source_number);
+    } catch (const std::exception&) {
+    }
+  }
+  // IS holds at most 2^31 - 1.
+  return number >= 0 && number + o.series_number_offset < 2147483647L ? static_cast<int>(number + o.series_number_offset)
+                                                                      : 900;
+}
+
+// One slice of the source series: what its derived slice references and keeps.
+struct SourceSlice {
+  std::string sop_class, sop_instance;
+  DcmDataset timing;
+};
+
+// The source slices in the written volume's order, or none when they do not match it slice for
+// slice (then there is nothing to reference per slice).
+std::vector<SourceSlice> read_source_slices(const DicomWriteOptions& o, int64_t depth, bool reversed) {
+  std::vector<SourceSlice> slices;
+  if (o.source_files.size() != static_cast<size_t>(depth)) return slices;
+  slices.resize(o.source_files.size());
+  for (size_t k = 0; k < slices.size(); ++k) {
+    const std::string& path = o.source_files[k];
+    DcmFileFormat file;
+    const OFCondition status = file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                                     ERM_autoDetect, DCM_PixelData);
+    UNIPET_CHECK(status.good(), path << ": cannot read the source DICOM file (" << status.text() << ")");
+    DcmDataset& ds = *file.getDataset();
+    slices[k].sop_class = detail::dicom_string(ds, DCM_SOPClassUID);
+    slices[k].sop_instance = detail::dicom_string(ds, DCM_SOPInstanceUID);
+    UNIPET_CHECK(!slices[k].sop_class.empty() && !slices[k].sop_instance.empty(),
+                 path << ": no SOPClassUID (0008,0016) or SOPInstanceUID (0008,0018) to reference");
+    detail::copy_slice_timing(ds, slices[k].timing);
+  }
+  if (reversed) std::reverse(slices.begin(), slices.end());
+  return slices;
+}
+
 // The series-level dataset every slice starts from.
-DcmDataset series_template(const Volume& volume, const std::string& dir, const DicomWriteOptions& o) {
+DcmDataset series_template(const Volume& volume, const std::string& dir, const DicomWriteOptions& o,
+                           const DicomNow& now, const std::vector<SourceSlice>& sources) {
   DcmDataset base;
-  const DicomNow now = dicom_now();
-  std::string series_description = o.series_description;
-  if (series_description.find("unipet") == std::string::npos)
-    series_description = "unipet " + series_description;
+  std::string source_description, source_number;
   if (!o.template_file.empty()) {
     DcmFileFormat source;
     const OFCondition status = source.loadFileUntilTag(o.template_file.c_str(), EXS_Unknown, EGL_noChange,
@@ -134,18 +142,15 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     UNIPET_CHECK(status.good(),
                  o.template_file << ": cannot read the source DICOM file (" << status.text() << ")");
     DcmDataset& src = *source.getDataset();
-    for (const auto& tag : kCopiedTags) {
-      DcmElement* element = nullptr;
-      if (src.findAndGetElement(tag, element, OFFalse, OFTrue /* copy */).good() && element)
-        base.insert(element, OFTrue);
-    }
-    const std::string source_description = detail::dicom_string(src, DCM_SeriesDescription);
-    if (!source_description.empty() && o.series_description == DicomWriteOptions{}.series_description)
-      series_description = source_description.find("unipet") != std::string::npos
-                               ? source_description
-                               : "unipet (" + source_description + ")";
-    put(base, DCM_DerivationDescription,
-        "unipet from series " + detail::dicom_string(src, DCM_SeriesInstanceUID), dir);
+    detail::copy_source_modules(src, base);
+    // Without per-slice sources, every slice gets the template's timing.
+    detail::copy_slice_timing(src, base);
+    source_description = detail::dicom_string(src, DCM_SeriesDescription);
+    source_number = detail::dicom_string(src, DCM_SeriesNumber);
+    detail::add_provenance(src, base, o.provenance, now.date_time());
+    for (const auto& slice : sources)
+      detail::add_referenced_instance(base, detail::dicom_string(src, DCM_SeriesInstanceUID), slice.sop_class,
+                                      slice.sop_instance);
   } else {
     put(base, DCM_PatientName, o.patient_name, dir);
     put(base, DCM_PatientID, o.patient_id, dir);
@@ -161,22 +166,16 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
     // nobody computes SUV from guessed tags.
     put(base, DCM_DecayCorrection, "NONE", dir);
     put(base, DCM_FrameReferenceTime, "0", dir);
-    put(base, DCM_DerivationDescription, "unipet", dir);
+    DcmItem none;
+    detail::add_provenance(none, base, o.provenance, now.date_time());
   }
-  // Type 2 attributes of the PET IOD: present, possibly empty.
-  for (const auto& tag :
-       {DCM_PatientBirthDate, DCM_PatientSex, DCM_StudyID, DCM_AccessionNumber, DCM_ReferringPhysicianName,
-        DCM_PositionReferenceIndicator, DCM_Manufacturer, DCM_AcquisitionDate, DCM_AcquisitionTime,
-        DCM_CorrectedImage, DCM_ActualFrameDuration})
-    if (!base.tagExists(tag)) put(base, tag, "", dir);
-  if (!base.tagExists(DCM_RadiopharmaceuticalInformationSequence))
-    base.insertEmptyElement(DCM_RadiopharmaceuticalInformationSequence);
+  detail::fill_type2(base);
   put(base, DCM_SOPClassUID, UID_PositronEmissionTomographyImageStorage, dir);
   put(base, DCM_Modality, "PT", dir);
-  put(base, DCM_ImageType, "DERIVED\\SECONDARY", dir);
+  put(base, DCM_ImageType, "DERIVED\\PRIMARY\\" + o.image_type3.substr(0, 16), dir);
   put(base, DCM_SeriesInstanceUID, new_uid(SITE_SERIES_UID_ROOT), dir);
-  put(base, DCM_SeriesNumber, std::to_string(o.series_number), dir);
-  put(base, DCM_SeriesDescription, series_description.substr(0, 64), dir);
+  put(base, DCM_SeriesNumber, std::to_string(series_number(o, source_number)), dir);
+  put(base, DCM_SeriesDescription, derived_description(source_description, o.series_description), dir);
   put(base, DCM_ContentDate, now.date, dir);
   put(base, DCM_ContentTime, now.time, dir);
   put(base, DCM_Units, dicom_units(volume.units), dir);
@@ -201,11 +200,16 @@ DcmDataset series_template(const Volume& volume, const std::string& dir, const D
 
 // DICOM readers stack slices along row x column cosines. A left-handed volume (e.g. a NIfTI with
 // a flipped axis) is the same image with its slice order reversed: store it that way.
-Volume as_right_handed(const Volume& v) {
+bool is_left_handed(const Volume& v) {
   const auto& d = v.direction;
   const double det = d[0] * (d[4] * d[8] - d[5] * d[7]) - d[1] * (d[3] * d[8] - d[5] * d[6]) +
                      d[2] * (d[3] * d[7] - d[4] * d[6]);
-  if (det > 0) return v;
+  return det <= 0;
+}
+
+Volume as_right_handed(const Volume& v) {
+  const auto& d = v.direction;
+  if (!is_left_handed(v)) return v;
   Volume flipped = with_geometry_of(v, v.data.flip({0}));
   const double last = v.spacing[2] * static_cast<double>(v.data.size(0) - 1);
   for (int r = 0; r < 3; ++r) {
@@ -239,7 +243,9 @@ void write_dicom_series(const Volume& volume, const std::string& dir, const Dico
   check_output_path(dir, {OutputKind::Folder});
   const Volume right_handed = as_right_handed(volume);
   const torch::Tensor data = right_handed.data.to(torch::kCPU, torch::kFloat32).contiguous();
-  const DcmDataset base = series_template(right_handed, dir, options);
+  const DicomNow now = dicom_now();
+  std::vector<SourceSlice> sources = read_source_slices(options, data.size(0), is_left_handed(volume));
+  const DcmDataset base = series_template(right_handed, dir, options, now, sources);
 
   StagingDir staging(clean, OutputKind::Folder);
   const fs::path out = staging.dir() / clean.filename();
@@ -269,6 +275,10 @@ void write_dicom_series(const Volume& volume, const std::string& dir, const Dico
     put(ds, DCM_ImagePositionPatient, join(position, 3), dir);
     put(ds, DCM_SliceLocation, decimal_string(position[2]), dir);
     put(ds, DCM_RescaleSlope, slope_text, dir);
+    if (!sources.empty()) {
+      detail::copy_slice_timing(sources[k].timing, ds);
+      detail::set_source_image(ds, sources[k].sop_class, sources[k].sop_instance);
+    }
     const OFCondition pixels = ds.putAndInsertUint16Array(
         DCM_PixelData, reinterpret_cast<const Uint16*>(stored.data()), static_cast<unsigned long>(plane));
     UNIPET_CHECK(pixels.good(), dir << ": cannot store pixel data (" << pixels.text() << ")");

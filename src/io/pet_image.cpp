@@ -36,7 +36,15 @@ PetImage read_pet(const std::string& path, const std::string& series_uid, const 
   image.path = path;
   if (is_image_path(path)) {
     UNIPET_CHECK(series_uid.empty(), path << ": --series applies to DICOM folders only");
+    image.sidecar = read_sidecar(path);
     image.volume = read_image(path, options);
+    if (image.sidecar) {
+      const Units declared = sidecar_units(*image.sidecar);
+      UNIPET_CHECK(declared == Units::Unknown || image.volume.units == Units::Unknown || declared == image.volume.units,
+                   image.sidecar->path << ": Units '" << image.sidecar->units << "' contradict the image's "
+                                       << to_string(image.volume.units));
+      if (image.volume.units == Units::Unknown) image.volume.units = declared;
+    }
     return image;
   }
   UNIPET_CHECK(is_directory(path), path << ": neither an image file (.nii, .nii.gz, .mha, .mhd, "
@@ -48,9 +56,12 @@ PetImage read_pet(const std::string& path, const std::string& series_uid, const 
 }
 
 void check_pet_output(const std::string& path, const std::vector<std::string>& inputs) {
-  const std::vector<std::filesystem::path> in(inputs.begin(), inputs.end());
+  std::vector<std::filesystem::path> in(inputs.begin(), inputs.end());
+  for (const auto& input : inputs)
+    if (is_image_path(input)) in.emplace_back(sidecar_path(input));
   if (is_image_path(path)) {
     check_output_path(path, {OutputKind::File, in});
+    check_output_path(sidecar_path(path), {OutputKind::File, in});
     // A .mhd/.nhdr header is written with a data file beside it, which is replaced too.
     for (const char* header : {".mhd", ".nhdr"}) {
       if (!detail::ends_with_ci(path, header)) continue;
@@ -72,16 +83,38 @@ void check_pet_output(const std::string& path, const std::vector<std::string>& i
 }
 
 void write_pet(const Volume& volume, const std::string& path, const PetImage* source,
-               const DicomWriteOptions& dicom) {
+               const DicomWriteOptions& dicom, std::optional<double> weight_kg) {
   check_pet_output(path);
-  if (is_image_path(path)) return write_image(volume, path);
+  if (is_image_path(path)) {
+    SidecarContent sidecar;
+    sidecar.units = volume.units;
+    sidecar.provenance = dicom.provenance;
+    sidecar.weight_kg = weight_kg;
+    if (source) {
+      sidecar.sources = {source->path};
+      if (source->sidecar) sidecar.source_sidecar = &*source->sidecar;
+      if (source->dicom) sidecar.source_tags = &source->dicom->suv_tags;
+    }
+    write_file_atomically(sidecar_path(path), sidecar_json(sidecar));
+    try {
+      write_image(volume, path);
+    } catch (...) {
+      std::error_code ec;
+      std::filesystem::remove(sidecar_path(path), ec);  // no sidecar without its image
+      throw;
+    }
+    return;
+  }
   DicomWriteOptions options = dicom;
-  if (source && source->dicom && options.template_file.empty())
+  if (source && source->dicom && options.template_file.empty()) {
     options.template_file = source->dicom->files.front();
+    options.source_files = source->dicom->files;
+  }
   write_dicom_series(volume, path, options);
 }
 
-SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_factor) {
+SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_factor,
+                         std::optional<double> weight_kg) {
   if (override_factor) {
     UNIPET_CHECK(*override_factor > 0 && std::isfinite(*override_factor),
                  "--suv-factor must be positive, got " << *override_factor);
@@ -90,14 +123,23 @@ SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_f
     r.used.emplace_back("--suv-factor", std::to_string(*override_factor));
     return r;
   }
+  if (weight_kg)
+    UNIPET_CHECK(*weight_kg > 0 && std::isfinite(*weight_kg), "--weight must be positive (kg), got " << *weight_kg);
+  if (image.sidecar) return sidecar_suv_factor(*image.sidecar, weight_kg);
   UNIPET_CHECK(image.dicom.has_value(),
-               image.path << ": no SUV tags in a " << format_name(image.path)
-                          << " file; give the factor with --suv-factor (SUV = Bq/ml x factor)");
-  return suv_factor(image.dicom->suv_tags);
+               image.path << ": no SUV tags in a " << format_name(image.path) << " file and no JSON sidecar ("
+                          << sidecar_path(image.path) << "); give the factor with --suv-factor (SUV = Bq/ml x factor)");
+  SuvTags tags = image.dicom->suv_tags;
+  if (weight_kg) tags.patient_weight_kg = weight_kg;
+  SuvResult r = suv_factor(tags);
+  if (weight_kg)
+    for (auto& [tag, value] : r.used)
+      if (tag.rfind("PatientWeight", 0) == 0) tag = "--weight";
+  return r;
 }
 
 Volume convert_units(const PetImage& image, const std::string& units_in,
-                     std::optional<double> override_factor) {
+                     std::optional<double> override_factor, std::optional<double> weight_kg) {
   const std::string units = detail::lower(units_in);
   const Volume& v = image.volume;
   if (units.empty()) return v;
@@ -114,7 +156,7 @@ Volume convert_units(const PetImage& image, const std::string& units_in,
   // A DICOM series in GML carries no dose: its factor would be 1, which cannot recover Bq/ml.
   UNIPET_CHECK(target == Units::SUV || override_factor.has_value(),
                image.path << ": converting SUV to Bq/ml needs the SUV factor: give --suv-factor");
-  const double factor = suv_factor_for(image, override_factor).factor;
+  const double factor = suv_factor_for(image, override_factor, weight_kg).factor;
   Volume out = with_geometry_of(v, target == Units::SUV ? v.data * factor : v.data / factor);
   out.units = target;
   return out;
@@ -123,8 +165,10 @@ Volume convert_units(const PetImage& image, const std::string& units_in,
 std::string convert_pet(const std::string& in, const std::string& out, const ConvertOptions& options) {
   check_pet_output(out, {in});
   const PetImage image = read_pet(in, options.series_uid, options.read);
-  const Volume converted = convert_units(image, options.to, options.suv_factor);
-  write_pet(converted, out, &image, options.dicom);
+  const Volume converted = convert_units(image, options.to, options.suv_factor, options.weight_kg);
+  DicomWriteOptions dicom = options.dicom;
+  dicom.provenance.operation = "converted" + (options.to.empty() ? "" : " to " + to_string(converted.units));
+  write_pet(converted, out, &image, dicom, options.weight_kg);
   std::ostringstream line;
   const auto size = converted.size_xyz();
   line << in << " -> " << out << ": " << size[0] << " x " << size[1] << " x " << size[2] << " voxels, "
@@ -133,7 +177,8 @@ std::string convert_pet(const std::string& in, const std::string& out, const Con
 }
 
 std::string describe_pet(const std::string& path, const std::string& series_uid,
-                         std::optional<double> override_factor, const ReadImageOptions& options) {
+                         std::optional<double> override_factor, const ReadImageOptions& options,
+                         std::optional<double> weight_kg) {
   std::ostringstream out;
   std::vector<DicomSeriesInfo> series;
   if (!is_image_path(path) && is_directory(path) && series_uid.empty()) {
@@ -155,12 +200,21 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
   out << path << "\n";
   out << "  format:      " << format_name(path);
   if (image.dicom) out << " (" << image.dicom->files.size() << " files)";
+  if (image.sidecar) out << " with sidecar " << image.sidecar->path;
   out << "\n";
+  if (image.sidecar) out << describe_sidecar_provenance(*image.sidecar);
   if (image.dicom) {
     const auto& info = image.dicom->info;
     out << "  series:      " << info.series_uid << " (number " << info.series_number << ", '"
         << info.series_description << "')\n"
         << "  patient:     " << info.patient_id << ", study date " << info.study_date << "\n";
+    const DicomDerivation& d = image.dicom->derivation;
+    if (d.derived()) {
+      out << "  provenance:  " << (d.contribution.empty() ? d.description : d.contribution) << "\n"
+          << "    image type:    " << d.image_type << "\n";
+      if (!d.software.empty()) out << "    made by:       " << d.software << ", " << d.date_time << "\n";
+      if (!d.source_series_uid.empty()) out << "    source series: " << d.source_series_uid << "\n";
+    }
   }
   out << "  size:        " << size[0] << " x " << size[1] << " x " << size[2] << " voxels (x, y, z)\n"
       << "  spacing:     " << triple(v.spacing) << " mm\n"
@@ -183,7 +237,7 @@ std::string describe_pet(const std::string& path, const std::string& series_uid,
   out << "\n"
       << "  non-finite voxels: " << nan << " NaN, " << inf << " Inf\n";
   try {
-    const SuvResult suv = suv_factor_for(image, override_factor);
+    const SuvResult suv = suv_factor_for(image, override_factor, weight_kg);
     out << "  SUV factor:  " << std::setprecision(8) << suv.factor << " (SUV = " << to_string(Units::BqPerMl)
         << " x factor)\n";
     if (suv.decayed_dose_bq > 0)

@@ -2,6 +2,7 @@
 
 #include "io/io_test_util.h"
 #include "io/dicom_test_util.h"
+#include "io/dicom_validators.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
 
@@ -17,6 +18,7 @@ TEST(CliConvert, EveryFormatInTurnKeepsValuesAndObliqueGeometry) {
     const auto r = unipet_cli("convert " + q(dir / chain[i - 1]) + " " + q(dir / chain[i]));
     ASSERT_EQ(r.status, 0) << r.output;
   }
+  EXPECT_EQ(dicom_validation_errors(dir / "e_dicom"), "");  // a standalone series from a NIfTI
   const Volume last = io::read_image(dir / "f.nii.gz");
   EXPECT_TRUE(same_geometry(original, last, 1e-4));
   EXPECT_EQ(last.units, Units::BqPerMl);
@@ -27,10 +29,8 @@ TEST(CliConvert, EveryFormatInTurnKeepsValuesAndObliqueGeometry) {
 
 TEST(CliConvert, DicomToSuvUsesTheTagsAndSuvFactorOverridesThem) {
   TempDir dir;
-  std::filesystem::create_directories(dir / "pet");
-  for (int k = 0; k < 2; ++k)
-    pet_slice("1.2.826.0.1.3680043.99.50", k, 3.0 * k, 2, 2, {1000, 2000, 3000, 4000}, 1.0, 0)
-        .save(dir / ("pet/" + std::to_string(k) + ".dcm"));
+  write_pet_series(dir / "pet", "1.2.826.0.1.3680043.99.50", 2, 3.0, 2, 2,
+                   [](int) { return std::vector<int16_t>{1000, 2000, 3000, 4000}; }, 1.0);
   ASSERT_EQ(unipet_cli("convert " + q(dir / "pet") + " " + q(dir / "suv.nrrd") + " --to suv").status, 0);
   const Volume suv = io::read_image(dir / "suv.nrrd");
   EXPECT_EQ(suv.units, Units::SUV);
@@ -45,6 +45,12 @@ TEST(CliConvert, DicomToSuvUsesTheTagsAndSuvFactorOverridesThem) {
   const auto derived = io::read_dicom_series(dir / "suv_dicom");
   EXPECT_EQ(derived.volume.units, Units::SUV);
   EXPECT_EQ(derived.info.patient_id, "P001");
+  EXPECT_EQ(derived.derivation.image_type, "DERIVED\\PRIMARY\\CONVERTED");
+  EXPECT_NE(derived.derivation.description.find("converted to SUV from series 1.2.826.0.1.3680043.99.50"),
+            std::string::npos)
+      << derived.derivation.description;
+  EXPECT_EQ(dicom_validation_errors(dir / "pet"), "");
+  EXPECT_EQ(dicom_validation_errors(dir / "suv_dicom"), "");
 }
 
 TEST(CliConvert, FailuresExitNonZeroAndLeaveNoOutput) {

@@ -4,7 +4,9 @@
 
 #include "infer/infer_test_util.h"
 #include "io/dicom_test_util.h"
+#include "io/dicom_validators.h"
 #include "io/io_test_util.h"
+#include "unipet/core/sha256.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
 #include "unipet/io/suv.h"
@@ -68,12 +70,11 @@ TEST(CliDenoise, TtaUncertaintyOfTheIdentityIsZeroWithTheSameGeometry) {
 TEST(CliDenoise, DicomInBqmlComesBackAsADerivedDicomSeriesInBqmlWithTheSameSuv) {
   TempDir dir;
   save_identity_model(dir / "id.safetensors");
-  fs::create_directories(dir / "pet");
-  std::vector<int16_t> stored(10 * 12);
-  for (int k = 0; k < 6; ++k) {
+  write_pet_series(dir / "pet", "1.2.826.0.1.3680043.99.70", 6, 3.0, 10, 12, [](int k) {
+    std::vector<int16_t> stored(10 * 12);
     for (size_t i = 0; i < stored.size(); ++i) stored[i] = static_cast<int16_t>((i * 37 + k * 1000) % 30000);
-    pet_slice("1.2.826.0.1.3680043.99.70", k, 3.0 * k, 10, 12, stored, 2.0, 0).save(dir / ("pet/" + std::to_string(k) + ".dcm"));
-  }
+    return stored;
+  }, 2.0);
   const auto in = io::read_dicom_series(dir / "pet");
   // No --suv-factor: the tags give it.
   auto r = unipet_cli(denoise("-i " + q(dir / "pet") + " -o " + q(dir / "out"), dir / "id.safetensors"));
@@ -86,6 +87,18 @@ TEST(CliDenoise, DicomInBqmlComesBackAsADerivedDicomSeriesInBqmlWithTheSameSuv) 
   EXPECT_NEAR(io::suv_factor(out.suv_tags).factor, io::suv_factor(in.suv_tags).factor, 1e-12);
   // int16 storage: half a step of each slice's max / 32767.
   EXPECT_LE((out.volume.data - in.volume.data).abs().max().item<double>(), 60000.0 / 32767);
+  // A valid PET series that says what made it: dicom3tools finds no error in the source or in it.
+  EXPECT_EQ(dicom_validation_errors(dir / "pet"), "");
+  EXPECT_EQ(dicom_validation_errors(dir / "out"), "");
+  EXPECT_EQ(out.derivation.image_type, "DERIVED\\PRIMARY\\DENOISED");
+  EXPECT_EQ(out.derivation.source_series_uid, "1.2.826.0.1.3680043.99.70");
+  EXPECT_NE(out.derivation.description.find("denoised with model id.safetensors (sha256 " +
+                                            sha256_file(dir / "id.safetensors") + ")"),
+            std::string::npos)
+      << out.derivation.description;
+  EXPECT_NE(out.derivation.contribution.find("unipet"), std::string::npos);
+  EXPECT_EQ(out.info.series_number, "1003");
+  EXPECT_EQ(out.info.series_description, "WB 3D test [unipet denoised]");
   // The same series to NIfTI.
   r = unipet_cli(denoise("-i " + q(dir / "pet") + " -o " + q(dir / "out.nii.gz"), dir / "id.safetensors"));
   ASSERT_EQ(r.status, 0) << r.output;
@@ -111,7 +124,8 @@ TEST(CliDenoise, AFolderOfStudiesRunsPastACorruptOneAndResumes) {
   std::vector<std::string> written;
   for (const auto& e : fs::directory_iterator(dir / "out")) written.push_back(e.path().filename().string());
   std::sort(written.begin(), written.end());
-  EXPECT_EQ(written, (std::vector<std::string>{"a.nii.gz", "b.mha"}));  // no partial c, no temporaries
+  // No partial c, no temporaries; each output has its sidecar.
+  EXPECT_EQ(written, (std::vector<std::string>{"a.json", "a.nii.gz", "b.json", "b.mha"}));
   EXPECT_TRUE(torch::allclose(io::read_image(dir / "out/b.mha").data, study_volume(4).data, 1e-5, 0.1));
   // A rerun skips what is done; a study list works the same way, with paths relative to the list.
   r = unipet_cli(denoise(args, dir / "id.safetensors"));

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "infer/infer_test_util.h"
 #include "io/io_test_util.h"
 #include "io/dicom_test_util.h"
 #include "unipet/io/dicom.h"
@@ -39,6 +40,29 @@ TEST(CliInfo, ShowsTheSuvFactorOfADicomSeriesWithItsTags) {
     EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' not in:\n" << r.output;
   const auto overridden = unipet_cli("info " + q(dir / "pet") + " --suv-factor 0.5");
   EXPECT_NE(overridden.output.find("SUV factor:  0.5"), std::string::npos) << overridden.output;
+}
+
+TEST(CliInfo, ShowsWhatMadeADenoisedSeriesOrFile) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  write_pet_series(dir / "pet", "1.2.826.0.1.3680043.99.42", 3, 3.0, 4, 4,
+                   [](int k) { return std::vector<int16_t>(16, static_cast<int16_t>(100 * (k + 1))); }, 1.0);
+  for (const char* out : {"den", "den.nii.gz"}) {
+    SCOPED_TRACE(out);
+    auto r = unipet_cli("denoise -i " + q(dir / "pet") + " -o " + q(dir / out) + " --tile 16 -m " +
+                        q(dir / "id.safetensors"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = unipet_cli("info " + q(dir / out));
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::string source = std::string(out) == "den" ? "source series: 1.2.826.0.1.3680043.99.42"
+                                                         : "source:        " + (dir / "pet");
+    for (const std::string& part :
+         {std::string("provenance:  unipet "), std::string("denoised with model id.safetensors (sha256 "),
+          std::string("made by:       unipet"), source})
+      EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' not in:\n" << r.output;
+  }
+  // The original series has no provenance lines.
+  EXPECT_EQ(unipet_cli("info " + q(dir / "pet")).output.find("provenance:"), std::string::npos);
 }
 
 TEST(CliInfo, ListsTheSeriesOfAFolderWithSeveral) {

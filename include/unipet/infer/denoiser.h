@@ -90,12 +90,13 @@ class Denoiser {
 
 /// How one study is read and written.
 struct StudyOptions {
-  std::optional<double> suv_factor;  ///< SUV = Bq/ml × factor; overrides DICOM tags
+  std::optional<double> suv_factor;  ///< SUV = Bq/ml × factor; overrides DICOM tags and sidecars
+  std::optional<double> weight_kg;   ///< body weight (kg) replacing the one of the tags or sidecar
   std::string input_units;           ///< "", "suv" or "bqml": units of an image that records none
   std::string series_uid;            ///< picks a PET series in a DICOM folder with several
   std::string uncertainty;           ///< also write the TTA standard deviation here ("" none)
   io::ReadImageOptions read;
-  io::DicomWriteOptions dicom;       ///< labels of a DICOM output
+  io::DicomWriteOptions dicom;       ///< labels of a DICOM output; its provenance's command line is recorded
   /// Called with (tiles done, tiles to run) while the study runs.
   std::function<void(int64_t, int64_t)> progress;
 };

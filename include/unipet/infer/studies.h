@@ -29,7 +29,9 @@ bool is_study_collection(const std::string& input);
 /// an image file keeps its extension unless `format` says otherwise ("nii.gz", "nii", "mha",
 /// "nrrd", "dicom"; "" keeps each study's own), a DICOM folder gives a DICOM folder. A list file
 /// holds one path per line, relative to the list's folder; blank lines and lines starting with
-/// '#' are skipped. Uncertainty maps go to `uncertainty_dir` as NAME_uncertainty. Throws
+/// '#' are skipped. Uncertainty maps go to `uncertainty_dir` as NAME_uncertainty. A BIDS-named
+/// input (sub-01_ses-1_pet.nii.gz) gives BIDS derivative names: sub-01_ses-1_desc-denoised_pet
+/// and sub-01_ses-1_desc-uncertainty_pet (an input's own desc entity is replaced). Throws
 /// unipet::Error naming the list or folder when it is empty, unreadable, names a missing study,
 /// or when two studies would be written to the same output.
 std::vector<StudyJob> plan_studies(const std::string& input, const std::string& output_dir,
