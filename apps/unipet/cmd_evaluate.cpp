@@ -58,8 +58,9 @@ void setup_evaluate(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--dataset", a->o.dataset, "dataset.json to evaluate on");
   cmd->add_option("--split", a->o.split, "Split to evaluate")->capture_default_str();
   cmd->add_option("--method", a->methods,
-                  "NAME=MODEL_FILE (run, predictions cached in OUT) or NAME=FOLDER (predictions at the dataset's "
-                  "relative paths); repeat for several, the first is compared with every other");
+                  "NAME=MODEL_FILE (run, predictions cached in OUT/predictions/NAME/SUBJECT/drf_K.nii.gz) or "
+                  "NAME=FOLDER (predictions at the dataset's relative paths, or FOLDER/SUBJECT/drf_K.nii.gz); "
+                  "repeat with distinct names for several, the first is compared with every other");
   cmd->add_option("--baseline", a->baselines, "lowdose, gaussian (FWHM tuned per DRF on the val split), or none")
       ->delimiter(',')
       ->capture_default_str();
@@ -70,12 +71,12 @@ void setup_evaluate(CLI::App& app, int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--drf", a->o.drfs, "DRFs to evaluate (default: all of the dataset)")->delimiter(',');
   cmd->add_option("--trained-drfs", a->o.trained_drfs,
-                  "DRFs seen in training, marked in the plots (default: from the model files)")
+                  "DRFs seen in training (each > 1), marked in the plots (default: from the model files)")
       ->delimiter(',');
   cmd->add_option("--out", a->o.out, "Report folder (index.html, metrics.csv, summary.md, predictions/)");
   cmd->add_option("--range", a->o.data_range, "PSNR/SSIM data range in SUV")->capture_default_str();
-  cmd->add_option("--show", a->o.show, "Subjects to picture (default: the first)");
-  cmd->add_option("--show-drf", a->o.show_drf, "DRF of the pictures (default: the largest evaluated)");
+  cmd->add_option("--show", a->o.show, "Subjects of the split to picture (default: the first)");
+  cmd->add_option("--show-drf", a->o.show_drf, "An evaluated DRF for the pictures (default: the largest evaluated)");
   cmd->add_option("--pred", a->pred, "One prediction to score against --ref");
   cmd->add_option("--ref", a->ref, "The reference (full-dose) image for --pred");
   cmd->add_option("--mask", a->mask, "Score --pred inside this mask (non-zero voxels)");

@@ -1,17 +1,16 @@
 #include "unipet/eval/evaluation.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <ostream>
-#include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "evaluation_data.h"
+#include "prediction_cache.h"
+#include "region_mask.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
@@ -26,7 +25,6 @@
 namespace unipet::eval {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using detail::EvaluationData;
 
 namespace {
@@ -142,70 +140,21 @@ std::vector<Method> all_methods(const EvaluationOptions& options) {
   return methods;
 }
 
-namespace {
-
-// What a model method's predictions depend on: the model file's bytes (FNV-1a, 64 bits) and every
-// setting that changes the output. A cache made by another model or with other settings is stale.
-std::string prediction_stamp(const std::string& model, const infer::DenoiseOptions& o) {
-  std::ifstream in(model, std::ios::binary);
-  UNIPET_CHECK(in, model << ": cannot read");
-  uint64_t hash = 14695981039346656037ull;
-  int64_t bytes = 0;
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      hash = (hash ^ static_cast<unsigned char>(buffer[i])) * 1099511628211ull;
-    }
-    bytes += in.gcount();
-  }
-  std::ostringstream stamp;
-  stamp << "model bytes " << bytes << " fnv1a64 " << std::hex << hash << std::dec << "\nprecision " << o.precision
-        << "\ntile " << o.window.tile << "\noverlap " << o.window.overlap << "\nsigma_scale " << o.window.sigma_scale
-        << "\nbackground " << o.window.background << "\ntta " << o.window.tta << "\n";
-  return stamp.str();
-}
-
-// Which predictions in OUT/predictions/NAME/ this model file made with these settings: a ledger
-// (.unipet-cache.json) of the stamp and of the files made under it. A file the ledger does not
-// list (made by a retrained model under the same name, with other tile settings, or not by
-// unipet at all) is made again over it: scoring it would report another model's numbers, and
-// deleting it could delete a user's file.
-class PredictionLedger {
- public:
-  PredictionLedger(fs::path folder, std::string stamp) : folder_(std::move(folder)), stamp_(std::move(stamp)) {
-    std::ifstream in(folder_ / kName);
-    if (!in) return;
-    const json ledger = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (ledger.is_object() && ledger.value("stamp", "") == stamp_ && ledger.contains("files") &&
-        ledger["files"].is_array())
-      for (const auto& f : ledger["files"])
-        if (f.is_string()) files_.insert(f.get<std::string>());
-  }
-  /// True when `path` (inside the folder) exists and was made under this stamp.
-  bool has(const std::string& path) const { return files_.count(relative(path)) && fs::exists(path); }
-  /// Records `path` as made under this stamp (the ledger is rewritten atomically).
-  void add(const std::string& path) {
-    files_.insert(relative(path));
-    fs::create_directories(folder_);
-    write_file_atomically((folder_ / kName).string(), json{{"stamp", stamp_}, {"files", files_}}.dump(1) + "\n");
-  }
-
- private:
-  static constexpr const char* kName = ".unipet-cache.json";
-  std::string relative(const std::string& path) const {
-    return fs::path(path).lexically_relative(folder_).generic_string();
-  }
-  fs::path folder_;
-  std::string stamp_;
-  std::set<std::string> files_;
-};
-
-}  // namespace
-
 std::string EvaluationData::prediction_path(const Method& method, const io::DatasetSubject& subject, double drf) const {
-  const std::string& low = subject.low_dose.at(drf);
-  if (method.kind == Method::Kind::Folder) return (fs::path(method.path) / low).string();
-  return (fs::path(options.out) / "predictions" / method.name / low).string();
+  if (method.kind == Method::Kind::Folder) {
+    // The dataset's relative path, unless it climbs out of the folder ("../", as `unipet import
+    // pairs` writes): then the cache's layout, FOLDER/SUBJECT/drf_K.nii.gz.
+    const fs::path folder = fs::absolute(method.path).lexically_normal();
+    const fs::path at = (folder / subject.low_dose.at(drf)).lexically_normal();
+    const fs::path rel = at.lexically_relative(folder);
+    if (!rel.empty() && *rel.begin() != "..") return at.string();
+    return (folder / prediction_file_key(subject.id, drf)).string();
+  }
+  // Keyed by method, subject and DRF, never by the dataset's paths, and kept under OUT.
+  return confined_path(fs::path(options.out) / "predictions", prediction_cache_key(method.name, subject.id, drf),
+                       "--method " + method.name + ", subject " + subject.id + ", DRF " + drf_text(drf) +
+                           ": the prediction")
+      .string();
 }
 
 Volume EvaluationData::read_suv(const std::string& path, const io::DatasetSubject& subject, const Volume* like) const {
@@ -256,10 +205,89 @@ Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject
 
 }  // namespace detail
 
-EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log) {
+namespace {
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string drf_list(const std::vector<double>& drfs) {
+  std::string out;
+  for (double drf : drfs) out += (out.empty() ? "" : ", ") + detail::drf_text(drf);
+  return out;
+}
+
+// What the options alone can tell, before the dataset is read: a method name is a row of the
+// report and a folder of the cache, so two methods (or a method and a baseline) never share one,
+// nor two names that differ only in case (one folder on a case-insensitive file system).
+void check_options(const EvaluationOptions& options) {
   UNIPET_CHECK(!options.out.empty(), "--out is required");
   UNIPET_CHECK(options.data_range > 0 && std::isfinite(options.data_range),
                "--range must be positive, got " << options.data_range);
+  std::map<std::string, std::string> seen;  // lower-case name -> as given
+  for (const Method& m : options.methods) {
+    UNIPET_CHECK(!m.name.empty(), "--method " << m.path << ": the method has no name");
+    const auto [it, added] = seen.emplace(lower(m.name), m.name);
+    UNIPET_CHECK(added, "--method " << m.name << " is given twice" << (it->second == m.name ? "" : " (as " + it->second + ")")
+                                    << ": each --method needs a name of its own, which names its row and its "
+                                       "predictions folder");
+  }
+  for (const std::string& b : options.baselines) {
+    UNIPET_CHECK(b == "lowdose" || b == "gaussian", "--baseline must be lowdose or gaussian, got '" << b << "'");
+    UNIPET_CHECK(seen.emplace(b, b).second, "--baseline " << b << " is given twice, or is also a --method's name");
+  }
+  for (double drf : options.trained_drfs)
+    UNIPET_CHECK(std::isfinite(drf) && drf > 1, "--trained-drfs: each DRF must be > 1, got " << drf);
+  for (size_t i = 0; i < options.drfs.size(); ++i)
+    UNIPET_CHECK(std::find(options.drfs.begin(), options.drfs.begin() + i, options.drfs[i]) == options.drfs.begin() + i,
+                 "--drf " << detail::drf_text(options.drfs[i]) << " is given twice");
+  UNIPET_CHECK(options.show_drf == 0 || (std::isfinite(options.show_drf) && options.show_drf > 1),
+               "--show-drf must be a DRF > 1, got " << options.show_drf);
+}
+
+// What needs the dataset: the pictures must be of evaluated subjects at an evaluated DRF, whose
+// predictions the run makes; found out after the predictions, the run would have been for nothing.
+void check_pictures(const EvaluationOptions& options, const EvaluationResult& result) {
+  for (const std::string& id : options.show)
+    UNIPET_CHECK(std::find(result.subjects.begin(), result.subjects.end(), id) != result.subjects.end(),
+                 "--show " << id << ": no such subject in split '" << options.split << "' of " << options.dataset);
+  UNIPET_CHECK(options.show_drf == 0 ||
+                   std::find(result.drfs.begin(), result.drfs.end(), options.show_drf) != result.drfs.end(),
+               "--show-drf " << detail::drf_text(options.show_drf) << ": not an evaluated DRF ("
+                             << drf_list(result.drfs) << ")");
+}
+
+// Every prediction the run will write lies under OUT/predictions, each at a path of its own
+// (two DRFs that print alike, "4" and "4.0000001", would share one).
+void check_prediction_paths(const EvaluationData& data, const std::vector<Method>& methods,
+                            const std::vector<const io::DatasetSubject*>& subjects, const std::vector<double>& drfs) {
+  std::map<std::string, std::string> owner;  // path -> what it holds
+  for (const Method& m : methods) {
+    if (m.kind != Method::Kind::Model) continue;
+    for (const auto* s : subjects)
+      for (double drf : drfs) {
+        const std::string what = "--method " + m.name + ", subject " + s->id + ", DRF " + detail::drf_text(drf);
+        const auto [it, added] = owner.emplace(data.prediction_path(m, *s, drf), what);
+        UNIPET_CHECK(added, what << ": its prediction " << it->first << " would be the one of " << it->second);
+      }
+  }
+}
+
+// The body outline of a full-dose image, the region of every score, with the full dose checked
+// as a reference first, so a blank or tiny image is one line naming its file.
+torch::Tensor checked_body_mask(const Volume& full, const std::string& path) {
+  check_scorable(full.data, path, torch::Tensor(), path);
+  UNIPET_CHECK(full.data.mean().item<double>() > 0, path << ": the mean is not positive, so no body outline can be found");
+  const torch::Tensor body = body_mask(full.data);
+  check_scorable(full.data, path, body, "the body outline of " + path);
+  return body;
+}
+
+}  // namespace
+
+EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log) {
+  check_options(options);
   EvaluationData data{options, io::read_dataset(options.dataset), {}};
   const auto methods = detail::all_methods(options);
   UNIPET_CHECK(!methods.empty(), "nothing to evaluate: give --method NAME=MODEL or --baseline");
@@ -275,6 +303,8 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     for (double drf : result.drfs)
       UNIPET_CHECK(s->low_dose.count(drf), options.dataset << ": subject " << s->id << " has no image at DRF " << drf);
   }
+  check_pictures(options, result);
+  check_prediction_paths(data, methods, subjects, result.drfs);
   // A folder with a report's metrics or prediction cache is ours to update (a re-run computes
   // only what is missing); any other non-empty folder is refused, so no one's index.html is lost.
   const bool ours = fs::exists(fs::path(options.out) / "metrics.csv") || fs::exists(fs::path(options.out) / "predictions");
@@ -290,14 +320,16 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   for (const Method& m : methods) {
     if (m.kind != Method::Kind::Model) continue;
     const infer::Denoiser denoiser(m.path, network_only);
-    detail::PredictionLedger ledger(fs::path(options.out) / "predictions" / m.name,
-                                    detail::prediction_stamp(m.path, options.denoise));
+    const fs::path folder = detail::confined_path(fs::path(options.out) / "predictions", detail::path_component(m.name),
+                                                  "--method " + m.name + ": the predictions folder");
+    detail::PredictionLedger ledger(folder, detail::prediction_stamp(m.path, options.denoise));
     Progress progress(log, "evaluate: " + m.name, static_cast<int64_t>(subjects.size() * result.drfs.size()));
     int64_t done = 0, remade = 0;
     for (const auto* s : subjects) {
       for (double drf : result.drfs) {
         const std::string out = data.prediction_path(m, *s, drf);
-        if (ledger.has(out)) {
+        const std::string input = data.dataset.resolve(s->low_dose.at(drf));
+        if (ledger.has(out, input)) {
           ++result.predictions_cached;
         } else {
           if (fs::exists(out)) ++remade;
@@ -305,8 +337,8 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
           infer::StudyOptions study;
           study.suv_factor = io::subject_suv_factor(data.dataset, *s);
           if (data.dataset.units == Units::SUV) study.input_units = "suv";
-          infer::denoise_study(denoiser, data.dataset.resolve(s->low_dose.at(drf)), out, study);
-          ledger.add(out);
+          infer::denoise_study(denoiser, input, out, study);
+          ledger.add(out, input);
           ++result.predictions_run;
         }
         progress.update(++done, s->id + " DRF " + detail::drf_text(drf));
@@ -315,7 +347,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
     progress.finish();
     if (remade)
       log << "evaluate: " << m.name << ": made " << remade << " prediction(s) again: the ones in "
-          << (fs::path(options.out) / "predictions" / m.name).string()
+          << folder.string()
           << " were not made by this model file with these settings\n";
   }
   result.denoise_seconds = seconds_since(denoise_start);
@@ -333,7 +365,7 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
       for (const auto* s : tuning) {
         if (!s->low_dose.count(drf)) continue;
         Volume full = data.full_dose(*s);
-        masks.push_back(body_mask(full.data));
+        masks.push_back(checked_body_mask(full, data.dataset.resolve(s->full_dose)));
         pairs.emplace_back(data.low_dose(*s, drf, full), std::move(full));
       }
       const auto search = best_gaussian_fwhm(pairs, options.data_range, 15.0, masks);
@@ -351,12 +383,20 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   int64_t done = 0;
   for (const auto* s : subjects) {
     const Volume full = data.full_dose(*s);
-    const torch::Tensor body = body_mask(full.data);
+    const torch::Tensor body = checked_body_mask(full, data.dataset.resolve(s->full_dose));
     std::optional<Volume> labels, truth, liver;
+    // A label image or mask of the subject, checked as such against the full dose, named by its file.
     auto image = [&](const char* role) -> std::optional<Volume> {
       const auto it = s->images.find(role);
       if (it == s->images.end()) return std::nullopt;
-      return io::read_image(data.dataset.resolve(it->second));
+      const std::string path = data.dataset.resolve(it->second);
+      Volume v = io::read_image(path);
+      UNIPET_CHECK(same_geometry(v, full, 1e-2), path << " and " << data.dataset.resolve(s->full_dose)
+                                                      << ": different geometry (size, spacing, origin or direction)");
+      if (std::string(role) == "lesions") check_lesion_labels(v, path);
+      else detail::region_mask(v.data > 0.5, full.data, path);  // an empty region has no CoV
+      v.spacing = full.spacing, v.origin = full.origin, v.direction = full.direction;
+      return v;
     };
     labels = image("lesions");
     liver = image("liver");
@@ -390,45 +430,6 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
   detail::write_report(data, result);
   created.keep();
   return result;
-}
-
-std::string score_pair(const std::string& pred_path, const std::string& ref_path, const std::string& mask_path,
-                       const std::string& lesions_path, double data_range) {
-  UNIPET_CHECK(data_range > 0 && std::isfinite(data_range), "--range must be positive, got " << data_range);
-  const Volume ref = io::read_image(ref_path);
-  const Volume pred = io::read_image(pred_path);
-  UNIPET_CHECK(same_geometry(pred, ref, 1e-2), pred_path << " and " << ref_path
-                                                         << ": different geometry (size, spacing, origin or direction)");
-  UNIPET_CHECK(pred.units == ref.units || pred.units == Units::Unknown || ref.units == Units::Unknown,
-               pred_path << " is in " << to_string(pred.units) << " but " << ref_path << " in " << to_string(ref.units));
-  torch::Tensor mask;
-  if (!mask_path.empty()) {
-    const Volume m = io::read_image(mask_path);
-    UNIPET_CHECK(same_geometry(m, ref, 1e-2), mask_path << " and " << ref_path << ": different geometry");
-    mask = m.data > 0.5;
-  }
-  std::ostringstream out;
-  out << std::fixed;
-  out << "region: " << (mask.defined() ? "inside " + mask_path : std::string("whole volume (no --mask)")) << "\n";
-  out << std::setprecision(3) << "PSNR:        " << psnr_in(ref.data, pred.data, mask, data_range) << " dB (range "
-      << data_range << ")\n";
-  out << "PSNR (max):  " << psnr_ref_max(ref.data, pred.data, mask) << " dB (range: the reference's maximum)\n";
-  out << std::setprecision(4) << "SSIM:        " << ssim_in(ref.data, pred.data, mask, data_range) << "\n";
-  out << "NRMSE:       " << nrmse_in(ref.data, pred.data, mask) << "\n";
-  if (!lesions_path.empty()) {
-    const Volume labels = io::read_image(lesions_path);
-    const auto p = lesion_stats(pred, labels), r = lesion_stats(ref, labels);
-    out << std::setprecision(3);
-    for (size_t i = 0; i < p.size(); ++i) {
-      out << "lesion " << p[i].label << " (" << p[i].volume_ml << " ml): SUVmax " << p[i].suv_max << " vs "
-          << r[i].suv_max << " (" << 100 * relative_bias(p[i].suv_max, r[i].suv_max) << "%), SUVmean "
-          << p[i].suv_mean << " vs " << r[i].suv_mean << " (" << 100 * relative_bias(p[i].suv_mean, r[i].suv_mean)
-          << "%), SUVpeak " << p[i].suv_peak << " vs " << r[i].suv_peak << " ("
-          << 100 * relative_bias(p[i].suv_peak, r[i].suv_peak) << "%)\n";
-    }
-    if (p.empty()) out << "lesions: none in " << lesions_path << "\n";
-  }
-  return out.str();
 }
 
 }  // namespace unipet::eval

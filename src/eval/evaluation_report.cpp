@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluation_data.h"
+#include "prediction_cache.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/eval/body_mask.h"
@@ -398,9 +399,11 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
       page.code_block(m.name + ": " + m.base + "'s output blended with its input, x + alpha(n) (f(x) - x), alpha by the "
                       "input's estimated noise level n (unipet calibrate)\n" + m.calibration->blend->table());
   }
-  page.write((fs::path(o.out) / "index.html").string());
-  write_file_atomically((fs::path(o.out) / "metrics.csv").string(), metrics_csv(r));
-  write_file_atomically((fs::path(o.out) / "summary.md").string(), md + "```\n" + made.str() + "```\n");
+  // Under --out, as every path the command writes (a symbolic link out of it is refused).
+  auto report_file = [&](const char* name) { return confined_path(o.out, name, std::string("--out: ") + name).string(); };
+  page.write(report_file("index.html"));
+  write_file_atomically(report_file("metrics.csv"), metrics_csv(r));
+  write_file_atomically(report_file("summary.md"), md + "```\n" + made.str() + "```\n");
 }
 
 }  // namespace unipet::eval::detail

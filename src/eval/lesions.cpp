@@ -41,18 +41,26 @@ double sphere_mean(const Volume& image, const std::array<int64_t, 3>& centre, do
 
 }  // namespace
 
+void check_lesion_labels(const Volume& labels, const std::string& what) {
+  labels.validate(what);
+  const auto& l = labels.data;
+  UNIPET_CHECK(!(l < 0).any().item<bool>(),
+               what << ": lesion labels must not be negative, the minimum is " << l.min().item<double>());
+  const auto fractional = l != l.round();
+  UNIPET_CHECK(!fractional.any().item<bool>(),
+               what << ": lesion labels must be whole numbers (0 background, k lesion k), got "
+                    << l.masked_select(fractional)[0].item<double>() << " (a probability map or an image?)");
+}
+
 std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels, double peak_ml) {
   image.validate("lesion_stats image");
-  labels.validate("lesion_stats labels");
+  check_lesion_labels(labels, "lesion_stats labels");
   UNIPET_CHECK(same_geometry(image, labels), "lesion_stats: image " << describe(image) << " and labels "
                                                                     << describe(labels)
                                                                     << " differ in geometry");
   UNIPET_CHECK(std::isfinite(peak_ml) && peak_ml > 0,
                "lesion_stats: peak_ml must be positive, got " << peak_ml);
   const auto& l = labels.data;
-  UNIPET_CHECK(!(l < 0).any().item<bool>(),
-               "lesion_stats: labels must not be negative, minimum is " << l.min().item<double>());
-  UNIPET_CHECK((l == l.round()).all().item<bool>(), "lesion_stats: labels must be whole numbers");
 
   // Lesions are a tiny part of the volume: gather their voxels once and work on those lists.
   auto index = torch::nonzero(l > 0);  // [N, 3] (d, h, w)

@@ -103,14 +103,14 @@ double ssim(const torch::Tensor& reference, const torch::Tensor& test, double da
 double psnr_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask,
                double data_range) {
   check_pair(reference, test, data_range);
-  auto m = detail::region_mask(mask, reference, "psnr_in");
+  auto m = detail::region_mask(mask, reference, "psnr_in mask");
   auto diff = (reference.to(torch::kFloat64) - test.to(torch::kFloat64)).masked_select(m);
   return psnr_from_mse(diff.pow(2).mean().item<double>(), data_range);
 }
 
 double nrmse_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask) {
   check_shapes(reference, test);
-  auto m = detail::region_mask(mask, reference, "nrmse_in");
+  auto m = detail::region_mask(mask, reference, "nrmse_in mask");
   auto r = reference.to(torch::kFloat64).masked_select(m);
   auto t = test.to(torch::kFloat64).masked_select(m);
   return nrmse_from_norms((r - t).norm().item<double>(), r.norm().item<double>());
@@ -119,12 +119,31 @@ double nrmse_in(const torch::Tensor& reference, const torch::Tensor& test, const
 double ssim_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask,
                double data_range, const SsimOptions& options) {
   auto [map, r] = ssim_map(reference, test, data_range, options);
-  auto m = detail::region_mask(mask, reference, "ssim_in").reshape(as_volume(reference, "ssim_in").sizes());
+  auto m = detail::region_mask(mask, reference, "ssim_in mask").reshape(as_volume(reference, "ssim_in").sizes());
   auto inside = m.slice(2, r, m.size(2) - r).slice(3, r, m.size(3) - r).slice(4, r, m.size(4) - r);
   UNIPET_CHECK(inside.any().item<bool>(), "ssim_in: no mask voxel lies at least "
                                               << r
                                               << " voxels (the SSIM window radius) from the volume faces");
   return map.masked_select(inside).mean().item<double>();
+}
+
+void check_scorable(const torch::Tensor& reference, const std::string& reference_name, const torch::Tensor& mask,
+                    const std::string& mask_name, const SsimOptions& options) {
+  UNIPET_CHECK(reference.defined() && reference.numel() > 0, reference_name << ": the image is empty");
+  const auto x = as_volume(reference, reference_name.c_str());
+  const int64_t window = 2 * options.radius() + 1;
+  for (int64_t d = 2; d < 5; ++d)
+    UNIPET_CHECK(x.size(d) >= window, reference_name << ": every side must be at least the SSIM window of " << window
+                                                     << " voxels, got " << reference.sizes());
+  const double peak = reference.max().to(torch::kFloat64).item<double>();
+  UNIPET_CHECK(peak > 0, reference_name << ": no voxel is above 0 (maximum " << peak
+                                        << "), so there is nothing to score against");
+  const auto m = detail::region_mask(mask, reference, mask_name).reshape(x.sizes());
+  const int64_t r = options.radius();
+  UNIPET_CHECK(m.slice(2, r, m.size(2) - r).slice(3, r, m.size(3) - r).slice(4, r, m.size(4) - r).any().item<bool>(),
+               mask_name << ": no voxel lies at least " << r << " voxels (the SSIM window radius) from the volume's faces");
+  UNIPET_CHECK(x.masked_select(m).abs().max().item<double>() > 0,
+               reference_name << ": every voxel inside " << mask_name << " is 0, so there is nothing to score against");
 }
 
 double psnr_ref_max(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask) {

@@ -14,19 +14,19 @@ std::vector<int64_t> volume_sizes(const torch::Tensor& t) {
 
 }  // namespace
 
-torch::Tensor region_mask(const torch::Tensor& mask, const torch::Tensor& like, const char* what) {
+torch::Tensor region_mask(const torch::Tensor& mask, const torch::Tensor& like, const std::string& what) {
   if (!mask.defined()) return torch::ones(like.sizes(), like.options().dtype(torch::kBool));
   UNIPET_CHECK(volume_sizes(mask) == volume_sizes(like),
-               what << ": mask " << mask.sizes() << " and image " << like.sizes() << " differ in shape");
+               what << ": " << mask.sizes() << " and the image " << like.sizes() << " differ in shape");
   auto m = mask.to(like.device());
   if (m.scalar_type() != torch::kBool) {
     // A soft (probability) map passed by mistake would silently weight nothing; refuse it.
     UNIPET_CHECK(((m == 0) | (m == 1)).all().item<bool>(),
-                 what << ": mask must be bool or hold only 0 and 1, got values in [" << m.min().item<double>()
+                 what << ": must be bool or hold only 0 and 1, got values in [" << m.min().item<double>()
                       << ", " << m.max().item<double>() << "]");
     m = m != 0;
   }
-  UNIPET_CHECK(m.any().item<bool>(), what << ": mask " << mask.sizes() << " selects no voxel");
+  UNIPET_CHECK(m.any().item<bool>(), what << ": selects no voxel (the region is empty)");
   return m.reshape(like.sizes());
 }
 

@@ -14,6 +14,7 @@
 #include "cli/fs_snapshot.h"
 #include "io/io_test_util.h"
 #include "unipet/infer/model_calibration.h"
+#include "unipet/io/dataset.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
 #include "unipet/nn/model_file.h"
@@ -81,6 +82,41 @@ void calibrated_model(const fs::path& d) {
   auto metadata = loaded.metadata;
   for (const auto& [key, value] : c.metadata()) metadata[key] = value;
   nn::save_unipet((d / "cal.safetensors").string(), loaded.model, loaded.normalization, metadata);
+}
+
+// A one-subject test split in SUV (its images are never read: every evaluate case below fails first)
+// and two model files, for the evaluate cases that must fail before any prediction runs.
+void evaluation_inputs(const fs::path& d) {
+  fs::create_directories(d / "ds");
+  io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_f.nii.gz").string());
+  io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_l.nii.gz").string());
+  io::Dataset ds;
+  ds.name = "one";
+  ds.source = "test";
+  ds.drfs = {4};
+  ds.units = Units::SUV;
+  ds.subjects.push_back({"s1", "test", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
+  io::write_dataset(ds, (d / "ds/dataset.json").string());
+  fs::copy_file(std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors",
+                d / "a.safetensors");
+  fs::copy_file(d / "a.safetensors", d / "b.safetensors");
+  fs::create_directories(d / "preds");
+}
+
+// A 16³ reference in SUV with a hot cube (big enough for the SSIM window), and the bad companions
+// of `evaluate --pred --ref`: an all-zero image, an all-zero mask and a lesion image of fractions.
+void pair_inputs(const fs::path& d) {
+  Volume ref;
+  ref.data = torch::ones({16, 16, 16});
+  ref.data.narrow(0, 6, 3).narrow(1, 6, 3).narrow(2, 6, 3).fill_(8.0);
+  ref.units = Units::SUV;
+  io::write_image(ref, (d / "ref.nii.gz").string());
+  io::write_image(with_geometry_of(ref, torch::zeros({16, 16, 16})), (d / "zero.nii.gz").string());
+  Volume labels = with_geometry_of(ref, (ref.data > 4).to(torch::kFloat32) * 0.5);
+  labels.units = Units::Unitless;
+  io::write_image(labels, (d / "fractions.nii.gz").string());
+  labels.data.zero_();
+  io::write_image(labels, (d / "empty_mask.nii.gz").string());
 }
 
 const std::string kMha3d = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_FLOAT\n";
@@ -385,6 +421,32 @@ std::vector<BadInput> catalogue() {
          io::write_image(v, (d / "other.nii.gz").string());
        }},
       {"evaluate a pair with range 0", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz --range 0", {"--range"}, valid_nifti},
+      {"evaluate two methods of one name", "evaluate --dataset {d}/ds/dataset.json --method Net={d}/a.safetensors "
+                                           "--method Net={d}/b.safetensors --out {d}/r",
+       {"--method Net", "twice"}, evaluation_inputs},
+      {"evaluate a model and a folder of one name", "evaluate --dataset {d}/ds/dataset.json --method Net={d}/a.safetensors "
+                                                    "--method net={d}/preds --out {d}/r",
+       {"--method net", "twice"}, evaluation_inputs},
+      {"evaluate --show a subject not in the split", "evaluate --dataset {d}/ds/dataset.json --method A={d}/a.safetensors "
+                                                     "--show nosuch --out {d}/r",
+       {"--show nosuch", "{d}/ds/dataset.json"}, evaluation_inputs},
+      {"evaluate --show-drf not evaluated", "evaluate --dataset {d}/ds/dataset.json --method A={d}/a.safetensors "
+                                            "--show-drf 20 --out {d}/r",
+       {"--show-drf 20"}, evaluation_inputs},
+      {"evaluate with a trained DRF below 1", "evaluate --dataset {d}/ds/dataset.json --method A={d}/a.safetensors "
+                                              "--trained-drfs 4,0.5 --out {d}/r",
+       {"--trained-drfs", "0.5"}, evaluation_inputs},
+      {"evaluate one DRF twice", "evaluate --dataset {d}/ds/dataset.json --method A={d}/a.safetensors --drf 4,4 --out {d}/r",
+       {"--drf 4", "twice"}, evaluation_inputs},
+      {"evaluate a pair inside an empty mask", "evaluate --pred {d}/ref.nii.gz --ref {d}/ref.nii.gz --mask {d}/empty_mask.nii.gz",
+       {"--mask {d}/empty_mask.nii.gz", "no voxel"}, pair_inputs},
+      {"evaluate a pair with fractional lesion labels",
+       "evaluate --pred {d}/ref.nii.gz --ref {d}/ref.nii.gz --lesions {d}/fractions.nii.gz",
+       {"--lesions {d}/fractions.nii.gz", "whole numbers"}, pair_inputs},
+      {"evaluate against an all-zero reference", "evaluate --pred {d}/ref.nii.gz --ref {d}/zero.nii.gz",
+       {"--ref {d}/zero.nii.gz", "above 0"}, pair_inputs},
+      {"evaluate a pair smaller than the SSIM window", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz",
+       {"--ref {d}/in.nii.gz", "SSIM window"}, valid_nifti},
       // --- train: the dose-balancing keys, checked before the dataset is read ---
       {"train with an unknown intensity mapping", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity=cube",
        {"intensity", "'cube'", "linear, sqrt or log"}},

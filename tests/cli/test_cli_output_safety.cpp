@@ -2,12 +2,14 @@
 // fills up mid-write (simulated with a file-size limit: `ulimit -f` makes write() fail with EFBIG,
 // as a full disk or a quota does).
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "cli/fs_snapshot.h"
+#include "infer/infer_test_util.h"
 #include "io/io_test_util.h"
 #include "unipet/io/dataset.h"
 #include "unipet/io/dicom.h"
@@ -180,6 +182,114 @@ TEST(CliOutputSafety, FilesAreStillReplacedWhenTheyAreFiles) {
   fs::create_directory(d / "series");
   EXPECT_EQ(unipet_cli("convert " + q(d / "in.nii.gz") + " " + q(d / "series")).status, 0);
   EXPECT_FALSE(fs::is_empty(d / "series"));
+}
+
+// The layout `unipet import pairs` writes when dataset.json is not beside the images: every path
+// climbs out with "../" (here three levels, so that OUT/predictions/NAME/ + the path would be the
+// input image itself). Two test subjects (16 x 24 x 24 smooth bodies in SUV, DRF 4 = the body with
+// noise), the images in d/images, dataset.json in d/ds/a/b, and two model files.
+std::string dot_dot_dataset(const fs::path& d) {
+  fs::create_directories(d / "images");
+  fs::create_directories(d / "ds/a/b");
+  io::Dataset ds;
+  ds.name = "pairs";
+  ds.source = "test";
+  ds.drfs = {4};
+  ds.units = Units::SUV;
+  for (int i = 1; i <= 2; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    Volume full;
+    full.data = smooth_body(16, 24, 24, i);
+    full.spacing = {4, 4, 4};
+    full.units = Units::SUV;
+    io::write_image(full, (d / "images" / (id + "_f.nii.gz")).string());
+    torch::manual_seed(i);
+    full.data = (full.data + 0.3 * torch::randn_like(full.data)).clamp_min(0);
+    io::write_image(full, (d / "images" / (id + "_l.nii.gz")).string());
+    const std::string images = "../../../images/" + id;
+    ds.subjects.push_back({id, "test", images + "_f.nii.gz", {{4.0, images + "_l.nii.gz"}}, {}, {}, {}});
+  }
+  io::write_dataset(ds, (d / "ds/a/b/dataset.json").string());
+  save_identity_model((d / "identity.safetensors").string());
+  fs::copy_file(trained_model_path(), d / "trained.safetensors");
+  return (d / "ds/a/b/dataset.json").string();
+}
+
+TEST(CliOutputSafety, EvaluatePredictionsOfADotDotDatasetStayUnderTheReportAndAreCached) {
+  TempDir tmp;
+  const fs::path d = tmp.path();
+  const std::string dataset = dot_dot_dataset(d);
+  const FsSnapshot inputs = snapshot(d);
+  const std::string args = "evaluate --dataset " + q(dataset) + " --method Id=" + q(d / "identity.safetensors") +
+                           " --baseline none --out " + q(d / "report") + " --tile 16 --threads 1";
+  CommandResult r = unipet_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* subject : {"s1", "s2"})
+    EXPECT_TRUE(fs::is_regular_file(d / "report/predictions/Id" / subject / "drf_4.nii.gz")) << subject;
+  // Nothing was written over the images, beside them or anywhere else outside the report.
+  FsSnapshot outside_report = snapshot(d);
+  for (auto it = outside_report.begin(); it != outside_report.end();)
+    it = it->first.rfind("report", 0) == 0 ? outside_report.erase(it) : std::next(it);
+  EXPECT_EQ(snapshot_diff(inputs, outside_report), "");
+  EXPECT_NE(read_bytes(d / "report/summary.md").find("2 computed, 0 cached"), std::string::npos);
+
+  // A second run reads its cache: nothing is made again, no file changes.
+  const FsSnapshot report = snapshot(d / "report/predictions");
+  r = unipet_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(read_bytes(d / "report/summary.md").find("0 computed, 2 cached"), std::string::npos);
+  EXPECT_EQ(snapshot_diff(report, snapshot(d / "report/predictions")), "");
+
+  // --show of no subject of the split fails before any prediction or report file is touched.
+  const FsSnapshot before = snapshot(d);
+  r = unipet_cli(args + " --method Other=" + q(d / "trained.safetensors") + " --show nosuch");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.output, error_line(r) + "\n");
+  EXPECT_NE(error_line(r).find("--show nosuch"), std::string::npos) << r.output;
+  EXPECT_EQ(snapshot_diff(before, snapshot(d)), "");
+}
+
+TEST(CliOutputSafety, EvaluateMethodsNeverShareACacheEntry) {
+  TempDir tmp;
+  const fs::path d = tmp.path();
+  const std::string dataset = dot_dot_dataset(d);
+  const std::string report = (d / "report").string();
+  const std::string common = "evaluate --dataset " + q(dataset) + " --baseline lowdose --drf 4 --out " + q(report) +
+                             " --tile 16 --threads 1 --blend off";
+  CommandResult r = unipet_cli(common + " --method A=" + q(d / "identity.safetensors") + " --method B=" +
+                               q(d / "trained.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto prediction = [&](const char* method) {
+    return io::read_image(report + "/predictions/" + method + "/s1/drf_4.nii.gz").data;
+  };
+  const torch::Tensor a = prediction("A"), b = prediction("B");
+  EXPECT_FALSE(torch::allclose(a, b)) << "two models' predictions are one file";
+  const std::string metrics = read_bytes(report + "/metrics.csv");
+  // The identity scores as the low dose does; the trained model does not.
+  auto psnr_of = [&](const std::string& method) {
+    const size_t at = metrics.find("s1,4," + method + ",body,");
+    EXPECT_NE(at, std::string::npos) << metrics;
+    const size_t from = at + std::string("s1,4," + method + ",body,").size();
+    return std::stod(metrics.substr(from, metrics.find(',', from) - from));
+  };
+  EXPECT_NEAR(psnr_of("A"), psnr_of("lowdose"), 1e-3);
+  EXPECT_GT(std::abs(psnr_of("B") - psnr_of("A")), 0.01);
+
+  // The same models under swapped names: neither is served from the other's cache.
+  r = unipet_cli(common + " --method A=" + q(d / "trained.safetensors") + " --method B=" +
+                 q(d / "identity.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(read_bytes(report + "/summary.md").find("4 computed, 0 cached"), std::string::npos);
+  EXPECT_TRUE(torch::allclose(prediction("A"), b, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(prediction("B"), a, 1e-5, 1e-5));
+
+  // One name for two models is refused before anything is written.
+  const FsSnapshot before = snapshot(d);
+  r = unipet_cli(common + " --method A=" + q(d / "identity.safetensors") + " --method A=" + q(d / "trained.safetensors"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.output, error_line(r) + "\n");
+  EXPECT_NE(error_line(r).find("--method A is given twice"), std::string::npos) << r.output;
+  EXPECT_EQ(snapshot_diff(before, snapshot(d)), "");
 }
 
 }  // namespace

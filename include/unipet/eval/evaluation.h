@@ -11,11 +11,14 @@
 ///   auto result = unipet::eval::run_evaluation(o, std::cerr);
 ///
 /// Model methods are run over every low-dose image of the split with unipet::infer (predictions
-/// cached in OUT/predictions/NAME/, so a re-run computes only what is missing; a ledger there,
-/// .unipet-cache.json, records the model file's hash and the tile settings with the files made
-/// under them, and any other file is made again); a folder method holds predictions at the same
-/// relative paths as the dataset's low-dose images. A calibrated model's NAME row is the network
-/// alone and its NAME+blend row the blended output (EvaluationOptions::blend_rows).
+/// cached at OUT/predictions/NAME/SUBJECT/drf_K.nii.gz, keyed by method, subject id and DRF and
+/// never by the dataset's paths, each component a safe file name, so a re-run computes only
+/// what is missing; a ledger there, .unipet-cache.json, records the model file's SHA-256 and the
+/// tile settings with the files made under them and the input of each, and any other file is
+/// made again); a folder method holds predictions at the same relative paths as the dataset's
+/// low-dose images, or, where such a path climbs out of the folder ("../"), at
+/// FOLDER/SUBJECT/drf_K.nii.gz. A calibrated model's NAME row is the network alone and its
+/// NAME+blend row the blended output (EvaluationOptions::blend_rows).
 #include <cmath>
 #include <iosfwd>
 #include <limits>
@@ -52,12 +55,12 @@ struct EvaluationOptions {
   /// "NAME+blend" right after its own, which scores the network's output alone.
   bool blend_rows = true;
   std::vector<double> drfs;             ///< empty: every DRF of the dataset
-  std::vector<double> trained_drfs;     ///< DRFs seen in training (marked in plots); empty: from the models
+  std::vector<double> trained_drfs;     ///< DRFs seen in training (marked in plots), each > 1; empty: from the models
   std::string out;                      ///< report folder
   double data_range = 20;               ///< PSNR/SSIM data range, SUV
   infer::DenoiseOptions denoise;
-  std::vector<std::string> show;        ///< subjects with pictures; empty: the first one
-  double show_drf = 0;                  ///< DRF of the pictures; 0: the largest evaluated
+  std::vector<std::string> show;        ///< subjects of the split with pictures; empty: the first one
+  double show_drf = 0;                  ///< an evaluated DRF for the pictures; 0: the largest evaluated
   std::string command_line;             ///< recorded in the report
 };
 
@@ -97,14 +100,22 @@ struct EvaluationResult {
 };
 
 /// Runs the methods, scores everything and writes OUT/index.html, OUT/metrics.csv and
-/// OUT/summary.md. Throws unipet::Error naming the file at fault (a missing prediction, a
-/// prediction whose geometry differs from its full-dose image, ...).
+/// OUT/summary.md. Before any prediction runs, throws unipet::Error naming the option at fault
+/// for a method name given twice (names differing only in case count as one), a baseline given
+/// twice, a DRF of `trained_drfs` not > 1, a `show` subject not in the split, a `show_drf` not
+/// evaluated, or a prediction path that would leave OUT/predictions (a symbolic link out) or be
+/// shared by two predictions. Later, throws naming the file at fault (a missing prediction, a
+/// prediction whose geometry differs from its full-dose image, a blank full dose, a lesion image
+/// that holds no labels, ...).
 EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log);
 
 /// `unipet evaluate --pred P --ref F`: the scores of one pair as text (PSNR to 3 decimals, SSIM
 /// to 4), inside `mask` when given (else the whole volume, and it says so), with per-lesion
 /// SUVmax/SUVmean/SUVpeak and their bias when `lesions` is given. Both images must share geometry
-/// and units. Throws unipet::Error naming both files when they differ.
+/// and units. Every input is checked before any score, each error one line naming the option and
+/// file as the user typed them ("--mask m.nii.gz: selects no voxel", "--lesions l.nii.gz: lesion
+/// labels must be whole numbers", "--ref f.nii.gz: no voxel is above 0"); throws unipet::Error
+/// naming both files when they differ.
 std::string score_pair(const std::string& pred, const std::string& ref, const std::string& mask,
                        const std::string& lesions, double data_range);
 

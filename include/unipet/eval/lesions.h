@@ -26,6 +26,11 @@ struct LesionStats {
   std::array<int64_t, 3> peak_index_dhw{};  ///< the lesion's hottest voxel, the sphere's centre
 };
 
+/// Throws unipet::Error, one line starting with `what` (a file or option the user typed), when
+/// `labels` is no lesion label image: an invalid volume, a negative value or one that is not a whole
+/// number (a probability map or an intensity image given by mistake).
+void check_lesion_labels(const Volume& labels, const std::string& what);
+
 /// One LesionStats per distinct positive label, in increasing label order. `labels` holds 0 for
 /// background and k for lesion k (whole numbers stored as float32, as the simulator writes them).
 /// SUVpeak = mean of the image over every voxel (lesion or not) whose centre lies within

@@ -12,6 +12,8 @@
 /// Masks (the `_in` variants): bool, or a number tensor holding only 0 and 1, with the same
 /// [D, H, W]; an undefined tensor (`torch::Tensor()`) means the whole volume. A mask with a
 /// different shape, other values, or no voxel set throws unipet::Error.
+#include <string>
+
 #include <torch/torch.h>
 
 namespace unipet::eval {
@@ -53,6 +55,15 @@ double nrmse_in(const torch::Tensor& reference, const torch::Tensor& test, const
 /// equals `ssim`.
 double ssim_in(const torch::Tensor& reference, const torch::Tensor& test, const torch::Tensor& mask,
                double data_range, const SsimOptions& options = SsimOptions());
+
+/// What every metric of one scoring (psnr_in, psnr_ref_max, ssim_in, nrmse_in) needs of a
+/// reference and its region, checked once before any of them runs: a reference with a positive
+/// maximum (the peak PSNR's range, NRMSE's norm) whose every side exceeds the SSIM window, and a
+/// mask (undefined: the whole volume) as the `_in` metrics accept it, with a voxel in SSIM's
+/// valid region and a non-zero reference there. Throws unipet::Error whose one line starts with
+/// `reference_name` or `mask_name`: what the user typed (a file, an option), not a function.
+void check_scorable(const torch::Tensor& reference, const std::string& reference_name, const torch::Tensor& mask,
+                    const std::string& mask_name, const SsimOptions& options = SsimOptions());
 
 /// psnr_in with data_range = the maximum of the whole reference volume (not of the masked part),
 /// the "PSNR relative to the image peak" many PET papers report. Throws when that maximum is <= 0.
