@@ -37,6 +37,12 @@ void setup_calibrate(CLI::App& app) {
   cmd->add_option("--blend", o->blend, "on: fit the blend too; off: the noise-level estimator only (no network runs)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  cmd->add_option("--estimator-split", o->calibrate.estimator_split,
+                  "Split the noise-level estimator is fitted on, or 'keep': the model's own estimator (refit the "
+                  "blend alone)")
+      ->capture_default_str();
+  cmd->add_option("--blend-split", o->calibrate.blend_split, "Split the blend is fitted on (never the test split)")
+      ->capture_default_str();
   cmd->add_option("--device", o->calibrate.denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   cmd->add_option("--precision", o->calibrate.denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
   cmd->add_option("--tile", o->calibrate.denoise.window.tile, "Tile side in voxels")->capture_default_str();

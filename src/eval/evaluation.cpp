@@ -191,7 +191,7 @@ Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject
       Volume out = prediction(base, subject, drf, full, low);
       // The noise level is measured on the low-dose image as `unipet denoise` measures it on its input.
       const auto noise = method.calibration->estimator->estimate(low, dataset.resolve(subject.low_dose.at(drf)));
-      out.data = infer::apply_blend(low.data, out.data, method.calibration->blend->alpha_at(noise.log2_drf));
+      out.data = method.calibration->blend->apply(low.data, out.data, noise.log2_drf);
       return out;
     }
     default: {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <iomanip>
 #include <map>
 #include <sstream>
@@ -62,93 +64,268 @@ BlendObservation blend_observation(const torch::Tensor& input, const torch::Tens
     const auto d = t.to(torch::kCPU, torch::kFloat64);
     return mask.defined() ? d.masked_select(mask.to(torch::kCPU, torch::kBool)) : d.flatten();
   };
-  const auto x = select(input), step = select(network) - x, target = select(full_dose) - x;
-  return {drf, log2_n, (step * target).sum().item<double>(), step.square().sum().item<double>()};
+  const auto x = select(input), f = select(network), step = f - x, target = select(full_dose) - x;
+  const auto product = step * target, square = step.square();
+  BlendObservation o;
+  o.drf = drf, o.log2_n = log2_n;
+  o.numerator = product.sum().item<double>(), o.denominator = square.sum().item<double>();
+  // The fine grid of log2 f: the fit chooses its bands from the pooled counts.
+  const auto level = f.clamp_min(std::exp2(kBlendGridLog2Low)).log2();
+  const auto bin = ((level - kBlendGridLog2Low) / kBlendGridLog2Step).floor().clamp(0, kBlendGridBins - 1).to(torch::kLong);
+  auto sums = [&](const torch::Tensor& weights) {
+    const auto t = torch::bincount(bin, weights, kBlendGridBins).to(torch::kFloat64).contiguous();
+    return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + kBlendGridBins);
+  };
+  o.bin_numerator = sums(product);
+  o.bin_denominator = sums(square);
+  o.bin_count = sums(torch::ones_like(level));
+  o.bin_log2_sum = sums(level);
+  return o;
 }
+
+namespace {
+
+// The sums behind one knot: totals and per band.
+struct KnotSums {
+  BlendKnot knot;
+  double numerator = 0, denominator = 0;
+  std::vector<double> band_numerator, band_denominator;
+};
+
+double clipped_step(double numerator, double denominator) {
+  return denominator > 0 ? std::clamp(numerator / denominator, 0.0, 1.0) : 0.0;
+}
+
+// Bands of the fine grid: split where the pooled voxel count passes 50, 90, 99 and 99.9%; a band
+// index per fine bin, and each band's voxel-weighted mean log2 f and upper edge.
+struct Bands {
+  std::vector<int> of_bin;
+  std::vector<double> centre_log2, upper_log2;
+};
+
+Bands choose_bands(const std::vector<BlendObservation>& observations) {
+  std::vector<double> count(kBlendGridBins, 0.0), log2_sum(kBlendGridBins, 0.0);
+  for (const auto& o : observations)
+    for (int i = 0; i < kBlendGridBins; ++i) count[i] += o.bin_count[i], log2_sum[i] += o.bin_log2_sum[i];
+  double total = 0;
+  for (double c : count) total += c;
+  Bands bands;
+  bands.of_bin.assign(kBlendGridBins, 0);
+  const double quantiles[] = {0.5, 0.9, 0.99, 0.999};
+  size_t next = 0;
+  double cumulative = 0, band_count = 0, band_log2 = 0;
+  int band = 0;
+  for (int i = 0; i < kBlendGridBins; ++i) {
+    bands.of_bin[i] = band;
+    cumulative += count[i], band_count += count[i], band_log2 += log2_sum[i];
+    bool close = false;
+    while (next < std::size(quantiles) && cumulative >= quantiles[next] * total) ++next, close = true;
+    // A band closes after the bin where a quantile is passed, unless it would be the last bin.
+    if (close && band_count > 0 && i + 1 < kBlendGridBins) {
+      bands.centre_log2.push_back(band_log2 / band_count);
+      bands.upper_log2.push_back(kBlendGridLog2Low + kBlendGridLog2Step * (i + 1));
+      ++band, band_count = 0, band_log2 = 0;
+    }
+  }
+  if (band_count > 0) {
+    bands.centre_log2.push_back(band_log2 / band_count);
+    bands.upper_log2.push_back(std::numeric_limits<double>::infinity());
+  } else if (!bands.upper_log2.empty()) {
+    // The last quantile closed the last occupied bin: the band above it is empty.
+    bands.upper_log2.back() = std::numeric_limits<double>::infinity();
+    for (int& b : bands.of_bin) b = std::min(b, static_cast<int>(bands.centre_log2.size()) - 1);
+  }
+  return bands;
+}
+
+}  // namespace
 
 Blend fit_blend(const std::vector<BlendObservation>& observations) {
   UNIPET_CHECK(!observations.empty(), "blend: no validation images to fit it on");
+  bool binned = true;
+  for (const auto& o : observations)
+    binned = binned && o.bin_count.size() == static_cast<size_t>(kBlendGridBins) &&
+             o.bin_numerator.size() == o.bin_count.size() && o.bin_denominator.size() == o.bin_count.size() &&
+             o.bin_log2_sum.size() == o.bin_count.size();
+  Bands bands;
+  if (binned) bands = choose_bands(observations);
+  // One band is the pooled fit itself: α then depends on n alone.
+  const size_t n_bands = bands.centre_log2.size() > 1 ? bands.centre_log2.size() : 0;
+
   std::map<double, std::vector<const BlendObservation*>> by_drf;
   for (const auto& o : observations) by_drf[o.drf].push_back(&o);
-  Blend blend;
-  std::vector<double> weights;
+  std::vector<KnotSums> knots;
   for (const auto& [drf, list] : by_drf) {
-    BlendKnot k;
-    k.drf = drf;
-    k.images = static_cast<int64_t>(list.size());
-    double num = 0, den = 0;
+    KnotSums k;
+    k.knot.drf = drf;
+    k.knot.images = static_cast<int64_t>(list.size());
+    k.band_numerator.assign(n_bands, 0.0);
+    k.band_denominator.assign(n_bands, 0.0);
     std::vector<double> positions;
-    for (const auto* o : list) num += o->numerator, den += o->denominator, positions.push_back(o->log2_n);
-    k.log2_n = median_of(positions);
-    k.alpha_ls = den > 0 ? std::clamp(num / den, 0.0, 1.0) : 0.0;
-    blend.knots.push_back(k);
-    weights.push_back(den);
+    for (const auto* o : list) {
+      k.numerator += o->numerator, k.denominator += o->denominator, positions.push_back(o->log2_n);
+      for (size_t i = 0; n_bands > 0 && i < o->bin_count.size(); ++i) {
+        k.band_numerator[bands.of_bin[i]] += o->bin_numerator[i];
+        k.band_denominator[bands.of_bin[i]] += o->bin_denominator[i];
+      }
+    }
+    k.knot.log2_n = median_of(positions);
+    knots.push_back(std::move(k));
   }
-  // Knots go where the images' noise is, which need not follow the nominal DRFs' order.
-  std::vector<size_t> order(blend.knots.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return blend.knots[a].log2_n < blend.knots[b].log2_n; });
-  std::vector<BlendKnot> sorted;
-  std::vector<double> values, sorted_weights;
-  for (size_t i : order) {
-    // Two DRFs estimated at the same noise level would make α jump: they share one knot.
-    if (!sorted.empty() && sorted.back().log2_n >= blend.knots[i].log2_n) {
-      BlendKnot& last = sorted.back();
-      const double w = sorted_weights.back() + weights[i];
-      values.back() = w > 0 ? (values.back() * sorted_weights.back() + blend.knots[i].alpha_ls * weights[i]) / w
-                            : values.back();
-      sorted_weights.back() = w;
-      last.images += blend.knots[i].images;
-      last.alpha_ls = values.back();
+  // Knots go where the images' noise is, which need not follow the nominal DRFs' order; two DRFs
+  // estimated at the same noise level would make α jump, so they share one knot (sums pooled).
+  std::stable_sort(knots.begin(), knots.end(),
+                   [](const KnotSums& a, const KnotSums& b) { return a.knot.log2_n < b.knot.log2_n; });
+  std::vector<KnotSums> merged;
+  for (auto& k : knots) {
+    if (!merged.empty() && merged.back().knot.log2_n >= k.knot.log2_n) {
+      KnotSums& last = merged.back();
+      last.knot.images += k.knot.images;
+      last.numerator += k.numerator, last.denominator += k.denominator;
+      for (size_t b = 0; b < n_bands; ++b)
+        last.band_numerator[b] += k.band_numerator[b], last.band_denominator[b] += k.band_denominator[b];
       continue;
     }
-    sorted.push_back(blend.knots[i]);
-    values.push_back(blend.knots[i].alpha_ls);
-    sorted_weights.push_back(weights[i]);
+    merged.push_back(std::move(k));
   }
-  const auto alpha = monotone_fit(values, sorted_weights);
-  for (size_t i = 0; i < sorted.size(); ++i) sorted[i].alpha = alpha[i];
-  blend.knots = std::move(sorted);
+  Blend blend;
+  std::vector<double> values, weights;
+  for (auto& k : merged) {
+    k.knot.alpha_ls = clipped_step(k.numerator, k.denominator);
+    values.push_back(k.knot.alpha_ls);
+    weights.push_back(k.denominator);
+  }
+  const auto alpha = monotone_fit(values, weights);
+  for (size_t i = 0; i < merged.size(); ++i) merged[i].knot.alpha = alpha[i];
+  for (size_t b = 0; b < n_bands; ++b) {
+    values.clear(), weights.clear();
+    for (auto& k : merged) {
+      // A band no voxel of this knot fell in takes the knot's pooled step.
+      const double step = k.band_denominator[b] > 0 ? clipped_step(k.band_numerator[b], k.band_denominator[b])
+                                                    : k.knot.alpha_ls;
+      k.knot.band_alpha_ls.push_back(step);
+      values.push_back(step);
+      weights.push_back(k.band_denominator[b]);
+    }
+    const auto band_alpha = monotone_fit(values, weights);
+    for (size_t i = 0; i < merged.size(); ++i) merged[i].knot.band_alpha.push_back(band_alpha[i]);
+  }
+  for (auto& k : merged) blend.knots.push_back(std::move(k.knot));
+  if (n_bands > 0) {
+    blend.band_centre_log2 = bands.centre_log2;
+    blend.band_upper_log2 = bands.upper_log2;
+  }
   return blend;
 }
 
-double Blend::alpha_at(double log2_n) const {
+namespace {
+
+// Linear in log2 n between knots, clamped beyond the ends: `value(k)` of each knot.
+template <typename Value>
+double interpolate_knots(const std::vector<BlendKnot>& knots, double log2_n, Value value) {
   UNIPET_CHECK(!knots.empty(), "blend: no knots");
-  if (log2_n <= knots.front().log2_n) return knots.front().alpha;
-  if (log2_n >= knots.back().log2_n) return knots.back().alpha;
+  if (log2_n <= knots.front().log2_n) return value(knots.front());
+  if (log2_n >= knots.back().log2_n) return value(knots.back());
   size_t i = 1;
   while (knots[i].log2_n < log2_n) ++i;
   const BlendKnot &a = knots[i - 1], &b = knots[i];
   const double t = (log2_n - a.log2_n) / (b.log2_n - a.log2_n);
-  return a.alpha + t * (b.alpha - a.alpha);
+  return value(a) + t * (value(b) - value(a));
+}
+
+}  // namespace
+
+double Blend::alpha_at(double log2_n) const {
+  return interpolate_knots(knots, log2_n, [](const BlendKnot& k) { return k.alpha; });
+}
+
+std::vector<double> Blend::band_alpha_at(double log2_n) const {
+  std::vector<double> out;
+  for (size_t b = 0; b < band_centre_log2.size(); ++b)
+    out.push_back(interpolate_knots(knots, log2_n, [b](const BlendKnot& k) { return k.band_alpha.at(b); }));
+  return out;
+}
+
+torch::Tensor Blend::alpha_map(double log2_n, const torch::Tensor& network) const {
+  if (!banded()) return torch::tensor(static_cast<float>(alpha_at(log2_n)), network.options().dtype(torch::kFloat32));
+  const auto a = band_alpha_at(log2_n);
+  const auto level = network.to(torch::kFloat32).clamp_min(static_cast<float>(std::exp2(kBlendGridLog2Low))).log2();
+  // Piecewise linear in log2 f through (centre_b, α_b), constant beyond the end centres.
+  auto alpha = torch::full_like(level, static_cast<float>(a.front()));
+  for (size_t b = 0; b + 1 < a.size(); ++b) {
+    const double width = band_centre_log2[b + 1] - band_centre_log2[b];
+    alpha += static_cast<float>(a[b + 1] - a[b]) *
+             ((level - static_cast<float>(band_centre_log2[b])) / static_cast<float>(width)).clamp(0, 1);
+  }
+  return alpha.clamp(0, 1);
+}
+
+torch::Tensor Blend::apply(const torch::Tensor& input, const torch::Tensor& network, double log2_n) const {
+  if (!banded()) return apply_blend(input, network, alpha_at(log2_n));
+  return apply_blend(input, network, alpha_map(log2_n, network.to(input.device())));
 }
 
 std::string Blend::table() const {
   std::ostringstream os;
-  os << "DRF     images  median n    alpha (least squares -> used)\n";
+  os << "DRF     images  median n    alpha (least squares -> used)";
+  if (banded()) {
+    os << "    by the network's level (model units):";
+    for (size_t b = 0; b < band_upper_log2.size(); ++b) {
+      os << (b ? ", " : " ");
+      if (std::isinf(band_upper_log2[b]))
+        os << ">" << std::setprecision(3) << std::exp2(band_upper_log2[b - 1]);
+      else
+        os << "<" << std::setprecision(3) << std::exp2(band_upper_log2[b]);
+    }
+  }
+  os << "\n";
   for (const auto& k : knots) {
     os << std::left << std::setw(8) << io::drf_text(k.drf) << std::setw(8) << k.images << std::fixed
        << std::setprecision(2) << std::setw(12) << std::exp2(k.log2_n) << std::setprecision(3) << k.alpha_ls
-       << " -> " << k.alpha << "\n"
-       << std::defaultfloat;
+       << " -> " << k.alpha;
+    if (banded()) {
+      os << "             ";
+      for (size_t b = 0; b < k.band_alpha.size(); ++b) os << (b ? " " : "") << k.band_alpha[b];
+    }
+    os << "\n" << std::defaultfloat;
   }
   return os.str();
 }
 
 std::string Blend::to_json() const {
   json knots_json = json::array();
-  for (const auto& k : knots)
-    knots_json.push_back(
-        {{"drf", k.drf}, {"images", k.images}, {"log2_n", k.log2_n}, {"alpha_ls", k.alpha_ls}, {"alpha", k.alpha}});
-  return json{{"version", 1}, {"knots", knots_json}}.dump();
+  for (const auto& k : knots) {
+    json one{{"drf", k.drf}, {"images", k.images}, {"log2_n", k.log2_n}, {"alpha_ls", k.alpha_ls}, {"alpha", k.alpha}};
+    if (banded()) one["band_alpha_ls"] = k.band_alpha_ls, one["band_alpha"] = k.band_alpha;
+    knots_json.push_back(one);
+  }
+  // Version 1 (no bands) stays byte for byte what it was, so older readers keep reading it.
+  if (!banded()) return json{{"version", 1}, {"knots", knots_json}}.dump();
+  json upper = json::array();
+  for (double u : band_upper_log2) upper.push_back(std::isinf(u) ? json(nullptr) : json(u));
+  return json{{"version", 2}, {"band_centre_log2", band_centre_log2}, {"band_upper_log2", upper}, {"knots", knots_json}}
+      .dump();
 }
 
 Blend Blend::from_json(const std::string& text, const std::string& source) {
   Blend b;
   try {
     const json j = json::parse(text);
-    UNIPET_CHECK(j.at("version").get<int>() == 1, "unknown version " << j.at("version"));
+    const int version = j.at("version").get<int>();
+    UNIPET_CHECK(version == 1 || version == 2, "unknown version " << version);
+    if (version == 2) {
+      b.band_centre_log2 = j.at("band_centre_log2").get<std::vector<double>>();
+      for (const auto& u : j.at("band_upper_log2"))
+        b.band_upper_log2.push_back(u.is_null() ? std::numeric_limits<double>::infinity() : u.get<double>());
+      UNIPET_CHECK(b.band_centre_log2.size() >= 2 && b.band_upper_log2.size() == b.band_centre_log2.size(),
+                   "bands need at least two centres and one upper edge each");
+      for (size_t i = 0; i < b.band_centre_log2.size(); ++i) {
+        UNIPET_CHECK(std::isfinite(b.band_centre_log2[i]) && (i == 0 || b.band_centre_log2[i] > b.band_centre_log2[i - 1]),
+                     "band centres must be finite and increasing");
+        UNIPET_CHECK(b.band_centre_log2[i] < b.band_upper_log2[i], "a band's centre lies above its upper edge");
+      }
+    }
+    const size_t n_bands = b.band_centre_log2.size();
     for (const auto& k : j.at("knots")) {
       BlendKnot knot;
       knot.drf = k.at("drf").get<double>();
@@ -156,10 +333,22 @@ Blend Blend::from_json(const std::string& text, const std::string& source) {
       knot.log2_n = k.at("log2_n").get<double>();
       knot.alpha_ls = k.at("alpha_ls").get<double>();
       knot.alpha = k.at("alpha").get<double>();
+      if (n_bands > 0) {
+        knot.band_alpha_ls = k.at("band_alpha_ls").get<std::vector<double>>();
+        knot.band_alpha = k.at("band_alpha").get<std::vector<double>>();
+        UNIPET_CHECK(knot.band_alpha.size() == n_bands && knot.band_alpha_ls.size() == n_bands,
+                     "a knot has " << knot.band_alpha.size() << " band alphas for " << n_bands << " bands");
+      }
       UNIPET_CHECK(std::isfinite(knot.log2_n), "a knot's log2_n is not finite");
       UNIPET_CHECK(knot.alpha >= 0 && knot.alpha <= 1, "alpha " << knot.alpha << " is outside [0, 1]");
       UNIPET_CHECK(b.knots.empty() || (knot.log2_n > b.knots.back().log2_n && knot.alpha >= b.knots.back().alpha),
                    "knots must increase in log2_n and not decrease in alpha");
+      for (size_t i = 0; i < n_bands; ++i) {
+        UNIPET_CHECK(knot.band_alpha[i] >= 0 && knot.band_alpha[i] <= 1,
+                     "band alpha " << knot.band_alpha[i] << " is outside [0, 1]");
+        UNIPET_CHECK(b.knots.empty() || knot.band_alpha[i] >= b.knots.back().band_alpha[i],
+                     "a band's alpha decreases with the noise level");
+      }
       b.knots.push_back(knot);
     }
     UNIPET_CHECK(!b.knots.empty(), "no knots");
@@ -178,6 +367,16 @@ torch::Tensor apply_blend(const torch::Tensor& input, const torch::Tensor& netwo
   if (alpha == 1) return network.to(torch::kFloat32);
   const auto x = input.to(torch::kFloat32);
   return x + static_cast<float>(alpha) * (network.to(x.device(), torch::kFloat32) - x);
+}
+
+torch::Tensor apply_blend(const torch::Tensor& input, const torch::Tensor& network, const torch::Tensor& alpha) {
+  UNIPET_CHECK(input.sizes() == network.sizes(), "blend: input " << input.sizes() << " and network output "
+                                                                 << network.sizes() << " differ in shape");
+  const auto x = input.to(torch::kFloat32);
+  const auto a = alpha.to(x.device(), torch::kFloat32);
+  UNIPET_CHECK(a.numel() > 0 && a.min().item<float>() >= 0 && a.max().item<float>() <= 1,
+               "blend: alpha is outside [0, 1]");
+  return x + a * (network.to(x.device(), torch::kFloat32) - x);
 }
 
 }  // namespace unipet::infer

@@ -97,10 +97,17 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   // The model is read (and checked) first: it is the input most likely to be the wrong file.
   nn::LoadedUniPET loaded = nn::load_unipet(o.model);
   const ModelCalibration previous = ModelCalibration::from_metadata(loaded.metadata, o.model);
+  const bool keep_estimator = o.estimator_split == "keep";
+  UNIPET_CHECK(!keep_estimator || previous.estimator,
+               "--estimator-split keep: " << o.model << " has no noise-level estimator to keep (calibrate it first)");
+  UNIPET_CHECK(!keep_estimator || o.fit_blend, "--estimator-split keep with --blend off would change nothing");
+  UNIPET_CHECK(o.blend_split != "test" || !o.fit_blend,
+               "--blend-split test: the blend is fitted on validation subjects, never on the test split it is scored on");
   o.denoise.window.validate();
   const io::Dataset dataset = io::read_dataset(o.dataset);
   for (const std::string& split : {o.estimator_split, o.blend_split}) {
     if (split == o.blend_split && !o.fit_blend) continue;
+    if (split == o.estimator_split && keep_estimator) continue;
     UNIPET_CHECK(!dataset.subjects_in_split(split).empty(),
                  o.dataset << ": no subjects in split '" << split << "' (calibrate fits the noise-level estimator on "
                            << o.estimator_split << " and the blend on " << o.blend_split << ")");
@@ -109,7 +116,7 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   CalibrateResult result;
   auto& c = result.calibration;
   c.trained_drfs = previous.trained_drfs.empty() ? dataset.drfs : previous.trained_drfs;
-  c.estimator = fit_drf_estimator(dataset, o.estimator_split, o.fit, &log);
+  c.estimator = keep_estimator ? previous.estimator : fit_drf_estimator(dataset, o.estimator_split, o.fit, &log);
   if (o.fit_blend) c.blend = fit_blend(blend_observations(o, dataset, *c.estimator, log));
 
   auto metadata = loaded.metadata;

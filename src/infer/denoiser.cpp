@@ -109,7 +109,8 @@ std::string StudyReport::summary() const {
   os << ", " << format_duration(seconds);
   if (blend_alpha) {
     os.precision(2);
-    os << ", blend alpha " << *blend_alpha << " at " << noise->summary();
+    os << ", blend alpha " << *blend_alpha << (blend_banded ? " (pooled; per voxel by level)" : "") << " at "
+       << noise->summary();
   }
   return os.str();
 }
@@ -137,8 +138,11 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
   const auto decision = denoiser.blend_decision(with_geometry_of(image.volume, in_model_units), input);
   SlidingWindowResult result = sliding_window(in_model_units, denoiser.tile_function(), window);
   if (decision.alpha) {
-    result.image = apply_blend(in_model_units, result.image, *decision.alpha);
-    if (result.uncertainty.defined()) result.uncertainty = result.uncertainty * *decision.alpha;
+    const Blend& blend = *denoiser.calibration().blend;
+    const double log2_n = decision.noise->log2_drf;
+    // α per voxel from the network's output (a banded blend) or one α for the volume.
+    if (result.uncertainty.defined()) result.uncertainty = result.uncertainty * blend.alpha_map(log2_n, result.image);
+    result.image = blend.apply(in_model_units, result.image, log2_n);
   }
 
   auto back = [&](const torch::Tensor& v) {
@@ -171,6 +175,7 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
   report.tiles_skipped = result.tiles_skipped;
   report.noise = decision.noise;
   report.blend_alpha = decision.alpha;
+  report.blend_banded = decision.alpha && denoiser.calibration().blend->banded();
   if (decision.noise) report.warning = denoiser.calibration().range_warning(*decision.noise);
   if (!decision.problem.empty()) report.warning = decision.problem;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

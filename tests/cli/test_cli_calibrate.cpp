@@ -96,6 +96,14 @@ TEST(CliCalibrate, CalibratesThenEstimatesDescribesAndBlends) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(count(r.output, "warning"), 1u) << r.output;
   EXPECT_NE(r.output.find("cleaner"), std::string::npos) << r.output;
+
+  // The blend refitted alone: the estimator is the model's own, byte for byte, and no train split is read.
+  r = unipet_cli("calibrate --dataset " + q(dataset) + " -m " + q(dir / "narrow.safetensors") + " -o " +
+                 q(dir / "refit.safetensors") + " --estimator-split keep --tile 16 --threads 1 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto refit = nn::load_unipet(dir / "refit.safetensors").metadata;
+  EXPECT_EQ(refit.at(infer::kDrfEstimatorKey), metadata.at(infer::kDrfEstimatorKey));
+  EXPECT_EQ(refit.at(infer::kBlendKey), loaded.metadata.at(infer::kBlendKey));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "infer/calibration_test_util.h"
 #include "infer/infer_test_util.h"
 #include "unipet/infer/calibration.h"
+#include "unipet/infer/model_calibration.h"
 #include "unipet/io/image_io.h"
 
 namespace unipet::test {
@@ -96,10 +97,14 @@ TEST_F(Calibration, BlendOffGivesTheUncalibratedOutputAndOnTheClosedForm) {
   o.blend = true;
   const auto on_report = infer::denoise_study(infer::Denoiser(calibrated(), o), low, *dir() / "on.nii.gz", study);
   ASSERT_TRUE(on_report.blend_alpha.has_value());
-  const double alpha = *on_report.blend_alpha;
   const auto x = io::read_image(low).data, f = io::read_image(*dir() / "plain.nii.gz").data;
   const auto on = io::read_image(*dir() / "on.nii.gz").data;
+  // α per voxel from the network's output in the model's units (SUV), as the blend was fitted.
+  const auto blend = infer::read_calibration(calibrated()).blend;
+  ASSERT_TRUE(blend.has_value());
+  const auto alpha = blend->alpha_map(on_report.noise->log2_drf, f * *study.suv_factor);
   EXPECT_TRUE(torch::allclose(on, x + alpha * (f - x), 1e-4, 1e-2)) << (on - (x + alpha * (f - x))).abs().max();
+  EXPECT_NEAR(*on_report.blend_alpha, blend->alpha_at(on_report.noise->log2_drf), 1e-12);
   EXPECT_NE(on_report.summary().find("blend alpha"), std::string::npos);
 }
 

@@ -1,19 +1,24 @@
 #pragma once
-/// A denoiser that is never worse than its input: out = x + α(n)·(f(x) − x), x the input, f(x)
-/// the network's output and n the input's estimated noise level (noise_level.h). α is piecewise
-/// linear in log2 n between knots, constant beyond the end knots, non-decreasing and in [0, 1]:
-/// a clean scan keeps more of itself, a noisy one takes more of the network.
+/// A denoiser that is never worse than its input: out = x + α·(f(x) − x), x the input, f(x) the
+/// network's output. α depends on the input's estimated noise level n (noise_level.h) and, for a
+/// blend fitted with intensity bands, on each voxel's level f(x): a clean scan keeps more of
+/// itself, a noisy one takes more of the network, and where the network is least trustworthy
+/// (at DRF 2, the hottest voxels: a bladder or a lesion whose few-percent error outweighs the
+/// input's noise) the input is kept. α is piecewise linear in log2 n between knots and in
+/// log2 f between band centres, constant beyond the ends, non-decreasing in n and in [0, 1].
 ///
 ///   std::vector<unipet::infer::BlendObservation> obs;      // one per validation image
 ///   obs.push_back(unipet::infer::blend_observation(x, f, full_dose, body, drf, log2_n));
 ///   unipet::infer::Blend b = unipet::infer::fit_blend(obs);
-///   torch::Tensor out = unipet::infer::apply_blend(x, f, b.alpha_at(log2_n));
+///   torch::Tensor out = b.apply(x, f, log2_n);
 ///
 /// The fit minimises the squared error against the full dose y inside the body, per DRF d over
 /// that DRF's images pooled: α_d = Σ<f−x, y−x> / Σ<f−x, f−x> (the least-squares step along
 /// f − x), clipped to [0, 1], placed at the median estimated log2 n of d's images; then made
 /// non-decreasing by pooling adjacent violators (weights Σ<f−x, f−x>), which is the
-/// least-squares monotone fit to the same criterion.
+/// least-squares monotone fit to the same criterion. With bands the same is done per band of
+/// f: the bands split the validation voxels at the 50, 90, 99 and 99.9% quantiles of f, so
+/// their edges follow the model's units and the data, not a fixed SUV scale.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,12 +27,19 @@
 
 namespace unipet::infer {
 
-/// What one validation image contributes to its DRF's α (sums inside the mask, float64).
+/// The fine grid of log2 f on which observations are binned before the fit chooses its bands:
+/// 2^-12 to 2^24 in half steps, which covers SUV and Bq/ml alike; values outside go to the end bins.
+constexpr double kBlendGridLog2Low = -12, kBlendGridLog2Step = 0.5;
+constexpr int kBlendGridBins = 72;
+
+/// What one validation image contributes to its DRF's α (sums inside the mask, float64): the
+/// totals, and the same sums per bin of log2 f on the fine grid (empty: no bands).
 struct BlendObservation {
   double drf = 0;
   double log2_n = 0;       ///< the image's estimated log2 effective DRF
   double numerator = 0;    ///< <f − x, y − x>
   double denominator = 0;  ///< <f − x, f − x>
+  std::vector<double> bin_numerator, bin_denominator, bin_count, bin_log2_sum;  ///< kBlendGridBins each
 };
 
 /// The sums of one image: `input` x, `network` f, `full_dose` y, `mask` (bool, or undefined for
@@ -42,14 +54,26 @@ struct BlendKnot {
   int64_t images = 0;
   double log2_n = 0;     ///< median estimated log2 n of the DRF's images
   double alpha_ls = 0;   ///< Σ<f−x, y−x> / Σ<f−x, f−x>, clipped to [0, 1]
-  double alpha = 0;      ///< after the monotone fit: the value used
+  double alpha = 0;      ///< after the monotone fit: the value used (without bands, or to report)
+  std::vector<double> band_alpha_ls, band_alpha;  ///< the same per band (empty: no bands)
 };
 
 struct Blend {
   std::vector<BlendKnot> knots;  ///< by increasing log2_n (strictly), alpha non-decreasing
+  /// Bands of log2 f: each band's voxel-weighted mean log2 f and upper edge (the last is +inf).
+  /// Empty: α depends on n alone (blends calibrated before bands existed, or one band).
+  std::vector<double> band_centre_log2, band_upper_log2;
 
-  /// α at a noise level, linear between knots and clamped beyond them.
+  bool banded() const { return !band_centre_log2.empty(); }
+  /// α at a noise level over the whole image (the pooled fit), linear between knots and clamped
+  /// beyond them: what a summary line reports.
   double alpha_at(double log2_n) const;
+  /// Each band's α at a noise level (empty without bands).
+  std::vector<double> band_alpha_at(double log2_n) const;
+  /// The α of every voxel of `network` at a noise level: a 0-d tensor without bands.
+  torch::Tensor alpha_map(double log2_n, const torch::Tensor& network) const;
+  /// x + α(n, f)·(f − x) in float32; without bands exactly apply_blend(x, f, alpha_at(n)).
+  torch::Tensor apply(const torch::Tensor& input, const torch::Tensor& network, double log2_n) const;
   /// "DRF  median n  alpha" table, one knot a line (what `unipet calibrate` and `info` print).
   std::string table() const;
   /// One-line JSON; from_json throws unipet::Error naming `source` on malformed text or knots
@@ -64,5 +88,7 @@ Blend fit_blend(const std::vector<BlendObservation>& observations);
 
 /// x + α·(f − x) in float32; α = 0 returns `input` itself (bit for bit), α = 1 `network`.
 torch::Tensor apply_blend(const torch::Tensor& input, const torch::Tensor& network, double alpha);
+/// The same with a per-voxel α (broadcast against `input`, values in [0, 1]).
+torch::Tensor apply_blend(const torch::Tensor& input, const torch::Tensor& network, const torch::Tensor& alpha);
 
 }  // namespace unipet::infer

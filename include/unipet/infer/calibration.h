@@ -24,8 +24,8 @@ struct CalibrateOptions {
   std::string model;                    ///< the UniPET model file to calibrate (only read)
   std::string out;                      ///< the calibrated copy (.safetensors); never an input
   DenoiseOptions denoise;               ///< device, precision and tiles of the blend's inference
-  std::string estimator_split = "train";
-  std::string blend_split = "val";
+  std::string estimator_split = "train";  ///< or "keep": the model's own estimator (refit the blend alone)
+  std::string blend_split = "val";        ///< never "test": the blend is scored there
   bool fit_blend = true;                ///< false: the estimator only (no network runs)
   DrfFitOptions fit;
 };

@@ -109,7 +109,8 @@ struct StudyReport {
   int64_t tiles_run = 0, tiles_skipped = 0;
   double seconds = 0;
   std::optional<DrfEstimate> noise;  ///< the scan's noise level, when the model has an estimator
-  std::optional<double> blend_alpha;  ///< α applied, when the model's blend was used
+  std::optional<double> blend_alpha;  ///< α applied (pooled over levels), when the model's blend was used
+  bool blend_banded = false;          ///< α varied per voxel with the network's level
   /// One line when the scan's noise lies outside the DRFs the model was trained on, else "".
   std::string warning;
 
