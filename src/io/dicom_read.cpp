@@ -229,11 +229,20 @@ Units units_from_dicom(const std::string& units) {
   return Units::Unknown;
 }
 
+namespace {
+
+// The attributes before the pixels of a file already scanned as DICOM (a failed read leaves the
+// dataset empty, so every tag reads as absent).
+DcmDataset& header_of(DcmFileFormat& file, const std::string& path) {
+  file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+  return *file.getDataset();
+}
+
+}  // namespace
+
 SuvTags read_suv_tags(const std::string& path) {
   DcmFileFormat file;
-  file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect,
-                        DCM_PixelData);
-  DcmDataset& ds = *file.getDataset();
+  DcmDataset& ds = header_of(file, path);
   SuvTags t;
   t.source = path;
   t.units = dicom_string(ds, DCM_Units);
@@ -255,9 +264,7 @@ SuvTags read_suv_tags(const std::string& path) {
 
 DicomDerivation read_derivation(const std::string& path) {
   DcmFileFormat file;
-  file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect,
-                        DCM_PixelData);
-  DcmDataset& ds = *file.getDataset();
+  DcmDataset& ds = header_of(file, path);
   DicomDerivation d;
   for (const auto& value : detail::dicom_strings(ds, DCM_ImageType))
     d.image_type += (d.image_type.empty() ? "" : "\\") + value;

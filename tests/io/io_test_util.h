@@ -6,6 +6,7 @@
 
 #include "test_util.h"
 #include "unipet/core/volume.h"
+#include "unipet/io/suv.h"
 
 namespace unipet::test {
 
@@ -27,6 +28,24 @@ inline Volume awkward_volume(Units units = Units::BqPerMl) {
   v.direction = oblique_direction(20.0);
   v.units = units;
   return v;
+}
+
+// 75 kg, 370 MBq of F-18 (half-life 6586.2 s) injected at 10:00, series at 11:00.
+// By hand: 370e6 * 2^(-3600 / 6586.2) = 253314180.24 Bq decayed dose; SUV factor = 75000 g / that
+// = 2.9607502e-4 (g/ml per Bq/ml); test_suv.cpp's factors were computed the same way, outside unipet.
+inline io::SuvTags suv_tags_start_case() {
+  io::SuvTags t;
+  t.source = "slice.dcm";
+  t.units = "BQML";
+  t.corrected_image = {"DECY", "ATTN", "SCAT"};
+  t.decay_correction = "START";
+  t.total_dose_bq = 370e6;
+  t.half_life_s = 6586.2;
+  t.injection_time = "100000.00";
+  t.series_date = "20240315";
+  t.series_time = "110000";
+  t.patient_weight_kg = 75;
+  return t;
 }
 
 }  // namespace unipet::test

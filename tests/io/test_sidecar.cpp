@@ -119,16 +119,7 @@ TEST(Sidecar, WhatUnipetWritesGivesBackTheSourcesFactorAndSaysWhatMadeIt) {
   EXPECT_EQ(describe_sidecar_provenance(source), "");  // not unipet's
 
   // From DICOM tags (START, one hour): the same factor as the tags give.
-  SuvTags tags;
-  tags.units = "BQML";
-  tags.corrected_image = {"ATTN", "DECY"};
-  tags.decay_correction = "START";
-  tags.total_dose_bq = 370e6;
-  tags.half_life_s = 6586.2;
-  tags.injection_time = "100000";
-  tags.series_date = "20240315";
-  tags.series_time = "110000";
-  tags.patient_weight_kg = 75;
+  const SuvTags tags = test::suv_tags_start_case();
   content.source_sidecar = nullptr;
   content.source_tags = &tags;
   test::write_bytes(dir / "fromdicom.json", sidecar_json(content));

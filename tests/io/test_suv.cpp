@@ -8,26 +8,9 @@
 namespace unipet::io {
 namespace {
 
-// 75 kg, 370 MBq of F-18 (half-life 6586.2 s) injected at 10:00, series at 11:00.
-// By hand: 370e6 * 2^(-3600 / 6586.2) = 253314180.24 Bq decayed dose; SUV factor = 75000 g / that
-// = 2.9607502e-4 (g/ml per Bq/ml). The factors below were computed the same way, outside unipet.
-SuvTags start_case() {
-  SuvTags t;
-  t.source = "slice.dcm";
-  t.units = "BQML";
-  t.corrected_image = {"DECY", "ATTN", "SCAT"};
-  t.decay_correction = "START";
-  t.total_dose_bq = 370e6;
-  t.half_life_s = 6586.2;
-  t.injection_time = "100000.00";
-  t.series_date = "20240315";
-  t.series_time = "110000";
-  t.patient_weight_kg = 75;
-  return t;
-}
 
 TEST(Suv, StartDecayCorrectionMatchesAHandComputedFactor) {
-  const SuvResult r = suv_factor(start_case());
+  const SuvResult r = suv_factor(test::suv_tags_start_case());
   EXPECT_NEAR(r.elapsed_s, 3600.0, 1e-9);
   EXPECT_NEAR(r.decayed_dose_bq, 253314180.24164078, 1e-3);
   EXPECT_NEAR(r.factor, 2.960750161260463e-4, 1e-15);
@@ -35,14 +18,14 @@ TEST(Suv, StartDecayCorrectionMatchesAHandComputedFactor) {
 }
 
 TEST(Suv, StartDateTimeTakesPrecedenceOverStartTime) {
-  SuvTags t = start_case();
+  SuvTags t = test::suv_tags_start_case();
   t.injection_time = "090000";                          // would give two hours
   t.injection_datetime = "20240315100000.000000+0100";  // UTC offsets ignored: one hour
   EXPECT_NEAR(suv_factor(t).factor, 2.960750161260463e-4, 1e-15);
 }
 
 TEST(Suv, AdminDecayCorrectionHasNoDecayTerm) {
-  SuvTags t = start_case();
+  SuvTags t = test::suv_tags_start_case();
   t.decay_correction = "ADMIN";
   t.half_life_s.reset();  // not needed for ADMIN
   const SuvResult r = suv_factor(t);
@@ -53,7 +36,7 @@ TEST(Suv, AdminDecayCorrectionHasNoDecayTerm) {
 TEST(Suv, AnInjectionTimeAfterTheSeriesTimeIsRefusedWithoutADateToPlaceIt) {
   // 23:40 against a series at 00:25 could be a scan past midnight or a wrong clock: taking the
   // previous day silently gave an SUV 44 times too high when the clock was wrong.
-  SuvTags t = start_case();
+  SuvTags t = test::suv_tags_start_case();
   t.injection_time = "234000";
   t.series_time = "002500";
   test::expect_error(
@@ -63,7 +46,7 @@ TEST(Suv, AnInjectionTimeAfterTheSeriesTimeIsRefusedWithoutADateToPlaceIt) {
 }
 
 TEST(Suv, AnInjectionBeforeMidnightIsAcceptedWhenItsDateTimeSaysSo) {
-  SuvTags t = start_case();
+  SuvTags t = test::suv_tags_start_case();
   t.injection_time = "234000";
   t.injection_datetime = "20240314234000";  // 23:40 on the 14th
   t.series_date = "20240315";
@@ -86,7 +69,7 @@ TEST(Suv, GmlUnitsAreAlreadySuv) {
 TEST(Suv, EachMissingOrBadQuantityIsAnErrorNamingTheTag) {
   using test::expect_error;
   auto with = [](auto change) {
-    SuvTags t = start_case();
+    SuvTags t = test::suv_tags_start_case();
     change(t);
     return t;
   };
