@@ -105,6 +105,15 @@ TEST(CliDenoise, DicomInBqmlComesBackAsADerivedDicomSeriesInBqmlWithTheSameSuv) 
   const Volume nifti = io::read_image(dir / "out.nii.gz");
   EXPECT_EQ(nifti.units, Units::BqPerMl);
   EXPECT_TRUE(same_geometry(in.volume, nifti, 1e-3));
+  // The uncertainty map of a DICOM study is a derived series as well, and as valid.
+  r = unipet_cli(denoise("-i " + q(dir / "pet") + " -o " + q(dir / "tta") + " --tta --uncertainty " + q(dir / "unc"),
+                         dir / "id.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(dicom_validation_errors(dir / "tta"), "");
+  EXPECT_EQ(dicom_validation_errors(dir / "unc"), "");
+  const auto unc = io::read_dicom_series(dir / "unc");
+  EXPECT_EQ(unc.derivation.image_type, "DERIVED\\PRIMARY\\UNCERTAINTY");
+  EXPECT_EQ(unc.info.series_number, "1004");
 }
 
 TEST(CliDenoise, AFolderOfStudiesRunsPastACorruptOneAndResumes) {

@@ -34,9 +34,11 @@ TEST(Discriminator, ScoresMatchTheReferenceAt64) {
 TEST(Discriminator, GradientPenaltyAndCriticLossMatchTheReference) {
   auto critic = reference_critic();
   auto gp = gradient_penalty(critic, vec("real"), vec("fake"), vec("alpha"), 10.0);
-  EXPECT_LT(relative_error(gp, vec("gradient_penalty")), 1e-5);
+  // The scores' own tolerance: the penalty is built from their gradients, and float32 kernels sum
+  // in another order on another CPU (7e-5 on an AMD EPYC without AVX-512, under 1e-5 with it).
+  EXPECT_LT(relative_error(gp, vec("gradient_penalty")), 1e-4);
   auto loss = critic_loss(critic(vec("real")), critic(vec("fake"))) + gp;
-  EXPECT_LT(relative_error(loss, vec("loss_d")), 1e-5);
+  EXPECT_LT(relative_error(loss, vec("loss_d")), 1e-4);
   // The penalty must be differentiable with respect to the critic's weights.
   loss.backward();
   EXPECT_GT(critic->linear->weight.grad().abs().sum().item<double>(), 0.0);
