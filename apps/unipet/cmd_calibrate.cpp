@@ -12,12 +12,14 @@ namespace {
 struct CalibrateCliOptions {
   infer::CalibrateOptions calibrate;
   std::string blend = "on";
+  std::string step_limit = "on";
   int threads = 0;
 };
 
 void run_calibrate(CalibrateCliOptions o) {
   set_threads(resolve_threads(o.threads));
   o.calibrate.fit_blend = o.blend == "on";
+  o.calibrate.fit_step_limit = o.step_limit == "on";
   const auto result = infer::calibrate_model(o.calibrate, std::cerr);
   std::cout << result.table() << "wrote " << o.calibrate.out << "\n";
 }
@@ -35,6 +37,11 @@ void setup_calibrate(CLI::App& app) {
   cmd->add_option("-m,--model", o->calibrate.model, "UniPET model file to calibrate (only read)")->required();
   cmd->add_option("-o,--output", o->calibrate.out, "The calibrated copy (.safetensors; never the input)")->required();
   cmd->add_option("--blend", o->blend, "on: fit the blend too; off: the noise-level estimator only (no network runs)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--step-limit", o->step_limit,
+                  "on: the blend may also cut the network's change to a voxel at k times its robust SD, k fitted "
+                  "per dose; off: alpha alone")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_option("--estimator-split", o->calibrate.estimator_split,

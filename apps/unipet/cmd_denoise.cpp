@@ -30,7 +30,7 @@ void run_collection(const DenoiseCliOptions& o, const infer::StudyOptions& study
   namespace fs = std::filesystem;
   UNIPET_CHECK(!fs::exists(o.output) || fs::is_directory(o.output),
                o.output << ": is not a folder (a folder of studies is denoised into a folder)");
-  const auto jobs = infer::plan_studies(o.input, o.output, o.format, o.uncertainty);
+  const auto jobs = infer::plan_studies(o.input, o.output, o.format, o.uncertainty, {o.model});
   const infer::Denoiser denoiser(o.model, o.denoise);
   const auto outcomes = infer::denoise_studies(denoiser, jobs, study, std::cerr);
   int64_t done = 0, skipped = 0;
@@ -64,8 +64,8 @@ void run_denoise(DenoiseCliOptions o) {
 
   UNIPET_CHECK(o.format.empty(), "--format applies to a folder or list of studies; name the output file instead");
   // Every check that needs no model comes first, so a bad path fails at once.
-  io::check_pet_output(o.output, {o.input});
-  if (!o.uncertainty.empty()) io::check_pet_output(o.uncertainty, {o.input, o.output});
+  io::check_pet_output(o.output, {o.input, o.model});
+  if (!o.uncertainty.empty()) io::check_pet_output(o.uncertainty, {o.input, o.output, o.model});
   const infer::Denoiser denoiser(o.model, o.denoise);
   study.uncertainty = o.uncertainty;
   DeferredProgress progress(std::cerr, "denoise tiles");

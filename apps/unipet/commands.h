@@ -24,5 +24,7 @@ std::string command_line(int argc, char** argv);
 void setup_evaluate(CLI::App& app, int argc, char** argv);
 void setup_calibrate(CLI::App& app);
 void setup_estimate_drf(CLI::App& app);
+/// `argv` is recorded in the derived series the node writes (DICOM provenance).
+void setup_serve(CLI::App& app, int argc, char** argv);
 
 }  // namespace unipet::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   unipet::cli::setup_evaluate(app, argc, argv);
   unipet::cli::setup_calibrate(app);
   unipet::cli::setup_estimate_drf(app);
+  unipet::cli::setup_serve(app, argc, argv);
   // CLI11 would say "A subcommand is required" for a mistyped one; name what was typed instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

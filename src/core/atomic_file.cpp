@@ -114,13 +114,23 @@ void check_output_path(const fs::path& target_in, const OutputCheck& check) {
                    shown << ": folder exists and is not empty; refusing to write into it (choose a new folder)");
     }
   }
-  const fs::path out = resolved(target);
-  for (const auto& input : check.inputs) {
+  check_apart_from_inputs(target_in, check.inputs);
+}
+
+void check_apart_from_inputs(const fs::path& target, const std::vector<fs::path>& inputs) {
+  const std::string shown = target.string();
+  const fs::path out = resolved(without_trailing_slash(target));
+  std::error_code ec;
+  for (const auto& input : inputs) {
     if (input.empty()) continue;
     const fs::path in = resolved(input);
     UNIPET_CHECK(out != in, shown << ": is the input " << input.string() << "; refusing to overwrite it");
     UNIPET_CHECK(!is_within(in, out), shown << ": holds the input " << input.string()
                                             << "; refusing to write over it");
+    // An input folder (a DICOM series, a folder of studies) must not gain files either: its next
+    // read would find the output among the inputs.
+    UNIPET_CHECK(!fs::is_directory(in, ec) || !is_within(out, in),
+                 shown << ": lies inside the input folder " << input.string() << "; refusing to write into it");
   }
 }
 

@@ -4,19 +4,10 @@
 #include <vector>
 
 #include "unipet/core/error.h"
+#include "unipet/core/percentile.h"
 
 namespace unipet::eval {
 namespace {
-
-// Value of the given nearest-rank percentile; kthvalue, because torch::quantile refuses inputs
-// over 2^24 elements and a whole-body volume easily has more.
-double percentile(const torch::Tensor& values, double percent) {
-  const int64_t n = values.numel();
-  const auto k =
-      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(percent / 100.0 * static_cast<double>(n))));
-  // kthvalue is not implemented for every device; the values travel to the CPU once.
-  return std::get<0>(values.reshape({-1}).to(torch::kCPU).kthvalue(k)).item<double>();
-}
 
 // Fills, in place, each slice's regions of non-body voxels that do not reach the slice's edge.
 void fill_holes_per_slice(std::vector<uint8_t>& body, int64_t depth, int64_t height, int64_t width) {

@@ -1,6 +1,7 @@
 #include "unipet/infer/denoiser.h"
 
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include "unipet/core/device.h"
@@ -109,8 +110,9 @@ std::string StudyReport::summary() const {
   os << ", " << format_duration(seconds);
   if (blend_alpha) {
     os.precision(2);
-    os << ", blend alpha " << *blend_alpha << (blend_banded ? " (pooled; per voxel by level)" : "") << " at "
-       << noise->summary();
+    os << ", blend alpha " << *blend_alpha << (blend_banded ? " (pooled; per voxel by level)" : "");
+    if (!std::isinf(blend_step_limit)) os << ", steps cut at " << blend_step_limit << " x their robust SD";
+    os << " at " << noise->summary();
   }
   return os.str();
 }
@@ -118,13 +120,14 @@ std::string StudyReport::summary() const {
 StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, const std::string& output,
                           const StudyOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  io::check_pet_output(output, {input});
+  // The model is an input too: `-o model.nii.gz -m model.nii.gz` must not replace it.
+  io::check_pet_output(output, {input, denoiser.model_path()});
   if (!options.uncertainty.empty()) {
     UNIPET_CHECK(denoiser.options().window.tta,
                  options.uncertainty << ": an uncertainty map needs --tta (it is the spread over the 8 flips)");
     UNIPET_CHECK(options.uncertainty != output, options.uncertainty << ": the uncertainty map and the output "
                                                                        "are the same path");
-    io::check_pet_output(options.uncertainty, {input, output});
+    io::check_pet_output(options.uncertainty, {input, output, denoiser.model_path()});
   }
   const io::PetImage image = io::read_pet(input, options.series_uid, options.read);
   const auto [factor, units] = model_units_factor(image, denoiser.normalization().units, options);
@@ -176,6 +179,7 @@ StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, co
   report.noise = decision.noise;
   report.blend_alpha = decision.alpha;
   report.blend_banded = decision.alpha && denoiser.calibration().blend->banded();
+  if (decision.alpha) report.blend_step_limit = denoiser.calibration().blend->step_limit_at(decision.noise->log2_drf);
   if (decision.noise) report.warning = denoiser.calibration().range_warning(*decision.noise);
   if (!decision.problem.empty()) report.warning = decision.problem;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "unipet/core/error.h"
+#include "unipet/core/percentile.h"
 #include "unipet/eval/body_mask.h"
 #include "unipet/eval/gaussian_filter.h"
 #include "unipet/io/image_io.h"
@@ -23,11 +24,7 @@ using json = nlohmann::json;
 // The 90% two-sided normal quantile: the interval is prediction ± this many residual SDs.
 constexpr double kZ90 = 1.6448536269514722;
 
-double median_of(const torch::Tensor& values) {
-  // kthvalue rather than quantile: quantile refuses more than 2^24 elements.
-  const int64_t k = (values.numel() + 1) / 2;
-  return std::get<0>(values.reshape({-1}).to(torch::kCPU, torch::kFloat64).kthvalue(k)).item<double>();
-}
+double median_of(const torch::Tensor& values) { return unipet::median(values); }
 
 double median_of(std::vector<double> v) {
   if (v.empty()) return std::nan("");

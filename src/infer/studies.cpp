@@ -1,6 +1,7 @@
 #include "unipet/infer/studies.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include "unipet/core/progress.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
+#include "unipet/io/pet_image.h"
+#include "unipet/io/sidecar.h"
 
 namespace unipet::infer {
 
@@ -107,6 +110,23 @@ std::string one_line(std::string message) {
   return message;
 }
 
+// An existing output is a finished study only if it reads back as an image of the study's size:
+// a 0-byte file, a folder without the series, or another image's output is not, and is left as
+// it is for the user to look at (it may not be ours to remove).
+void check_finished(const StudyJob& job, const StudyOptions& options) {
+  std::array<int64_t, 3> done{}, wanted{};
+  try {
+    done = io::read_pet(job.output, "", options.read).volume.size_xyz();
+  } catch (const std::exception& e) {
+    UNIPET_FAIL(job.output << ": exists but does not read back as a denoised image (" << one_line(e.what())
+                           << "); remove it to denoise " << job.name << " again");
+  }
+  wanted = io::read_pet(job.input, options.series_uid, options.read).volume.size_xyz();
+  UNIPET_CHECK(done == wanted, job.output << ": exists but is " << done[0] << " x " << done[1] << " x " << done[2]
+                                          << ", not the study's " << wanted[0] << " x " << wanted[1] << " x "
+                                          << wanted[2] << "; remove it to denoise " << job.name << " again");
+}
+
 }  // namespace
 
 bool is_study_collection(const std::string& input) {
@@ -127,7 +147,7 @@ bool is_study_collection(const std::string& input) {
 }
 
 std::vector<StudyJob> plan_studies(const std::string& input, const std::string& output_dir, const std::string& format,
-                                   const std::string& uncertainty_dir) {
+                                   const std::string& uncertainty_dir, const std::vector<std::string>& other_inputs) {
   const std::string fmt = lower(format);
   UNIPET_CHECK(fmt.empty() || fmt == "nii.gz" || fmt == "nii" || fmt == "mha" || fmt == "nrrd" || fmt == "dicom",
                "--format must be nii.gz, nii, mha, nrrd or dicom, got '" << format << "'");
@@ -137,6 +157,16 @@ std::vector<StudyJob> plan_studies(const std::string& input, const std::string& 
   const std::vector<fs::path> studies =
       fs::is_directory(input) ? folder_studies(input, outputs) : listed_studies(input);
   UNIPET_CHECK(!studies.empty(), input << ": no studies (image files or DICOM folders) found");
+  // Every input: the list or folder, each study (and an image's sidecar), the model.
+  std::vector<fs::path> inputs{input};
+  for (const auto& study : studies) {
+    inputs.push_back(study);
+    if (io::is_image_path(study.string())) inputs.emplace_back(io::sidecar_path(study.string()));
+  }
+  for (const auto& other : other_inputs) inputs.emplace_back(other);
+  // A folder input's own outputs were once tolerated (and skipped when listing); they are now
+  // refused like any other output among the inputs, so a rerun can never read its own results.
+  for (const fs::path& out : outputs) check_apart_from_inputs(out, inputs);
 
   std::vector<StudyJob> jobs;
   std::map<std::string, std::string> taken;  // output -> input, to refuse two studies writing one file
@@ -177,6 +207,7 @@ std::vector<StudyOutcome> denoise_studies(const Denoiser& denoiser, const std::v
         if (!folder.empty()) fs::create_directories(folder);
       }
       if (fs::exists(fs::symlink_status(outcome.job.output))) {
+        check_finished(outcome.job, options);
         outcome.status = StudyOutcome::Status::Skipped;
         outcome.message = outcome.job.output + " exists, skipped";
       } else {

@@ -1,6 +1,7 @@
 // CTest runs the real `unipet demo` binary: simulate, denoise with a model, score, report.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

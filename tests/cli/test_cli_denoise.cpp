@@ -1,7 +1,9 @@
 #include <filesystem>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
+#include "cli/fs_snapshot.h"
 #include "infer/infer_test_util.h"
 #include "io/dicom_test_util.h"
 #include "io/dicom_validators.h"
@@ -145,6 +147,77 @@ TEST(CliDenoise, AFolderOfStudiesRunsPastACorruptOneAndResumes) {
                          dir / "id.safetensors"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir / "listed/a.nii") && fs::exists(dir / "listed/b.nii"));
+}
+
+// Every input counts: the image, the model, a list, the folder of studies and each DICOM study;
+// an output among them, holding them or inside an input folder is refused before anything is
+// written, with one line naming the output.
+TEST(CliDenoise, NeverWritesOverOrIntoAnyOfItsInputs) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  fs::create_directories(dir / "scans/p1");
+  io::write_image(study_volume(3), dir / "scans/a.nii.gz");
+  for (int k = 0; k < 3; ++k)
+    pet_slice("1.2.826.0.1.3680043.99.71", k, 3.0 * k, 4, 4, std::vector<int16_t>(16, static_cast<int16_t>(100 * (k + 1))),
+              1.0, 0)
+        .save(dir / ("scans/p1/" + std::to_string(k) + ".dcm"));
+  write_bytes(dir / "scans/list.txt", "a.nii.gz\n");
+  // A model whose name has an image extension: `-o` naming it once replaced it.
+  fs::copy_file(dir / "id.safetensors", dir / "model.nii.gz");
+  const std::string a = q(dir / "scans/a.nii.gz");
+  // (args, the path the error names, whether it says which input): an existing folder as a
+  // single study's uncertainty file is refused earlier, as a non-empty folder.
+  const std::vector<std::tuple<std::string, std::string, bool>> cases = {
+      {"-i " + a + " -o " + q(dir / "model.nii.gz") + kFactor + " --tile 16 -m " + q(dir / "model.nii.gz"),
+       dir / "model.nii.gz", true},
+      {"-i " + q(dir / "scans") + " -o " + q(dir / "scans/out") + kFactor, dir / "scans/out", true},
+      {"-i " + q(dir / "scans/list.txt") + " -o " + q(dir / "scans") + kFactor, dir / "scans", true},
+      {"-i " + q(dir / "scans/p1") + " -o " + q(dir / "scans/p1/denoised"), dir / "scans/p1/denoised", true},
+      {"-i " + a + " -o " + q(dir / "out.nii.gz") + kFactor + " --tta --uncertainty " + q(dir / "scans"),
+       dir / "scans", false},
+      {"-i " + q(dir / "scans") + " -o " + q(dir / "out") + kFactor + " --tta --uncertainty " + q(dir / "scans/sd"),
+       dir / "scans/sd", true},
+  };
+  for (const auto& [args, named, says_input] : cases) {
+    SCOPED_TRACE(args);
+    const FsSnapshot before = snapshot(dir.path());
+    const std::string command =
+        args.find(" -m ") == std::string::npos ? denoise(args, dir / "id.safetensors") : "denoise " + args;
+    const auto r = unipet_cli(command);
+    EXPECT_EQ(r.status, 1) << r.output;
+    const std::string line = error_line(r);
+    EXPECT_NE(line.find(named), std::string::npos) << r.output;
+    if (says_input) {
+      EXPECT_NE(line.find("input"), std::string::npos) << r.output;
+    }
+    EXPECT_EQ(snapshot_diff(before, snapshot(dir.path())), "");
+  }
+}
+
+// Resume trusts only an output that reads back as the study's image: a 0-byte file, an empty
+// folder or another size is a failed study naming it, and is left as it was.
+TEST(CliDenoise, AResumedCollectionDoesNotTrustABrokenOutput) {
+  TempDir dir;
+  save_identity_model(dir / "id.safetensors");
+  fs::create_directories(dir / "scans");
+  io::write_image(study_volume(3), dir / "scans/a.nii.gz");
+  io::write_image(study_volume(4), dir / "scans/b.nii.gz");
+  io::write_image(study_volume(5), dir / "scans/c.nii.gz");
+  fs::create_directories(dir / "out/b.nii.gz");
+  write_bytes(dir / "out/a.nii.gz", "");
+  Volume small = study_volume(6);
+  small.data = small.data.slice(0, 0, 6).contiguous();
+  io::write_image(small, dir / "out/c.nii.gz");
+  const FsSnapshot before = snapshot(dir / "out");
+  const auto r = unipet_cli(denoise("-i " + q(dir / "scans") + " -o " + q(dir / "out") + kFactor, dir / "id.safetensors"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("0 denoised, 0 already done, 3 failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "out/a.nii.gz") + ": exists but does not read back"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "out/b.nii.gz") + ": exists but does not read back"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "out/c.nii.gz") + ": exists but is 18 x 20 x 6, not the study's 18 x 20 x 12"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(snapshot_diff(before, snapshot(dir / "out")), "");
 }
 
 TEST(CliDenoise, AFolderOfDicomStudiesIsRecognisedAndEachStaysDicom) {

@@ -31,8 +31,9 @@ TEST(Blend, FittedAlphaIsTheClosedFormLeastSquaresStepPooledOverImages) {
     const auto d = (f - x).to(torch::kFloat64).masked_select(mask), t = (y - x).to(torch::kFloat64).masked_select(mask);
     num += (d * t).sum().item<double>(), den += d.square().sum().item<double>();
   }
-  const Blend b = infer::fit_blend(obs);
+  const Blend b = infer::fit_blend(obs, infer::StepLimit::None);
   ASSERT_EQ(b.knots.size(), 1u);
+  EXPECT_FALSE(b.limited());
   EXPECT_NEAR(b.knots[0].alpha, num / den, 1e-12);
   EXPECT_NEAR(b.knots[0].alpha, 0.3, 0.02);
   EXPECT_NEAR(b.knots[0].log2_n, 2.1, 1e-12);  // the median of 2.0, 2.1, 2.2
@@ -99,7 +100,7 @@ TEST(Blend, BandsKeepTheInputWhereTheNetworkIsWorseAndBeatTheOneAlphaBlend) {
     const auto [x, f, y] = make(2);
     obs.push_back(infer::blend_observation(x, f, y, torch::Tensor(), 2, 1.0 + 0.01 * i));
   }
-  const Blend b = infer::fit_blend(obs);
+  const Blend b = infer::fit_blend(obs, infer::StepLimit::None);
   ASSERT_TRUE(b.banded());
   ASSERT_GE(b.band_centre_log2.size(), 3u);
   const auto bands = b.band_alpha_at(1.0);
@@ -141,6 +142,103 @@ TEST(Blend, BandedTablesRoundTripAndOneBandBlendsStayBitForBit) {
   std::string bad = b.to_json();
   bad.replace(bad.find("\"band_alpha\":["), 14, "\"band_alpha\":[7,");
   expect_error([&] { Blend::from_json(bad, "m.safetensors"); }, {"m.safetensors", "unipet.blend"});
+}
+
+// A network that removes the noise everywhere (steps of about the noise, 0.1) but, in 2% of the
+// voxels, takes away structure (1.0 too low: ten times the noise) at DRF 2; at DRF 100 it is
+// right everywhere and its steps are large (the noise is 1.0).
+std::array<torch::Tensor, 3> structure_lost(double noise, double lost_fraction) {
+  const int64_t n = 32;
+  const auto y = torch::rand({n, n, n}) * 2 + 2;
+  const auto x = y + noise * torch::randn({n, n, n});
+  const auto lost = torch::rand({n, n, n}) < lost_fraction;
+  const auto f = torch::where(lost, y - 1.0, y + 0.02 * torch::randn({n, n, n}));
+  return {x, f, y};
+}
+
+TEST(Blend, StepLimitCutsTheNetworksOutsizedChangesAndIsNoneWhereTheNetworkIsRight) {
+  torch::manual_seed(15);
+  std::vector<BlendObservation> obs;
+  for (int i = 0; i < 2; ++i) {
+    const auto [x2, f2, y2] = structure_lost(0.1, 0.02);
+    obs.push_back(infer::blend_observation(x2, f2, y2, torch::Tensor(), 2, 1.0 + 0.01 * i));
+    const auto [x100, f100, y100] = structure_lost(1.0, 0.0);
+    obs.push_back(infer::blend_observation(x100, f100, y100, torch::Tensor(), 100, 6.6 + 0.01 * i));
+  }
+  const Blend limited = infer::fit_blend(obs), alpha_only = infer::fit_blend(obs, infer::StepLimit::None);
+  ASSERT_EQ(limited.knots.size(), 2u);
+  ASSERT_TRUE(limited.limited());
+  EXPECT_LE(limited.knots[0].step_limit, 4.0);
+  EXPECT_TRUE(std::isinf(limited.knots[1].step_limit));
+  EXPECT_TRUE(std::isinf(limited.step_limit_at(7.0)));
+  // 1/k is linear in log2 n: halfway to "none" the limit is twice the first knot's.
+  const double middle = 0.5 * (limited.knots[0].log2_n + limited.knots[1].log2_n);
+  EXPECT_NEAR(limited.step_limit_at(middle), 2 * limited.knots[0].step_limit, 1e-9);
+  // On fresh images: at DRF 2 the limit beats the α-only blend and the input by far; at DRF 100
+  // no step is cut (the blend is α alone) and the network's output is kept.
+  const auto [x, f, y] = structure_lost(0.1, 0.02);
+  auto mse = [&](const torch::Tensor& t, const torch::Tensor& truth) { return (t - truth).square().mean().item<double>(); };
+  const double with_limit = mse(limited.apply(x, f, 1.0), y);
+  EXPECT_LT(with_limit, 0.5 * mse(alpha_only.apply(x, f, 1.0), y));
+  EXPECT_LT(with_limit, 0.5 * mse(x, y));
+  const auto [xh, fh, yh] = structure_lost(1.0, 0.0);
+  // (Beyond the last knot: just below it 1/k is still a little above 0.)
+  const auto high = limited.apply(xh, fh, 7.0);
+  EXPECT_TRUE(torch::equal(high, infer::apply_blend(xh, fh, limited.alpha_map(7.0, fh))));
+  EXPECT_LT(mse(high, yh), 0.05 * mse(xh, yh));
+  // The table says it; version 3 round-trips it, bit for bit in the output.
+  EXPECT_NE(limited.table().find("step limit"), std::string::npos);
+  const Blend back = Blend::from_json(limited.to_json(), "m.safetensors");
+  EXPECT_EQ(back.knots[0].step_limit, limited.knots[0].step_limit);
+  EXPECT_TRUE(std::isinf(back.knots[1].step_limit));
+  EXPECT_TRUE(torch::equal(back.apply(x, f, 1.0), limited.apply(x, f, 1.0)));
+}
+
+TEST(Blend, StepLimitsAreChosenJointlyNonDecreasingInTheNoiseLevel) {
+  // Hand-made sums: α = 1 for every choice, so a choice's error is the input's error minus its
+  // numerator. DRF 2 gains 5 at k = 8 (index 10) alone; DRF 4 gains 3 at k = 0.5 (index 2) alone.
+  // A non-decreasing pair cannot have both: 8 then "none" (-5) beats 0.5 then 0.5 (-3), and
+  // "none" wins DRF 4's tie of zero gains, being the smaller change to the network.
+  auto knot = [](double drf, double log2_n, size_t gain_at, double gain) {
+    BlendObservation o;
+    o.drf = drf, o.log2_n = log2_n, o.input_error = 10;
+    for (size_t c = 0; c < infer::kBlendStepLimits.size(); ++c) {
+      infer::BlendSums s;
+      s.numerator = s.denominator = c == gain_at ? gain : 0;
+      o.limited.push_back(s);
+    }
+    return o;
+  };
+  const Blend b = infer::fit_blend({knot(2, 1.0, 10, 5.0), knot(4, 2.0, 2, 3.0)});
+  ASSERT_EQ(b.knots.size(), 2u);
+  EXPECT_EQ(b.knots[0].step_limit, 8.0);
+  EXPECT_TRUE(std::isinf(b.knots[1].step_limit));
+  EXPECT_EQ(b.knots[0].alpha, 1.0);
+}
+
+TEST(Blend, StepScaleIsTheRobustSdOfTheChangeInsideTheBodyAndBrokenLimitsAreRefused) {
+  // A body of 1000 voxels at level 10 whose inputs are 10 - i/100 (i = 1..1000), and air (level
+  // 0) with inputs of 50: the air is left out (below 5% of the 99.9th percentile of |f|), and the
+  // steps are measured on the square-root scale, where the 500th smallest is √10 − √5.
+  auto f = torch::zeros({2000}, torch::kFloat64), x = torch::zeros({2000}, torch::kFloat64);
+  f.slice(0, 0, 1000).fill_(10);
+  x.slice(0, 0, 1000).copy_(10 - torch::arange(1, 1001, torch::kFloat64) / 100.0);
+  x.slice(0, 1000).fill_(50);
+  EXPECT_NEAR(infer::blend_step_scale(x, f), 1.4826 * (std::sqrt(10.0) - std::sqrt(5.0)), 1e-5);
+  EXPECT_TRUE(torch::equal(infer::limit_step(x, f, infer::kNoStepLimit), f));
+  // Cut at 2 on that scale: the air's step √50 → 0 stops at √50 − 2, the body's largest (√10) at 2.
+  const auto cut = infer::limit_step(x, f, 2.0);
+  EXPECT_NEAR((cut.sqrt() - x.sqrt()).abs().max().item<double>(), 2.0, 1e-9);
+  EXPECT_NEAR(cut[1500].item<double>(), std::pow(std::sqrt(50.0) - 2, 2), 1e-9);
+  EXPECT_NEAR(cut[0].item<double>(), 10.0, 1e-9);  // a step of 0.002 on the root scale is kept whole
+  expect_error([] {
+    Blend::from_json(R"({"version":3,"knots":[{"drf":2,"images":1,"log2_n":1,"alpha_ls":0.5,"alpha":0.5,"step_limit":null},)"
+                     R"({"drf":4,"images":1,"log2_n":2,"alpha_ls":0.6,"alpha":0.6,"step_limit":2}]})", "m.safetensors");
+  }, {"m.safetensors", "step limit"});
+  expect_error([] {
+    Blend::from_json(R"({"version":3,"knots":[{"drf":2,"images":1,"log2_n":1,"alpha_ls":0.5,"alpha":0.5,"step_limit":-1}]})",
+                     "m.safetensors");
+  }, {"m.safetensors", "not positive"});
 }
 
 }  // namespace

@@ -43,9 +43,14 @@ struct OutputCheck {
 };
 
 /// The one "may I write here" rule of every writer. Throws unipet::Error naming `target` when
-/// it exists and is not what `check` allows (see OutputKind), when it is one of the inputs or a
-/// folder holding one, or when its folder does not exist.
+/// it exists and is not what `check` allows (see OutputKind), when it is one of the inputs, a
+/// folder holding one or a path inside an input folder, or when its folder does not exist.
 void check_output_path(const std::filesystem::path& target, const OutputCheck& check = {});
+
+/// The inputs part of check_output_path alone, for an output that may not exist yet nor have
+/// its folder (a folder of studies' output root): `target` is none of `inputs`, holds none of
+/// them and lies inside no input folder.
+void check_apart_from_inputs(const std::filesystem::path& target, const std::vector<std::filesystem::path>& inputs);
 
 /// True for the names StagingDir gives its temporary folders (".unipet-tmp-..."), so listings
 /// of a folder can skip them: they are never results.

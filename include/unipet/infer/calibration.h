@@ -27,6 +27,7 @@ struct CalibrateOptions {
   std::string estimator_split = "train";  ///< or "keep": the model's own estimator (refit the blend alone)
   std::string blend_split = "val";        ///< never "test": the blend is scored there
   bool fit_blend = true;                ///< false: the estimator only (no network runs)
+  bool fit_step_limit = true;           ///< false: α alone, the network's step never cut (blend.h)
   DrfFitOptions fit;
 };
 

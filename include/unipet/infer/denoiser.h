@@ -14,6 +14,7 @@
 /// (model_calibration.h) also carries a blend: the output is then x + α(n)·(f(x) − x), α chosen
 /// by the scan's estimated noise level n, so a clean scan is not over-smoothed
 /// (DenoiseOptions::blend turns it off).
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -111,6 +112,8 @@ struct StudyReport {
   std::optional<DrfEstimate> noise;  ///< the scan's noise level, when the model has an estimator
   std::optional<double> blend_alpha;  ///< α applied (pooled over levels), when the model's blend was used
   bool blend_banded = false;          ///< α varied per voxel with the network's level
+  /// The blend's step limit k (steps cut at ±k × the step scale; inf: none).
+  double blend_step_limit = std::numeric_limits<double>::infinity();
   /// One line when the scan's noise lies outside the DRFs the model was trained on, else "".
   std::string warning;
 

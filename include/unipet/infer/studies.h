@@ -33,9 +33,12 @@ bool is_study_collection(const std::string& input);
 /// input (sub-01_ses-1_pet.nii.gz) gives BIDS derivative names: sub-01_ses-1_desc-denoised_pet
 /// and sub-01_ses-1_desc-uncertainty_pet (an input's own desc entity is replaced). Throws
 /// unipet::Error naming the list or folder when it is empty, unreadable, names a missing study,
-/// or when two studies would be written to the same output.
+/// or when two studies would be written to the same output; and naming the output folder when it
+/// (or `uncertainty_dir`) is, holds or lies inside an input: `input`, a study, or one of
+/// `other_inputs` (the model).
 std::vector<StudyJob> plan_studies(const std::string& input, const std::string& output_dir,
-                                   const std::string& format = "", const std::string& uncertainty_dir = "");
+                                   const std::string& format = "", const std::string& uncertainty_dir = "",
+                                   const std::vector<std::string>& other_inputs = {});
 
 struct StudyOutcome {
   enum class Status { Done, Skipped, Failed };
@@ -46,8 +49,10 @@ struct StudyOutcome {
 
 /// Runs the jobs in order, each with `options` (their uncertainty path replaced by the job's),
 /// with one progress line per study on `log` and one result line per study after it. The output
-/// folder is created when missing. Never throws for a study's failure; the caller decides the
-/// exit code from the outcomes.
+/// folder is created when missing. A study whose output exists is skipped only when that output
+/// reads back as a complete image of the study's size (a 0-byte file, a folder without the
+/// series or another image's output is a failure naming it, never overwritten). Never throws for
+/// a study's failure; the caller decides the exit code from the outcomes.
 std::vector<StudyOutcome> denoise_studies(const Denoiser& denoiser, const std::vector<StudyJob>& jobs,
                                           const StudyOptions& options, std::ostream& log);
 
