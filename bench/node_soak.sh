@@ -14,7 +14,7 @@ work=${1:-/tmp/unipet-soak}
 minutes=${2:-10}
 series=${SERIES:-20} senders=${SENDERS:-4} matrix=${MATRIX:-128} slices=${SLICES:-64}
 quiet=${QUIET:-5} threads=${THREADS:-2}
-for tool in storescu storescp python3; do
+for tool in storescu storescp dcmdump python3; do
   command -v "$tool" >/dev/null || { echo "node_soak.sh: $tool is missing (Debian: dcmtk, python3)" >&2; exit 1; }
 done
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
@@ -22,7 +22,13 @@ rm -rf "$work" && mkdir -p "$work" && cd "$work"
 # One simulated DRF-4 study, converted into SERIES DICOM series (each conversion draws new UIDs).
 "$unipet" simulate --out sim --subjects 1 --drf 4 --matrix "$matrix" --slices "$slices" --seed 7 \
   --split 1,0,0 --threads "$threads" >/dev/null
-for i in $(seq 1 "$series"); do "$unipet" convert sim/sim0000/drf_4.nii.gz "series/s$i" >/dev/null; done
+# The series are in SUV (the dataset's suv_per_bqml): a standalone DICOM written from a NIfTI has
+# no weight or dose tags to compute SUV from Bq/ml.
+factor=$(python3 -c 'import json; print(json.load(open("sim/dataset.json"))["subjects"][0]["info"]["suv_per_bqml"])')
+mkdir -p series
+for i in $(seq 1 "$series"); do
+  "$unipet" convert sim/sim0000/drf_4.nii.gz "series/s$i" --to suv --suv-factor "$factor" >/dev/null
+done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rx_port=$(free_port)
