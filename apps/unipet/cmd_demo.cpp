@@ -150,7 +150,7 @@ void setup_demo(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "Demo folder (new, or an earlier demo's, which is reused)")->capture_default_str();
   cmd->add_option("-m,--model", a->model, "UniPET model file (default: the shipped model)");
   cmd->add_option("--drf", a->drfs, "Dose reduction factors, comma separated")->delimiter(',')->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the simulated study")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the simulated study")->check(seed_check())->capture_default_str();
   cmd->add_option("--matrix", a->matrix, "Phantom transaxial size (voxels of 4 mm; smaller is faster)")->capture_default_str();
   cmd->add_option("--slices", a->slices, "Phantom axial size (voxels of 4 mm)")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

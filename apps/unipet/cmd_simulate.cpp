@@ -51,7 +51,7 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--drf", o.drfs, "Dose reduction factors, comma separated")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "Random seed (< 2^53)")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed (< 2^53)")->check(seed_check())->capture_default_str();
   cmd->add_option("--split", args->split, "Train,val,test fractions")
       ->delimiter(',')
       ->capture_default_str();

@@ -14,7 +14,7 @@ void setup_speed(CLI::App& app) {
   cmd->add_option("--dtype", options->dtype(), "float32 or bfloat16")->capture_default_str();
   cmd->add_option("--threads", options->threads(), "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--repeats", options->repeats(), "Timed forward passes")->capture_default_str();
-  cmd->add_option("--seed", options->seed(), "Seed for weights and volume")->capture_default_str();
+  cmd->add_option("--seed", options->seed(), "Seed for weights and volume")->check(seed_check())->capture_default_str();
   cmd->callback([options] { std::cout << infer::run_speed_check(*options).summary(); });
 }
 

@@ -27,4 +27,8 @@ void setup_estimate_drf(CLI::App& app);
 /// `argv` is recorded in the derived series the node writes (DICOM provenance).
 void setup_serve(CLI::App& app, int argc, char** argv);
 
+/// The one rule of every --seed: an integer from 0 to 2^53 - 1 (a seed is recorded in JSON, whose
+/// numbers are exact below 2^53). CLI11 alone reads "-1" into a uint64_t as 2^64 - 1.
+const CLI::Validator& seed_check();
+
 }  // namespace unipet::cli

@@ -1,7 +1,10 @@
 #include "unipet/core/device.h"
 
 #include <algorithm>
+#include <iomanip>
 #include <thread>
+
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -67,6 +70,18 @@ void keep_freed_memory_for_reuse() {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
+}
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+void check_fits_in_memory(double bytes, const std::string& what) {
+  const double available = physical_memory_bytes();
+  UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
+               what << " needs about " << std::setprecision(3) << bytes / 1e9 << " GB of memory, more than this machine's "
+                    << available / 1e9 << " GB");
 }
 
 }  // namespace unipet

@@ -9,6 +9,7 @@
 #include "unipet/core/progress.h"
 #include "unipet/infer/blend.h"
 #include "unipet/io/pet_image.h"
+#include "unipet/nn/memory.h"
 #include "unipet/nn/model_file.h"
 
 namespace unipet::infer {
@@ -35,7 +36,14 @@ std::pair<double, Units> model_units_factor(const io::PetImage& image, Units mod
     units = declared;
   }
   if (units == Units::Unknown && o.suv_factor) units = Units::BqPerMl;
-  if (units == model) return {1.0, units};
+  if (units == model) {
+    // A factor that would not be used is a mistake about the image, not something to ignore.
+    UNIPET_CHECK(!o.suv_factor, "--suv-factor: " << image.path << " is already in " << to_string(units)
+                                                 << ", the model's units; the factor applies to a Bq/ml image only");
+    UNIPET_CHECK(!o.weight_kg, "--weight: " << image.path << " is already in " << to_string(units)
+                                            << ", the model's units; the weight applies to a Bq/ml image only");
+    return {1.0, units};
+  }
   UNIPET_CHECK(units != Units::Unknown,
                image.path << ": the image records no units; give --input-units suv, or --input-units bqml "
                              "with --suv-factor (SUV = Bq/ml x factor)");
@@ -44,7 +52,15 @@ std::pair<double, Units> model_units_factor(const io::PetImage& image, Units mod
   UNIPET_CHECK(suv_pair, image.path << ": cannot convert " << to_string(units) << " to the model's "
                                     << to_string(model));
   const double factor = io::suv_factor_for(image, o.suv_factor, o.weight_kg).factor;
-  return {units == Units::BqPerMl ? factor : 1.0 / factor, units};
+  const double scale = units == Units::BqPerMl ? factor : 1.0 / factor;
+  // The scaled image must stay a finite float32 (a factor of 1e300 made every voxel Inf, and the
+  // error then blamed the output file).
+  const double largest = image.volume.data.abs().max().item<double>();
+  UNIPET_CHECK(std::isfinite(scale) && scale > 0 && largest * scale < 1e30,
+               (o.suv_factor ? "--suv-factor " : "the SUV factor ")
+                   << factor << " of " << image.path << ": scales its largest value " << largest << " to "
+                   << largest * scale << " " << to_string(model) << ", beyond any PET value");
+  return {scale, units};
 }
 
 }  // namespace
@@ -60,6 +76,15 @@ Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
   normalization_ = loaded.normalization;
   calibration_ = ModelCalibration::from_metadata(loaded.metadata, model_path);
   model_->eval();
+  // A tile the machine cannot hold (--tile 512 is inside the accepted range) is refused here,
+  // before any image is read, not killed by the kernel a minute into the first tile.
+  if (device_.is_cpu()) {
+    const int64_t t = options_.window.tile;
+    std::ostringstream what;
+    what << "--tile " << t << " / --batch " << options_.window.batch << ": a forward of the network";
+    check_fits_in_memory(nn::inference_bytes(model_->options.width(), options_.window.batch * t * t * t, dtype_),
+                         what.str());
+  }
   model_->to(device_, dtype_);
 }
 

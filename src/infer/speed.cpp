@@ -6,6 +6,7 @@
 
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
+#include "unipet/nn/memory.h"
 #include "unipet/nn/model_file.h"
 
 namespace unipet::infer {
@@ -60,13 +61,16 @@ SpeedReport run_speed_check(const SpeedOptions& options) {
     report.model = options.model_path();
   }
   model->eval();
+  const int64_t s = options.size();
+  if (device.is_cpu())
+    check_fits_in_memory(nn::inference_bytes(model->options.width(), s * s * s, dtype),
+                         "--size " + std::to_string(s) + ": a forward of the network");
   model->to(device, dtype);
   report.parameters = nn::parameter_count(*model);
   report.device = device.str();
   report.dtype = dtype_name(dtype);
   report.threads = device.is_cpu() ? torch::get_num_threads() : 0;
 
-  const int64_t s = options.size();
   auto volume = synthetic_pet_volume(s, s, s, options.seed());
   auto input = norm.normalize(volume).view({1, 1, s, s, s}).to(device, dtype);
   report.input_shape = input.sizes().vec();

@@ -1,7 +1,6 @@
 #include "unipet/sim/simulate.h"
 
 #include <ATen/Parallel.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -447,13 +446,10 @@ namespace {
 
 // Refuse sizes that cannot fit before anything is allocated, naming the options that set them.
 void check_memory(const SimulationOptions& o) {
-  const double bytes = estimate_subject_bytes(o);
-  const double available = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
-  UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
-               "--matrix " << o.phantom.width << " / --slices " << o.phantom.slices << " / --oversampling "
-                           << o.oversampling << " / --tof " << o.scanner.tof_fwhm_ps
-                           << ": a subject needs about " << std::setprecision(3) << bytes / 1e9
-                           << " GB of memory, more than this machine's " << available / 1e9 << " GB");
+  std::ostringstream what;
+  what << "--matrix " << o.phantom.width << " / --slices " << o.phantom.slices << " / --oversampling " << o.oversampling
+       << " / --tof " << o.scanner.tof_fwhm_ps << ": a subject";
+  check_fits_in_memory(estimate_subject_bytes(o), what.str());
 }
 
 }  // namespace
@@ -467,6 +463,16 @@ void SimulationOptions::validate() const {
   std::map<std::string, double> names;
   for (double drf : drfs) {
     UNIPET_CHECK(std::isfinite(drf) && drf > 1, "--drf: each DRF must be > 1, got " << drf);
+    // A low-dose image needs counts to be an image: below kMinLowDosePrompts expected prompts it
+    // is a handful of events, and every later step (a body outline, a region's mean) fails on it.
+    // (A bad --counts is named by its own check below.)
+    const double fewest = scanner.prompts / (vary.enabled ? vary.counts_factor : 1.0) / drf;
+    UNIPET_CHECK(!(scanner.prompts > 0) || fewest >= kMinLowDosePrompts,
+                 "--drf " << io::drf_text(drf) << ": leaves " << std::setprecision(3) << fewest
+                          << " expected prompts of the full dose's " << scanner.prompts
+                          << (vary.enabled ? " (the fewest --vary draws)" : "") << "; a low-dose study needs at least "
+                          << kMinLowDosePrompts << " (a DRF of at most "
+                          << scanner.prompts / (vary.enabled ? vary.counts_factor : 1.0) / kMinLowDosePrompts << ")");
     // Two DRFs that print alike would write the same drf_<k>.nii.gz.
     const auto [at, added] = names.emplace(io::drf_text(drf), drf);
     UNIPET_CHECK(added, "--drf: " << std::setprecision(17) << at->second << " and " << drf

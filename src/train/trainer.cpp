@@ -16,6 +16,8 @@
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/io/dataset.h"
+#include "unipet/core/device.h"
+#include "unipet/nn/memory.h"
 #include "unipet/nn/model_file.h"
 #include "unipet/train/checkpoint.h"
 #include "unipet/train/sampler.h"
@@ -24,6 +26,27 @@ namespace unipet::train {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The files a new run writes before its first step (config.json, log.jsonl): removed when the
+// run fails before that step, unless keep() was called.
+class NewRunFiles {
+ public:
+  NewRunFiles(fs::path run, bool active) : run_(std::move(run)), active_(active) {}
+  ~NewRunFiles() {
+    if (!active_) return;
+    std::error_code ec;
+    fs::remove(run_ / "config.json", ec);
+    fs::remove(run_ / "log.jsonl", ec);
+  }
+  NewRunFiles(const NewRunFiles&) = delete;
+  NewRunFiles& operator=(const NewRunFiles&) = delete;
+  void keep() { active_ = false; }
+
+ private:
+  fs::path run_;
+  bool active_;
+};
+
 using detail::Networks;
 using nlohmann::json;
 
@@ -228,6 +251,14 @@ TrainResult train(const TrainOptions& o) {
                "--init: the disc stage trains a critic against a trained generator; give its model file");
 
   // Everything that can fail on bad input happens before the first file is written.
+  if (o.device.is_cpu()) {
+    // batch=1000 is inside the accepted range; without this it was killed by the kernel.
+    std::ostringstream what;
+    what << "--set batch=" << c.batch << " / patch=" << c.patch << " / width=" << c.width << ": a training step";
+    check_fits_in_memory(nn::training_bytes(c.width, c.batch * c.patch * c.patch * c.patch, c.stage == Stage::UniPET,
+                                            o.bf16 ? torch::kBFloat16 : torch::kFloat32),
+                         what.str());
+  }
   PatchSampler sampler(dataset, c, rank);
   std::vector<ValidationCrop> crops;
   const bool validating = c.validate_every > 0 && c.stage != Stage::Critic;
@@ -275,11 +306,15 @@ TrainResult train(const TrainOptions& o) {
                                                  << " (raise it with --set iterations=N)");
 
   std::optional<Log> log;
+  // A new run that fails before its first step (a study that does not read, say) leaves nothing
+  // behind, so the corrected rerun is not refused as "folder not empty".
+  // (Declared in this order so the files go first and then the folder, if this run made it.)
+  std::optional<CreatedFolder> created;
+  NewRunFiles new_run(run, writer && !o.resume);
   if (writer) {
-    CreatedFolder created(run);
+    created.emplace(run);
     write_file_atomically((run / "config.json").string(), to_json(c));
     trim_log(run / "log.jsonl", state.step);
-    created.keep();
     log.emplace(run / "log.jsonl");
   }
 
@@ -337,6 +372,8 @@ TrainResult train(const TrainOptions& o) {
     for (const auto& [phase, t] : losses.seconds) split[phase] += t;
     ++split_steps;
     ++state.step;
+    if (created) created->keep();
+    new_run.keep();
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
       if (group) {

@@ -297,6 +297,11 @@ std::vector<BadInput> catalogue() {
       {"simulate 100000 threads", "simulate --out {d}/s --threads 100000", {"--threads"}},
       {"simulate a huge matrix", "simulate --out {d}/s --matrix 200000", {"--matrix"}},
       {"simulate splits that do not sum to 1", "simulate --out {d}/s --split 0.5,0.4,0.4", {"--split"}},
+      {"simulate a negative seed", "simulate --out {d}/s --seed -1" + tiny_sim, {"--seed"}},
+      {"simulate a DRF that leaves no counts", "simulate --out {d}/s --drf 1e9" + tiny_sim, {"--drf", "1e+09"}},
+      {"demo a DRF that leaves no counts", "demo --out {d}/demo --drf 4,1e9", {"--drf", "1e+09"}},
+      {"speed a volume no machine holds", "speed --size 512", {"--size 512", "GB of memory"}},
+      {"speed a negative seed", "speed --size 16 --seed -1", {"--seed"}},
       {"simulate a seed above 2^53", "simulate --out {d}/s --seed 1152921504606846976", {"--seed"}},
       {"simulate zero OSEM iterations", "simulate --out {d}/s --iterations 0", {"--iterations"}},
       {"simulate a negative TOF resolution", "simulate --out {d}/s --tof -5" + tiny_sim, {"--tof"}},
@@ -334,6 +339,16 @@ std::vector<BadInput> catalogue() {
        {"--precision"}, valid_nifti},
       {"denoise with a negative SUV factor", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor -1 -m " + kModel,
        {"--suv-factor"}, valid_nifti},
+      {"denoise with an SUV factor for an SUV image", "denoise -i {d}/suv.nii.gz -o {d}/out.nii.gz --suv-factor 0.5 -m " + kModel,
+       {"--suv-factor", "{d}/suv.nii.gz", "already in SUV"},
+       [](auto& d) { io::write_image(awkward_volume(Units::SUV), (d / "suv.nii.gz").string()); }},
+      {"denoise with a weight for an SUV image", "denoise -i {d}/suv.nii.gz -o {d}/out.nii.gz --weight 70 -m " + kModel,
+       {"--weight", "{d}/suv.nii.gz"},
+       [](auto& d) { io::write_image(awkward_volume(Units::SUV), (d / "suv.nii.gz").string()); }},
+      {"denoise with an SUV factor of 1e300", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1e300 -m " + kModel,
+       {"--suv-factor", "{d}/in.nii.gz"}, valid_nifti},
+      {"denoise with a tile no machine holds", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --tile 512 -m " + kModel,
+       {"--tile 512", "GB of memory"}, valid_nifti},
       {"denoise a list naming a missing study", "denoise -i {d}/list.txt -o {d}/out -m " + kModel,
        {"{d}/list.txt:3", "none.nii.gz"},
        [](auto& d) {
@@ -457,6 +472,20 @@ std::vector<BadInput> catalogue() {
       {"evaluate a pair smaller than the SSIM window", "evaluate --pred {d}/in.nii.gz --ref {d}/in.nii.gz",
        {"--ref {d}/in.nii.gz", "SSIM window"}, valid_nifti},
       // --- train: the dose-balancing keys, checked before the dataset is read ---
+      {"train a batch no machine holds", "train --dataset {d}/ds/dataset.json --stage bdn --out {d}/run --set batch=1000",
+       {"batch=1000", "GB of memory"},
+       [](auto& d) {
+         fs::create_directories(d / "ds");
+         io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_f.nii.gz").string());
+         io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_l.nii.gz").string());
+         io::Dataset ds;
+         ds.name = "one";
+         ds.source = "test";
+         ds.drfs = {4};
+         ds.units = Units::SUV;
+         ds.subjects.push_back({"s1", "train", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
+         io::write_dataset(ds, (d / "ds/dataset.json").string());
+       }},
       {"train with an unknown intensity mapping", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity=cube",
        {"intensity", "'cube'", "linear, sqrt or log"}},
       {"train with a non-positive intensity scale", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity_scale=0",

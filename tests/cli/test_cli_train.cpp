@@ -32,6 +32,31 @@ class CliTrain : public test::TinyDatasetSuite {
   test::TempDir tmp_;
 };
 
+// A run that fails on bad data before its first step leaves no config.json or log.jsonl behind,
+// so the rerun on corrected data is not refused as "folder not empty" (a new folder is removed,
+// an empty one the user made stays empty).
+TEST_F(CliTrain, ARunThatFailsBeforeItsFirstStepLeavesNothingThatBlocksTheRerun) {
+  const fs::path data = tmp_.path() / "data";
+  fs::copy(fs::path(dataset_).parent_path(), data, fs::copy_options::recursive);
+  const io::Dataset ds = io::read_dataset((data / "dataset.json").string());
+  const fs::path broken = data / ds.subjects[0].full_dose;
+  const std::string bytes = test::read_bytes(broken.string());
+  test::write_bytes(broken.string(), bytes.substr(0, 100));
+  const std::string args = "train --dataset " + q(data / "dataset.json") + " --stage bdn" + tiny() +
+                           " --set iterations=2 --set validate_every=0 --out ";
+  auto r = unipet_cli(args + q(run("new")));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_FALSE(fs::exists(run("new"))) << r.output;
+  fs::create_directories(run("mine"));
+  r = unipet_cli(args + q(run("mine")));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(fs::is_empty(run("mine")));
+  test::write_bytes(broken.string(), bytes);
+  r = unipet_cli(args + q(run("mine")));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(fs::path(run("mine")) / "model_final.safetensors"));
+}
+
 TEST_F(CliTrain, TrainsEveryStageAndContinuesARun) {
   const std::string bdn = run("bdn");
   auto r = unipet_cli("train --dataset " + q(dataset_) + " --out " + q(bdn) + " --stage bdn --config cpu" +

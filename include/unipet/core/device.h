@@ -42,4 +42,13 @@ void set_threads(int threads);
 /// from a program's main(); a no-op on other C libraries.
 void keep_freed_memory_for_reuse();
 
+/// The machine's physical memory in bytes (0 when the system does not say).
+double physical_memory_bytes();
+
+/// The one memory rule of every command that can be asked for more than the machine has: throws
+/// unipet::Error "<what> needs about X GB of memory, more than this machine's Y GB" when `bytes`
+/// exceeds 80% of physical memory, so a size inside an option's range is refused at once instead
+/// of being killed by the kernel minutes later. `what` names the options that set the size.
+void check_fits_in_memory(double bytes, const std::string& what);
+
 }  // namespace unipet

@@ -35,6 +35,10 @@
 
 namespace unipet::sim {
 
+/// The fewest expected prompts a low-dose study may keep (full-dose prompts / DRF, with --vary's
+/// lowest draw): fewer is a handful of events, not an image (`--drf 1e9` left 0.2).
+constexpr double kMinLowDosePrompts = 1e3;
+
 /// Per-subject variation of the scanner and the reconstruction (`--vary`), so that a dataset does
 /// not teach one scanner's texture. Each subject draws from its own stream, uniformly unless
 /// stated, within ranges taken from clinical whole-body FDG practice:
