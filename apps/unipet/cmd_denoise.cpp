@@ -1,3 +1,4 @@
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -47,10 +48,16 @@ void run_collection(const DenoiseCliOptions& o, const infer::StudyOptions& study
 }
 
 void run_denoise(DenoiseCliOptions o) {
-  if (o.model.empty()) {
-    o.model = infer::default_model_path();
-    std::cerr << "denoise: the default model " << o.model << "\n";
-  }
+  // Which model ran is said once it ran: printed first, it made every error two lines.
+  const bool default_model = o.model.empty();
+  if (default_model) o.model = infer::default_model_path();
+  struct SayModel {
+    const std::string& model;
+    bool say;
+    ~SayModel() {
+      if (say && std::uncaught_exceptions() == 0) std::cerr << "denoise: the default model " << model << "\n";
+    }
+  } say_model{o.model, default_model};
   set_threads(resolve_threads(o.threads));
   o.denoise.blend = o.blend == "on";
   o.denoise.window.uncertainty = false;  // per study, from --uncertainty

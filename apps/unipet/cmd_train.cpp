@@ -121,7 +121,12 @@ void run_train(const TrainCliOptions& a) {
     if (!a.init_critic.empty())
       o.config.init_critic = std::filesystem::absolute(a.init_critic).lexically_normal().string();
   }
-  for (const std::string& s : a.settings) train::apply_setting(o.config, s);
+  for (const std::string& s : a.settings) {
+    // Two options for one key: neither may silently win.
+    UNIPET_CHECK(a.drfs.empty() || s.rfind("drfs=", 0) != 0,
+                 "--drf and --set " << s << " both choose the DRFs; give one of them");
+    train::apply_setting(o.config, s);
+  }
   if (!a.drfs.empty()) o.config.drfs = a.drfs;
   o.config.validate();
   UNIPET_CHECK(a.precision == "fp32" || a.precision == "bf16",

@@ -335,8 +335,11 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
           if (fs::exists(out)) ++remade;
           fs::create_directories(fs::path(out).parent_path());
           infer::StudyOptions study;
-          study.suv_factor = io::subject_suv_factor(data.dataset, *s);
+          // A factor only where units change: denoise refuses one for an image already in the
+          // model's units.
           if (data.dataset.units == Units::SUV) study.input_units = "suv";
+          if (data.dataset.units != denoiser.normalization().units)
+            study.suv_factor = io::subject_suv_factor(data.dataset, *s);
           infer::denoise_study(denoiser, input, out, study);
           ledger.add(out, input);
           ++result.predictions_run;

@@ -24,6 +24,10 @@ namespace {
 constexpr const char* kFormat = "unipet-dataset";
 constexpr int kVersion = 1;
 
+// Subject numbers the SUV is computed from: when given they must be usable, or a negative
+// suv_per_bqml would be passed over silently for the weight and dose.
+constexpr const char* kPositiveInfo[] = {"suv_per_bqml", "weight_kg", "dose_at_scan_bq"};
+
 bool is_known_split(const std::string& split) {
   return split == "train" || split == "val" || split == "test";
 }
@@ -151,6 +155,9 @@ DatasetSubject parse_subject(const Reader& r, const json& node, const std::strin
   if (auto it = node.find("info"); it != node.end()) {
     r.numbers_and_strings(*it, field + ".info", s.numbers, s.strings);
   }
+  for (const char* key : kPositiveInfo)
+    if (auto it = s.numbers.find(key); it != s.numbers.end() && !(it->second > 0))
+      r.fail(field + ".info." + key, "must be a positive number, got " + std::to_string(it->second));
   return s;
 }
 
@@ -183,6 +190,9 @@ void check_writable(const Dataset& d, const std::string& path) {
     for (const auto& [key, value] : s.numbers) {
       UNIPET_CHECK(std::isfinite(value), field << ".info." << key << ": not a finite number");
     }
+    for (const char* key : kPositiveInfo)
+      if (auto it = s.numbers.find(key); it != s.numbers.end())
+        UNIPET_CHECK(it->second > 0, field << ".info." << key << ": must be a positive number, got " << it->second);
   }
 }
 

@@ -349,6 +349,8 @@ std::vector<BadInput> catalogue() {
        {"--suv-factor", "{d}/in.nii.gz"}, valid_nifti},
       {"denoise with a tile no machine holds", "denoise -i {d}/in.nii.gz -o {d}/out.nii.gz --suv-factor 1 --tile 512 -m " + kModel,
        {"--tile 512", "GB of memory"}, valid_nifti},
+      {"denoise a missing image with the default model", "denoise -i {d}/none.nii.gz -o {d}/out.nii.gz",
+       {"{d}/none.nii.gz"}},
       {"denoise a list naming a missing study", "denoise -i {d}/list.txt -o {d}/out -m " + kModel,
        {"{d}/list.txt:3", "none.nii.gz"},
        [](auto& d) {
@@ -485,6 +487,28 @@ std::vector<BadInput> catalogue() {
          ds.units = Units::SUV;
          ds.subjects.push_back({"s1", "train", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
          io::write_dataset(ds, (d / "ds/dataset.json").string());
+       }},
+      {"train with --drf and --set drfs", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --drf 4 --set drfs=[20]",
+       {"--drf", "drfs=[20]"}},
+      {"evaluate a dataset with a negative SUV factor",
+       "evaluate --dataset {d}/ds/dataset.json --split test --baseline lowdose --out {d}/report",
+       {"{d}/ds/dataset.json", "subjects[0].info.suv_per_bqml", "positive"},
+       [](auto& d) {
+         fs::create_directories(d / "ds");
+         io::write_image(awkward_volume(), (d / "ds/s1_f.nii.gz").string());
+         io::write_image(awkward_volume(), (d / "ds/s1_l.nii.gz").string());
+         io::Dataset ds;
+         ds.name = "one";
+         ds.source = "test";
+         ds.drfs = {4};
+         ds.subjects.push_back({"s1", "test", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {},
+                                {{"suv_per_bqml", 7.0}, {"weight_kg", 70.0}, {"dose_at_scan_bq", 3e8}}, {}});
+         io::write_dataset(ds, (d / "ds/dataset.json").string());
+         // The writer refuses a negative factor too: edit the file as a user would.
+         std::string text = read_bytes((d / "ds/dataset.json").string());
+         const std::string given = "\"suv_per_bqml\": 7";
+         text.replace(text.find(given), given.size(), "\"suv_per_bqml\": -1");
+         write_bytes((d / "ds/dataset.json").string(), text);
        }},
       {"train with an unknown intensity mapping", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set intensity=cube",
        {"intensity", "'cube'", "linear, sqrt or log"}},
