@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <map>
 #include <functional>
 #include <string>
 #include <vector>
@@ -84,19 +85,25 @@ void calibrated_model(const fs::path& d) {
   nn::save_unipet((d / "cal.safetensors").string(), loaded.model, loaded.normalization, metadata);
 }
 
-// A one-subject test split in SUV (its images are never read: every evaluate case below fails first)
-// and two model files, for the evaluate cases that must fail before any prediction runs.
-void evaluation_inputs(const fs::path& d) {
+// d/ds/dataset.json: one subject s1 of `split` at DRF 4, its images in `units`, with `numbers`.
+void one_subject_dataset(const fs::path& d, const std::string& split, Units units,
+                         const std::map<std::string, double>& numbers = {}) {
   fs::create_directories(d / "ds");
-  io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_f.nii.gz").string());
-  io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_l.nii.gz").string());
+  io::write_image(awkward_volume(units), (d / "ds/s1_f.nii.gz").string());
+  io::write_image(awkward_volume(units), (d / "ds/s1_l.nii.gz").string());
   io::Dataset ds;
   ds.name = "one";
   ds.source = "test";
   ds.drfs = {4};
-  ds.units = Units::SUV;
-  ds.subjects.push_back({"s1", "test", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
+  ds.units = units;
+  ds.subjects.push_back({"s1", split, "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, numbers, {}});
   io::write_dataset(ds, (d / "ds/dataset.json").string());
+}
+
+// A one-subject test split in SUV (its images are never read: every evaluate case below fails first)
+// and two model files, for the evaluate cases that must fail before any prediction runs.
+void evaluation_inputs(const fs::path& d) {
+  one_subject_dataset(d, "test", Units::SUV);
   fs::copy_file(std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/unipet/model_final.safetensors",
                 d / "a.safetensors");
   fs::copy_file(d / "a.safetensors", d / "b.safetensors");
@@ -476,34 +483,15 @@ std::vector<BadInput> catalogue() {
       // --- train: the dose-balancing keys, checked before the dataset is read ---
       {"train a batch no machine holds", "train --dataset {d}/ds/dataset.json --stage bdn --out {d}/run --set batch=1000",
        {"batch=1000", "GB of memory"},
-       [](auto& d) {
-         fs::create_directories(d / "ds");
-         io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_f.nii.gz").string());
-         io::write_image(awkward_volume(Units::SUV), (d / "ds/s1_l.nii.gz").string());
-         io::Dataset ds;
-         ds.name = "one";
-         ds.source = "test";
-         ds.drfs = {4};
-         ds.units = Units::SUV;
-         ds.subjects.push_back({"s1", "train", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {}, {}, {}});
-         io::write_dataset(ds, (d / "ds/dataset.json").string());
-       }},
+       [](auto& d) { one_subject_dataset(d, "train", Units::SUV); }},
       {"train with --drf and --set drfs", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --drf 4 --set drfs=[20]",
        {"--drf", "drfs=[20]"}},
       {"evaluate a dataset with a negative SUV factor",
        "evaluate --dataset {d}/ds/dataset.json --split test --baseline lowdose --out {d}/report",
        {"{d}/ds/dataset.json", "subjects[0].info.suv_per_bqml", "positive"},
        [](auto& d) {
-         fs::create_directories(d / "ds");
-         io::write_image(awkward_volume(), (d / "ds/s1_f.nii.gz").string());
-         io::write_image(awkward_volume(), (d / "ds/s1_l.nii.gz").string());
-         io::Dataset ds;
-         ds.name = "one";
-         ds.source = "test";
-         ds.drfs = {4};
-         ds.subjects.push_back({"s1", "test", "s1_f.nii.gz", {{4.0, "s1_l.nii.gz"}}, {},
-                                {{"suv_per_bqml", 7.0}, {"weight_kg", 70.0}, {"dose_at_scan_bq", 3e8}}, {}});
-         io::write_dataset(ds, (d / "ds/dataset.json").string());
+         one_subject_dataset(d, "test", Units::BqPerMl,
+                             {{"suv_per_bqml", 7.0}, {"weight_kg", 70.0}, {"dose_at_scan_bq", 3e8}});
          // The writer refuses a negative factor too: edit the file as a user would.
          std::string text = read_bytes((d / "ds/dataset.json").string());
          const std::string given = "\"suv_per_bqml\": 7";
