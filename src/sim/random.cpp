@@ -11,14 +11,6 @@ namespace unipet::sim {
 
 namespace {
 
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;  // splitmix64's increment, 2^64 / phi
-
-uint64_t finalise(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 /// log(k!) without std::lgamma, which writes the global signgam (a data race in parallel draws):
@@ -136,10 +128,9 @@ torch::Tensor elementwise(const torch::Tensor& input, int64_t first_index, Draw 
 
 }  // namespace
 
-uint64_t splitmix64(uint64_t& state) { return finalise(state += kGolden); }
 
 uint64_t stream_seed(uint64_t a, uint64_t b) {
-  return finalise(finalise(a + kGolden) ^ finalise(b + 2 * kGolden));
+  return splitmix64_finalise(splitmix64_finalise(a + kSplitMixGolden) ^ splitmix64_finalise(b + 2 * kSplitMixGolden));
 }
 
 Random::Random(uint64_t seed) {

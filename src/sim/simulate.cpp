@@ -16,6 +16,7 @@
 
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/device.h"
+#include "unipet/core/splitmix.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 #include "unipet/sim/acquisition.h"
@@ -31,13 +32,8 @@ namespace {
 
 constexpr const char* kSubjectFile = "subject.json";
 
-/// SplitMix64: decorrelates seeds that differ in a few bits (seed, seed + 1, ...).
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+/// Decorrelates seeds that differ in a few bits (seed, seed + 1, ...).
+constexpr uint64_t mix(uint64_t x) { return splitmix64_mix(x); }
 
 uint64_t subject_seed(uint64_t seed, int64_t index) {
   return mix(mix(seed) ^ static_cast<uint64_t>(index + 1));
@@ -614,7 +610,7 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
       for (size_t k = first; k < end; ++k) {
         if (k > 0) {
           counts = sample_thinned(counts, levels[k - 1] / levels[k],
-                                  mix(seed ^ 3) + 0x9E3779B97F4A7C15ull * ++stream);
+                                  mix(seed ^ 3) + kSplitMixGolden * ++stream);
         }
         s.numbers[k == 0 ? "counts_full" : "counts_drf_" + io::drf_text(levels[k])] = detail::ordered_sum(counts);
         wave.push_back(counts);

@@ -4,6 +4,8 @@
 // from its step number without saving generator states.
 #include <cstdint>
 
+#include "unipet/core/splitmix.h"
+
 namespace unipet::train::detail {
 
 class RandomStream {
@@ -13,13 +15,8 @@ class RandomStream {
     state_ = next() ^ index;
     next();
   }
-  /// SplitMix64 (Steele, Lea and Flood 2014): passes BigCrush, and one 64-bit state is enough here.
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  /// SplitMix64 (core/splitmix.h): passes BigCrush, and one 64-bit state is enough here.
+  uint64_t next() { return splitmix64(state_); }
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 

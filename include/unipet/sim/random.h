@@ -21,10 +21,9 @@
 
 #include <torch/torch.h>
 
-namespace unipet::sim {
+#include "unipet/core/splitmix.h"
 
-/// One step of splitmix64: advances `state` and returns its next 64-bit output.
-uint64_t splitmix64(uint64_t& state);
+namespace unipet::sim {
 
 /// A seed for the independent stream `b` of seed `a` (e.g. stream_seed(seed, subject)):
 /// splitmix64's finaliser applied to both and to their combination, so nearby (a, b) pairs give
