@@ -35,7 +35,7 @@ void setup_calibrate(CLI::App& app) {
       "both in its metadata");
   cmd->add_option("--dataset", o->calibrate.dataset, "dataset.json with train and val subjects")->required();
   cmd->add_option("-m,--model", o->calibrate.model, "UniPET model file to calibrate (only read)")->required();
-  cmd->add_option("-o,--output", o->calibrate.out, "The calibrated copy (.safetensors; never the input)")->required();
+  cmd->add_option("-o,--out,--output", o->calibrate.out, "The calibrated copy (.safetensors; never the input)")->required();
   cmd->add_option("--blend", o->blend, "on: fit the blend too; off: the noise-level estimator only (no network runs)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();

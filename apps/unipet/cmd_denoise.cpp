@@ -98,7 +98,7 @@ void setup_denoise(CLI::App& app, int argc, char** argv) {
   cmd->add_option("-i,--input", o->input,
                   "Image file, DICOM folder, a folder of studies, or a .txt file listing studies (one per line)")
       ->required();
-  cmd->add_option("-o,--output", o->output,
+  cmd->add_option("-o,--out,--output", o->output,
                   "Image file (.nii.gz, .nii, .mha, .nrrd) or a new folder for a DICOM series; for several "
                   "studies, a folder (studies already there are skipped)")
       ->required();

@@ -73,7 +73,7 @@ void setup_evaluate(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--trained-drfs", a->o.trained_drfs,
                   "DRFs seen in training (each > 1), marked in the plots (default: from the model files)")
       ->delimiter(',');
-  cmd->add_option("--out", a->o.out, "Report folder (index.html, metrics.csv, summary.md, predictions/)");
+  cmd->add_option("-o,--out", a->o.out, "Report folder (index.html, metrics.csv, summary.md, predictions/)");
   cmd->add_option("--range", a->o.data_range, "PSNR/SSIM data range in SUV")->capture_default_str();
   cmd->add_option("--show", a->o.show, "Subjects of the split to picture (default: the first)");
   cmd->add_option("--show-drf", a->o.show_drf, "An evaluated DRF for the pictures (default: the largest evaluated)");

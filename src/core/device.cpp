@@ -31,11 +31,11 @@ torch::Device parse_device(const std::string& name) {
   return device;
 }
 
-torch::ScalarType parse_dtype(const std::string& name) {
+torch::ScalarType parse_dtype(const std::string& name, const std::string& option) {
   if (name == "float32" || name == "fp32" || name == "float") return torch::kFloat32;
   if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
   if (name == "float16" || name == "fp16" || name == "half") return torch::kFloat16;
-  UNIPET_FAIL("--dtype: unknown type '" << name << "' (expected float32, bfloat16 or float16)");
+  UNIPET_FAIL(option << ": expected fp32, bf16 or fp16, got '" << name << "'");
 }
 
 std::string dtype_name(torch::ScalarType type) {

@@ -90,7 +90,7 @@ std::string CalibrateResult::table() const {
 CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   UNIPET_CHECK(!o.dataset.empty(), "--dataset is required");
   UNIPET_CHECK(!o.model.empty(), "-m/--model is required");
-  UNIPET_CHECK(!o.out.empty(), "-o/--output is required");
+  UNIPET_CHECK(!o.out.empty(), "-o/--out is required");
   UNIPET_CHECK(ends_with(o.out, ".safetensors"), o.out << ": the calibrated model must be a .safetensors file");
   UNIPET_CHECK(fs::is_regular_file(o.model), o.model << ": no such model file");
   check_output_path(o.out, {OutputKind::File, {o.model, o.dataset}});

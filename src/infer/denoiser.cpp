@@ -16,12 +16,6 @@ namespace unipet::infer {
 
 namespace {
 
-torch::ScalarType parse_precision(const std::string& name) {
-  UNIPET_CHECK(name == "fp32" || name == "bf16" || name == "fp16",
-               "--precision: expected fp32, bf16 or fp16, got '" << name << "'");
-  return parse_dtype(name);
-}
-
 // The factor that takes `image`'s voxels to the model's units, and the units the input is in
 // (an image that records none gets them from --input-units, or Bq/ml when --suv-factor is given).
 std::pair<double, Units> model_units_factor(const io::PetImage& image, Units model, const StudyOptions& o) {
@@ -69,7 +63,7 @@ Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
     : model_path_(model_path), options_(options) {
   options_.window.validate();
   device_ = parse_device(options.device);
-  dtype_ = parse_precision(options.precision);
+  dtype_ = parse_dtype(options.precision, "--precision");
   check_dtype_on_device(dtype_, device_, "--precision");
   auto loaded = nn::load_unipet(model_path, device_);
   model_ = loaded.model;

@@ -43,8 +43,8 @@ SpeedReport run_speed_check(const SpeedOptions& options) {
   UNIPET_CHECK(options.repeats() >= 1, "--repeats must be at least 1, got " << options.repeats());
   const int threads = resolve_threads(options.threads());
   const torch::Device device = parse_device(options.device());
-  const torch::ScalarType dtype = parse_dtype(options.dtype());
-  check_dtype_on_device(dtype, device);
+  const torch::ScalarType dtype = parse_dtype(options.precision(), "--precision");
+  check_dtype_on_device(dtype, device, "--precision");
   torch::set_num_threads(threads);
 
   SpeedReport report;

@@ -516,7 +516,8 @@ std::vector<BadInput> catalogue() {
        {"--set identity_fraction", "number"}},
       // --- speed, demo and general options ---
       {"speed with 100000 threads", "speed --threads 100000", {"--threads"}},
-      {"speed in float16 on the CPU", "speed --device cpu --dtype float16", {"--dtype", "float16"}},
+      {"speed in float16 on the CPU", "speed --device cpu --dtype float16", {"--precision", "float16"}},
+      {"speed in an unknown precision", "speed --precision fp8", {"--precision", "fp8"}},
       {"speed on an unknown device", "speed --device tpu", {"--device", "tpu"}},
       {"speed with a tiny volume", "speed --size 5", {"--size"}},
       {"speed with a missing model", "speed --model {d}/none.safetensors", {"{d}/none.safetensors"}},

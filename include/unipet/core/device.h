@@ -1,5 +1,5 @@
 #pragma once
-/// Device and precision selection shared by every command (`--device`, `--dtype`, `--threads`).
+/// Device and precision selection shared by every command (`--device`, `--precision`, `--threads`).
 ///
 ///   torch::Device d = unipet::parse_device("cuda:0");    // throws if CUDA is not available
 ///   torch::ScalarType t = unipet::parse_dtype("bf16");
@@ -13,8 +13,9 @@ namespace unipet {
 /// an unknown name or a CUDA device this build or machine does not have.
 torch::Device parse_device(const std::string& name);
 
-/// "float32"/"fp32"/"float" or "bfloat16"/"bf16" (and "float16"/"fp16" on CUDA).
-torch::ScalarType parse_dtype(const std::string& name);
+/// "fp32"/"float32"/"float", "bf16"/"bfloat16" or "fp16"/"float16"/"half" (CUDA only: see
+/// check_dtype_on_device). Throws unipet::Error naming `option` for anything else.
+torch::ScalarType parse_dtype(const std::string& name, const std::string& option = "--precision");
 
 /// "float32", "bfloat16", "float16".
 std::string dtype_name(torch::ScalarType type);
@@ -30,7 +31,7 @@ int max_threads();
 /// Throws unipet::Error naming `option` when `type` cannot run on `device` (float16 convolutions
 /// exist on CUDA only in LibTorch's CPU build).
 void check_dtype_on_device(torch::ScalarType type, const torch::Device& device,
-                           const std::string& option = "--dtype");
+                           const std::string& option = "--precision");
 
 /// Sets LibTorch's intra-op threads; 0 means one per hardware thread (see resolve_threads).
 void set_threads(int threads);
