@@ -14,6 +14,7 @@
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/eval/evaluation.h"
+#include "unipet/eval/lesions.h"
 #include "unipet/eval/metrics.h"
 #include "unipet/infer/default_model.h"
 #include "unipet/infer/denoiser.h"
@@ -46,10 +47,8 @@ double mean_lesion_suvmax_bias(const eval::Score& s) {
   double sum = 0;
   int n = 0;
   for (const auto& l : s.lesions) {
-    if (std::isfinite(l.suv_max) && std::isfinite(l.full_max) && l.full_max > 0) {
-      sum += (l.suv_max - l.full_max) / l.full_max;
-      ++n;
-    }
+    const double bias = eval::relative_bias_or_nan(l.suv_max, l.full_max);
+    if (std::isfinite(bias)) sum += bias, ++n;
   }
   return n ? 100 * sum / n : eval::kNaN;
 }

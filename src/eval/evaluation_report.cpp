@@ -28,9 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double bias(double value, double reference) {
-  return std::isfinite(value) && std::isfinite(reference) && reference != 0 ? (value - reference) / reference : kNaN;
-}
 
 double x_inf() { return std::numeric_limits<double>::infinity(); }
 
@@ -65,9 +62,9 @@ std::vector<Column> columns() {
       {"PSNR, clipped (dB)", true, 2, false, [](const Score& s) { return s.psnr_clipped; }},
       {"SSIM", true, 4, false, [](const Score& s) { return s.ssim; }},
       {"NRMSE", false, 4, false, [](const Score& s) { return s.nrmse; }},
-      {"SUVmax bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return bias(l.suv_max, l.full_max); })},
-      {"SUVpeak bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return bias(l.suv_peak, l.full_peak); })},
-      {"SUVmean bias vs truth", false, 1, true, lesion_mean([](const LesionScore& l) { return bias(l.suv_mean, l.true_mean); })},
+      {"SUVmax bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_max, l.full_max); })},
+      {"SUVpeak bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_peak, l.full_peak); })},
+      {"SUVmean bias vs truth", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_mean, l.true_mean); })},
       {"Contrast recovery", true, 3, false, lesion_mean([](const LesionScore& l) { return l.contrast_recovery; })},
       {"Liver CoV", false, 3, false, [](const Score& s) { return s.liver_cov; }},
   };
@@ -271,8 +268,8 @@ std::string metrics_csv(const EvaluationResult& r) {
           << "," << csv_number(l.suv_max) << "," << csv_number(l.suv_mean) << "," << csv_number(l.suv_peak) << ","
           << csv_number(l.full_max) << "," << csv_number(l.full_mean) << "," << csv_number(l.full_peak) << ","
           << csv_number(l.true_max) << "," << csv_number(l.true_mean) << "," << csv_number(l.true_peak) << ","
-          << csv_number(bias(l.suv_max, l.full_max)) << "," << csv_number(bias(l.suv_peak, l.full_peak)) << ","
-          << csv_number(bias(l.suv_mean, l.true_mean)) << "," << csv_number(l.contrast_recovery) << "\n";
+          << csv_number(relative_bias_or_nan(l.suv_max, l.full_max)) << "," << csv_number(relative_bias_or_nan(l.suv_peak, l.full_peak)) << ","
+          << csv_number(relative_bias_or_nan(l.suv_mean, l.true_mean)) << "," << csv_number(l.contrast_recovery) << "\n";
     }
   }
   return csv.str();

@@ -1,6 +1,7 @@
 #include "unipet/eval/lesions.h"
 
 #include <cmath>
+#include <limits>
 
 #include "region_mask.h"
 #include "unipet/core/error.h"
@@ -89,6 +90,12 @@ std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels,
     result.push_back(s);
   }
   return result;
+}
+
+double relative_bias_or_nan(double value, double reference) {
+  return std::isfinite(value) && std::isfinite(reference) && reference != 0
+             ? (value - reference) / reference
+             : std::numeric_limits<double>::quiet_NaN();
 }
 
 double relative_bias(double value, double reference) {

@@ -112,6 +112,11 @@ TEST(Lesions, BiasContrastRecoveryAndCovAreExact) {
 TEST(Lesions, DerivedFiguresRefuseUndefinedInputs) {
   test::expect_error([] { relative_bias(1.0, 0.0); }, {"relative_bias", "0"});
   test::expect_error([] { relative_bias(NAN, 1.0); }, {"relative_bias", "finite"});
+  // The table's variant: the same number, or NaN where relative_bias throws.
+  EXPECT_EQ(relative_bias_or_nan(11.0, 10.0), relative_bias(11.0, 10.0));
+  EXPECT_TRUE(std::isnan(relative_bias_or_nan(1.0, 0.0)));
+  EXPECT_TRUE(std::isnan(relative_bias_or_nan(NAN, 1.0)));
+  EXPECT_TRUE(std::isnan(relative_bias_or_nan(1.0, INFINITY)));
   test::expect_error([] { contrast_recovery(2.0, 1.0, 3.0, 3.0); }, {"contrast_recovery", "no contrast"});
   test::expect_error([] { contrast_recovery(2.0, 0.0, 3.0, 1.0); }, {"contrast_recovery", "background"});
   test::expect_error(

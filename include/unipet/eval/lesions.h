@@ -44,6 +44,9 @@ std::vector<LesionStats> lesion_stats(const Volume& image, const Volume& labels,
 
 /// (value − reference) / reference. Throws when reference is 0 or either is not finite.
 double relative_bias(double value, double reference);
+/// The same, but NaN where relative_bias throws: for tables and means over lesions, where a
+/// lesion without a usable reference is left out rather than failing the report.
+double relative_bias_or_nan(double value, double reference);
 
 /// Contrast recovery ((L/B) − 1) / ((Lt/Bt) − 1): measured lesion-to-background contrast over
 /// the true one. Throws when a background is 0 or the true contrast Lt/Bt is 1.
