@@ -51,17 +51,6 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
-void fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  UNIPET_CHECK(fd >= 0, path.string() << ": cannot open to sync it to disk (" << errno_text() << ")");
-  const int rc = ::fsync(fd);
-  const int error = rc == 0 ? 0 : errno;
-  const std::string why = rc == 0 ? "" : errno_text();
-  ::close(fd);
-  // Some file systems (e.g. certain network mounts) cannot sync folders; data files must sync.
-  UNIPET_CHECK(rc == 0 || (directory && (error == EINVAL || error == ENOTSUP)),
-               path.string() << ": cannot sync to disk (" << why << ")");
-}
 
 void fsync_tree(const fs::path& path) {
   if (fs::is_directory(fs::symlink_status(path))) {
@@ -90,6 +79,18 @@ void remove_stale_staging(const fs::path& folder) {
 }
 
 }  // namespace
+
+void fsync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  UNIPET_CHECK(fd >= 0, path.string() << ": cannot open to sync it to disk (" << errno_text() << ")");
+  const int rc = ::fsync(fd);
+  const int error = rc == 0 ? 0 : errno;
+  const std::string why = rc == 0 ? "" : errno_text();
+  ::close(fd);
+  // Some file systems (e.g. certain network mounts) cannot sync folders; data files must sync.
+  UNIPET_CHECK(rc == 0 || (directory && (error == EINVAL || error == ENOTSUP)),
+               path.string() << ": cannot sync to disk (" << why << ")");
+}
 
 bool is_staging_name(const std::string& filename) { return filename.rfind(kStagingPrefix, 0) == 0; }
 

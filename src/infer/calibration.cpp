@@ -101,7 +101,6 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   UNIPET_CHECK(!keep_estimator || previous.estimator,
                "--estimator-split keep: " << o.model << " has no noise-level estimator to keep (calibrate it first)");
   UNIPET_CHECK(!keep_estimator || o.fit_blend, "--estimator-split keep with --blend off would change nothing");
-  UNIPET_CHECK(o.fit_blend || o.fit_step_limit, "--step-limit off with --blend off: there is no blend to fit");
   UNIPET_CHECK(o.blend_split != "test" || !o.fit_blend,
                "--blend-split test: the blend is fitted on validation subjects, never on the test split it is scored on");
   o.denoise.window.validate();

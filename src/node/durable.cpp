@@ -10,48 +10,18 @@
 #include <cstring>
 #include <ctime>
 
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 
 namespace unipet::node::detail {
 
 namespace fs = std::filesystem;
 
-void fsync_path(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  UNIPET_CHECK(fd >= 0, path.string() << ": cannot open to sync: " << std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  UNIPET_CHECK(rc == 0, path.string() << ": fsync failed: " << std::strerror(err));
-}
-
 void rename_durably(const fs::path& from, const fs::path& to) {
   UNIPET_CHECK(::rename(from.c_str(), to.c_str()) == 0,
                "cannot move " << from.string() << " to " << to.string() << ": " << std::strerror(errno));
-  fsync_path(to.parent_path());
-  if (from.parent_path() != to.parent_path()) fsync_path(from.parent_path());
-}
-
-void write_text_durably(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  UNIPET_CHECK(fd >= 0, tmp.string() << ": cannot write: " << std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      UNIPET_FAIL(tmp.string() << ": cannot write: " << std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  UNIPET_CHECK(rc == 0, tmp.string() << ": fsync failed: " << std::strerror(err));
-  rename_durably(tmp, path);
+  fsync_path(to.parent_path(), true);
+  if (from.parent_path() != to.parent_path()) fsync_path(from.parent_path(), true);
 }
 
 void append_line_durably(const fs::path& path, const std::string& line) {
@@ -64,7 +34,7 @@ void append_line_durably(const fs::path& path, const std::string& line) {
   const int rc = n == static_cast<ssize_t>(text.size()) ? ::fsync(fd) : -1;
   ::close(fd);
   UNIPET_CHECK(rc == 0, path.string() << ": cannot append: " << std::strerror(werr));
-  if (!existed) fsync_path(path.parent_path());
+  if (!existed) fsync_path(path.parent_path(), true);
 }
 
 double epoch_seconds() {

@@ -16,6 +16,7 @@
 
 #include "durable.h"
 #include "queue.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/infer/default_model.h"
 
@@ -183,7 +184,7 @@ class Node {
       const fs::path tmp = instances / (".tmp-" + r.sop_instance_uid + ".dcm");
       try {
         save(tmp.string());
-        detail::fsync_path(tmp);
+        fsync_path(tmp, false);
         detail::rename_durably(tmp, instances / (r.sop_instance_uid + ".dcm"));
       } catch (...) {
         std::error_code ec;
@@ -341,7 +342,7 @@ class Node {
 
   void dead_letter(const std::string& key, State from, const std::string& reason) {
     move(key, from, State::DeadLetter, {{"failed_at", detail::utc_now()}, {"error", reason}});
-    detail::write_text_durably(work_.series(State::DeadLetter, key) / "REASON.txt", reason + "\n");
+    write_file_atomically((work_.series(State::DeadLetter, key) / "REASON.txt").string(), reason + "\n");
     log_("series_dead_letter", {{"series", key}, {"reason", reason}});
   }
 
@@ -421,7 +422,7 @@ class Node {
   void publish_status() {
     std::lock_guard<std::mutex> lock(status_mutex_);
     try {
-      detail::write_text_durably(work_.root() / "status.json", status_json(read_status(work_.root().string())));
+      write_file_atomically((work_.root() / "status.json").string(), status_json(read_status(work_.root().string())));
     } catch (const std::exception& e) {
       log_("node_error", {{"error", std::string("status.json: ") + e.what()}});
     }

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "durable.h"
+#include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 
 namespace unipet::node::detail {
@@ -36,8 +37,9 @@ void remove_temporaries(const fs::path& root) {
       if (fs::is_directory(instances))
         for (const auto& file : fs::directory_iterator(instances))
           if (starts_with(file.path().filename().string(), ".")) fs::remove(file.path(), ec);
+      // Temporary files and the staging folders of write_file_atomically.
       for (const auto& file : fs::directory_iterator(entry.path()))
-        if (file.is_regular_file() && starts_with(file.path().filename().string(), ".")) fs::remove(file.path(), ec);
+        if (starts_with(file.path().filename().string(), ".")) fs::remove_all(file.path(), ec);
     }
   }
 }
@@ -70,7 +72,7 @@ WorkFolder::WorkFolder(const fs::path& root) : root_(root) {
     UNIPET_FAIL("--work " << root_.string() << ": another unipet serve is using this folder");
   }
   for (State state : kAllStates) fs::create_directories(root_ / state_name(state));
-  fsync_path(root_);
+  fsync_path(root_, true);
   remove_temporaries(root_);
 }
 
@@ -124,8 +126,8 @@ void WorkFolder::create(const std::string& key, const json& state) {
   json value = state;
   value["entered_at"] = epoch_seconds();
   value["updated_at"] = utc_now();
-  write_text_durably(staging / "state.json", value.dump(1));
-  fsync_path(staging / "instances");
+  write_file_atomically((staging / "state.json").string(), value.dump(1));
+  fsync_path(staging / "instances", true);
   rename_durably(staging, series(State::Received, key));
 }
 
@@ -138,7 +140,7 @@ json WorkFolder::read_state(State state, const std::string& key) const {
 
 void WorkFolder::write_state(State state, const std::string& key, json value) {
   value["updated_at"] = utc_now();
-  write_text_durably(series(state, key) / "state.json", value.dump(1));
+  write_file_atomically((series(state, key) / "state.json").string(), value.dump(1));
 }
 
 void WorkFolder::move(const std::string& key, State from, State to, const json& changes) {

@@ -52,6 +52,10 @@ void check_output_path(const std::filesystem::path& target, const OutputCheck& c
 /// them and lies inside no input folder.
 void check_apart_from_inputs(const std::filesystem::path& target, const std::vector<std::filesystem::path>& inputs);
 
+/// fsync(2) of a file, or of a folder (`directory`: its entries, after a rename into it). Throws
+/// unipet::Error naming `path`; a folder on a file system that cannot sync folders is let pass.
+void fsync_path(const std::filesystem::path& path, bool directory);
+
 /// True for the names StagingDir gives its temporary folders (".unipet-tmp-..."), so listings
 /// of a folder can skip them: they are never results.
 bool is_staging_name(const std::string& filename);
