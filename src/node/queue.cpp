@@ -60,6 +60,12 @@ const char* state_name(State state) {
 
 WorkFolder::WorkFolder(const fs::path& root) : root_(root) {
   std::error_code ec;
+  // The one output rule: a new or empty folder, or a node's own work folder (its lock file); a
+  // folder of someone's files would get the queue's folders mixed in among them.
+  UNIPET_CHECK(fs::exists(root_ / "node.lock", ec) || !fs::exists(root_, ec) || !fs::is_directory(root_, ec) ||
+                   fs::is_empty(root_, ec),
+               "--work " << root_.string()
+                         << ": folder exists, is not empty and is not a node's work folder; choose a new or empty one");
   fs::create_directories(root_, ec);
   UNIPET_CHECK(fs::is_directory(root_), "--work " << root_.string() << ": cannot create the folder"
                                                   << (ec ? ": " + ec.message() : std::string()));

@@ -2,6 +2,7 @@
 // storescp) as the other side and dicom3tools' dciodvfy checking what arrives.
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -298,6 +299,17 @@ TEST(Serve, BadOptionsAndASharedWorkFolderAreOneLineErrors) {
   EXPECT_NE(error_line(r).find("--quiet-seconds"), std::string::npos) << r.output;
   r = unipet_cli("serve --forward PACS@127.0.0.1:104" + model);
   EXPECT_NE(error_line(r).find("--work"), std::string::npos) << r.output;
+  // Someone's folder of files, or a file, as the work folder: refused, and left as it was.
+  fs::create_directories(dir / "mine");
+  write_bytes(dir / "mine/notes.txt", "precious");
+  write_bytes(dir / "a-file", "precious");
+  for (const std::string work : {"mine", "a-file"}) {
+    r = unipet_cli("serve --forward PACS@127.0.0.1:104 --work " + q(dir / work) + model);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(error_line(r).find("--work " + (dir / work)), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "mine"), fs::directory_iterator()), 1);
+  EXPECT_EQ(read_bytes(dir / "a-file"), "precious");
   r = unipet_cli("serve --status " + q(dir / "nothing"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(error_line(r).find("nothing"), std::string::npos) << r.output;
