@@ -2,7 +2,6 @@
 #include <memory>
 
 #include "commands.h"
-#include "unipet/core/device.h"
 #include "unipet/infer/calibration.h"
 
 namespace unipet::cli {
@@ -13,11 +12,10 @@ struct CalibrateCliOptions {
   infer::CalibrateOptions calibrate;
   std::string blend = "on";
   std::string step_limit = "on";
-  int threads = 0;
 };
 
 void run_calibrate(CalibrateCliOptions o) {
-  set_threads(resolve_threads(o.threads));
+  apply_compute(o.calibrate.denoise.compute);
   o.calibrate.fit_blend = o.blend == "on";
   o.calibrate.fit_step_limit = o.step_limit == "on";
   const auto result = infer::calibrate_model(o.calibrate, std::cerr);
@@ -50,12 +48,8 @@ void setup_calibrate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--blend-split", o->calibrate.blend_split, "Split the blend is fitted on (never the test split)")
       ->capture_default_str();
-  cmd->add_option("--device", o->calibrate.denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  cmd->add_option("--precision", o->calibrate.denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
-  cmd->add_option("--tile", o->calibrate.denoise.window.tile, "Tile side in voxels")->capture_default_str();
-  cmd->add_option("--overlap", o->calibrate.denoise.window.overlap, "Fraction of a tile shared with its neighbours")
-      ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+  add_compute_options(cmd, o->calibrate.denoise.compute);
+  add_tiling_options(cmd, o->calibrate.denoise.window);
   cmd->callback([o] { run_calibrate(*o); });
 }
 

@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "commands.h"
-#include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/infer/default_model.h"
@@ -23,7 +22,6 @@ struct DenoiseCliOptions {
   infer::StudyOptions study;
   std::optional<double> suv_factor;
   std::optional<double> weight;
-  int threads = 0;
   bool allow_external_data = false;
 };
 
@@ -58,7 +56,7 @@ void run_denoise(DenoiseCliOptions o) {
       if (say && std::uncaught_exceptions() == 0) std::cerr << "denoise: the default model " << model << "\n";
     }
   } say_model{o.model, default_model};
-  set_threads(resolve_threads(o.threads));
+  apply_compute(o.denoise.compute);
   o.denoise.blend = o.blend == "on";
   o.denoise.window.uncertainty = false;  // per study, from --uncertainty
   infer::StudyOptions study = o.study;
@@ -103,17 +101,12 @@ void setup_denoise(CLI::App& app, int argc, char** argv) {
                   "studies, a folder (studies already there are skipped)")
       ->required();
   cmd->add_option("-m,--model", o->model, "UniPET model file (.safetensors; default: the shipped model, models/unipet-default.safetensors)");
-  cmd->add_option("--device", o->denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  cmd->add_option("--precision", o->denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
-  cmd->add_option("--tile", o->denoise.window.tile, "Tile side in voxels")->capture_default_str();
-  cmd->add_option("--overlap", o->denoise.window.overlap, "Fraction of a tile shared with its neighbours")
-      ->capture_default_str();
-  cmd->add_option("--batch", o->denoise.window.batch, "Tiles per network call")->capture_default_str();
+  add_compute_options(cmd, o->denoise.compute);
+  add_tiling_options(cmd, o->denoise.window);
   cmd->add_option("--background", o->denoise.window.background,
                   "Tiles whose voxels are all below this fraction of the volume's robust maximum (air) are "
                   "not run and keep their input; 0 runs every tile")
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--blend", o->blend,
                   "on: a calibrated model (unipet calibrate) returns x + alpha(n) (f(x) - x), alpha chosen by the "
                   "scan's estimated noise level n; off: the network's output f(x). A model without calibration "

@@ -2,7 +2,6 @@
 #include <memory>
 
 #include "commands.h"
-#include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/eval/evaluation.h"
 
@@ -15,13 +14,12 @@ struct EvaluateCliOptions {
   std::vector<std::string> methods;
   std::vector<std::string> baselines{"lowdose", "gaussian"};
   std::string pred, ref, mask, lesions;
-  int threads = 0;
   std::string blend = "on";
   std::string command_line;
 };
 
 void run_evaluate(EvaluateCliOptions a) {
-  set_threads(resolve_threads(a.threads));
+  apply_compute(a.o.denoise.compute);
   if (!a.pred.empty() || !a.ref.empty()) {
     UNIPET_CHECK(!a.pred.empty() && !a.ref.empty(), "--pred and --ref go together");
     UNIPET_CHECK(a.o.dataset.empty() && a.methods.empty(), "--pred/--ref score one pair; --dataset and --method "
@@ -81,11 +79,10 @@ void setup_evaluate(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--ref", a->ref, "The reference (full-dose) image for --pred");
   cmd->add_option("--mask", a->mask, "Score --pred inside this mask (non-zero voxels)");
   cmd->add_option("--lesions", a->lesions, "Lesion label image (0 background, k lesion k) for --pred");
-  cmd->add_option("--device", a->o.denoise.device, "cpu, cuda, cuda:N or auto (model methods)")->capture_default_str();
-  cmd->add_option("--precision", a->o.denoise.precision, "fp32, bf16 or fp16 (model methods)")->capture_default_str();
-  cmd->add_option("--tile", a->o.denoise.window.tile, "Tile side (model methods)")->capture_default_str();
-  cmd->add_option("--overlap", a->o.denoise.window.overlap, "Tile overlap (model methods)")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all)")->capture_default_str();
+  ComputeHelp help;
+  help.scope = "model methods";
+  add_compute_options(cmd, a->o.denoise.compute, help);
+  add_tiling_options(cmd, a->o.denoise.window, "model methods");
   cmd->callback([a] { run_evaluate(*a); });
 }
 

@@ -20,7 +20,6 @@ struct ServeCliOptions {
   node::NodeOptions node;
   std::string forward, status;
   bool status_json = false;
-  int threads = 0;
 };
 
 void run_serve(ServeCliOptions o) {
@@ -33,7 +32,7 @@ void run_serve(ServeCliOptions o) {
   UNIPET_CHECK(!o.node.work.empty(), "--work is required (the folder that holds the queue)");
   o.node.forward = io::parse_dicom_peer(o.forward, "--forward");
   node::check_node_options(o.node);
-  set_threads(resolve_threads(o.threads));
+  apply_compute(o.node.denoise.compute);
   // SIGTERM and SIGINT stop the node; a denoise or send in progress resumes at the next start.
   std::signal(SIGTERM, request_serve_stop);
   std::signal(SIGINT, request_serve_stop);
@@ -74,9 +73,8 @@ void setup_serve(CLI::App& app, int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--send-timeout", o->node.send_timeout_s, "Network timeout of a send, seconds")
       ->capture_default_str();
-  cmd->add_option("--device", o->node.denoise.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  cmd->add_option("--precision", o->node.denoise.precision, "fp32, bf16, or fp16 (CUDA)")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+  add_compute_options(cmd, o->node.denoise.compute);
+  add_tiling_options(cmd, o->node.denoise.window);
   cmd->add_option("--series-description", o->node.study.dicom.series_description,
                   "SeriesDescription of the derived series")
       ->capture_default_str();

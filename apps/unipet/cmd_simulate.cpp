@@ -134,7 +134,7 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--post-filter", o.osem.post_filter_fwhm_mm,
                   "Gaussian post-filter FWHM (mm, 0: none)")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0: one per hardware thread)")->capture_default_str();
+  add_threads_option(cmd, o.threads);
   cmd->callback([args] { run_simulate(*args); });
 }
 

@@ -1,18 +1,16 @@
 #include <csignal>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "commands.h"
+#include "unipet/core/command_line.h"
 #include "unipet/core/device.h"
 #include "unipet/core/error.h"
 
 namespace unipet::cli {
 
-std::string command_line(int argc, char** argv) {
-  std::string line;
-  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
-  return line;
-}
+std::string command_line(int argc, char** argv) { return shell_command(std::vector<std::string>(argv, argv + argc)); }
 
 }  // namespace unipet::cli
 

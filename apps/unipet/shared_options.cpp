@@ -19,4 +19,31 @@ const CLI::Validator& seed_check() {
   return check;
 }
 
+namespace {
+
+std::string scoped(const std::string& text, const std::string& scope) {
+  return scope.empty() ? text : text + " (" + scope + ")";
+}
+
+}  // namespace
+
+void add_compute_options(CLI::App* cmd, ComputeOptions& compute, const ComputeHelp& help) {
+  cmd->add_option("--device", compute.device, scoped("cpu, cuda, cuda:N or auto (CUDA when available)", help.scope))
+      ->capture_default_str();
+  cmd->add_option(help.precision_names, compute.precision, scoped(help.precisions, help.scope))->capture_default_str();
+  add_threads_option(cmd, compute.threads, help.threads);
+}
+
+void add_threads_option(CLI::App* cmd, int& threads, const std::string& text) {
+  cmd->add_option("--threads", threads, text.empty() ? "CPU threads (0: one per hardware thread)" : text)
+      ->capture_default_str();
+}
+
+void add_tiling_options(CLI::App* cmd, infer::SlidingWindowOptions& window, const std::string& scope) {
+  cmd->add_option("--tile", window.tile, scoped("Tile side in voxels", scope))->capture_default_str();
+  cmd->add_option("--overlap", window.overlap, scoped("Fraction of a tile shared with its neighbours", scope))
+      ->capture_default_str();
+  cmd->add_option("--batch", window.batch, scoped("Tiles per network call", scope))->capture_default_str();
+}
+
 }  // namespace unipet::cli

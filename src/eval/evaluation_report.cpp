@@ -31,13 +31,6 @@ namespace fs = std::filesystem;
 
 double x_inf() { return std::numeric_limits<double>::infinity(); }
 
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  int64_t n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) sum += x, ++n;
-  return n ? sum / static_cast<double>(n) : kNaN;
-}
 
 // One number per subject for a (DRF, method): the score itself, or the mean over its lesions.
 struct Column {
@@ -53,7 +46,7 @@ std::vector<Column> columns() {
     return [f](const Score& s) {
       std::vector<double> v;
       for (const auto& l : s.lesions) v.push_back(f(l));
-      return mean_of(v);
+      return mean_of_finite(v);
     };
   };
   return {
@@ -62,7 +55,7 @@ std::vector<Column> columns() {
       {"PSNR, clipped (dB)", true, 2, false, [](const Score& s) { return s.psnr_clipped; }},
       {"SSIM", true, 4, false, [](const Score& s) { return s.ssim; }},
       {"NRMSE", false, 4, false, [](const Score& s) { return s.nrmse; }},
-      {"SUVmax bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_max, l.full_max); })},
+      {"SUVmax bias vs full", false, 1, true, [](const Score& s) { return mean_lesion_suvmax_bias(s); }},
       {"SUVpeak bias vs full", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_peak, l.full_peak); })},
       {"SUVmean bias vs truth", false, 1, true, lesion_mean([](const LesionScore& l) { return relative_bias_or_nan(l.suv_mean, l.true_mean); })},
       {"Contrast recovery", true, 3, false, lesion_mean([](const LesionScore& l) { return l.contrast_recovery; })},
@@ -404,3 +397,13 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
 }
 
 }  // namespace unipet::eval::detail
+
+namespace unipet::eval {
+
+double mean_lesion_suvmax_bias(const Score& s) {
+  std::vector<double> bias;
+  for (const auto& l : s.lesions) bias.push_back(relative_bias_or_nan(l.suv_max, l.full_max));
+  return mean_of_finite(bias);
+}
+
+}  // namespace unipet::eval

@@ -60,7 +60,7 @@ fs::path prediction_cache_key(const std::string& method, const std::string& subj
 
 std::string prediction_stamp(const std::string& model, const infer::DenoiseOptions& o) {
   std::ostringstream stamp;
-  stamp << "model sha256 " << sha256_file(model) << "\nprecision " << o.precision << "\ntile "
+  stamp << "model sha256 " << sha256_file(model) << "\nprecision " << o.compute.precision << "\ntile "
         << o.window.tile << "\noverlap " << o.window.overlap << "\nsigma_scale " << o.window.sigma_scale
         << "\nbackground " << o.window.background << "\ntta " << o.window.tta << "\n";
   return stamp.str();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <random>
 
 #include "unipet/core/error.h"
@@ -24,6 +25,18 @@ double mean_of(const std::vector<double>& v) {
   for (double x : v) sum += x;
   return sum / static_cast<double>(v.size());
 }
+
+}  // namespace
+
+double mean_of_finite(const std::vector<double>& values) {
+  double sum = 0;
+  int64_t n = 0;
+  for (double x : values)
+    if (std::isfinite(x)) sum += x, ++n;
+  return n ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+namespace {
 
 Interval bootstrap_finite(const std::vector<double>& values, uint64_t seed, int64_t resamples, double level,
                           const char* what) {

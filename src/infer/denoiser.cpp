@@ -62,9 +62,9 @@ std::pair<double, Units> model_units_factor(const io::PetImage& image, Units mod
 Denoiser::Denoiser(const std::string& model_path, const DenoiseOptions& options)
     : model_path_(model_path), options_(options) {
   options_.window.validate();
-  device_ = parse_device(options.device);
-  dtype_ = parse_dtype(options.precision, "--precision");
-  check_dtype_on_device(dtype_, device_, "--precision");
+  const Compute compute = resolve_compute(options.compute);
+  device_ = compute.device;
+  dtype_ = compute.dtype;
   auto loaded = nn::load_unipet(model_path, device_);
   model_ = loaded.model;
   normalization_ = loaded.normalization;

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <sstream>
 
-#include "unipet/core/device.h"
+#include "unipet/core/compute.h"
 #include "unipet/core/error.h"
 #include "unipet/nn/memory.h"
 #include "unipet/nn/model_file.h"
@@ -41,11 +41,9 @@ SpeedReport run_speed_check(const SpeedOptions& options) {
   // Every option is checked before any work starts.
   UNIPET_CHECK(options.size() >= 16 && options.size() <= 512, "--size must be in [16, 512], got " << options.size());
   UNIPET_CHECK(options.repeats() >= 1, "--repeats must be at least 1, got " << options.repeats());
-  const int threads = resolve_threads(options.threads());
-  const torch::Device device = parse_device(options.device());
-  const torch::ScalarType dtype = parse_dtype(options.precision(), "--precision");
-  check_dtype_on_device(dtype, device, "--precision");
-  torch::set_num_threads(threads);
+  const Compute compute = apply_compute(options.compute());
+  const torch::Device device = compute.device;
+  const torch::ScalarType dtype = compute.dtype;
 
   SpeedReport report;
   nn::UniPET model{nullptr};

@@ -24,7 +24,7 @@ class Calibration : public ::testing::Test {
     o.dataset = dataset();
     o.model = trained_model_path();
     o.out = *dir() / "calibrated.safetensors";
-    o.denoise.device = "cpu";
+    o.denoise.compute.device = "cpu";
     o.denoise.window.tile = 16;
     std::ostringstream log;
     result() = std::make_unique<infer::CalibrateResult>(infer::calibrate_model(o, log));
@@ -83,7 +83,7 @@ TEST_F(Calibration, BlendOffGivesTheUncalibratedOutputAndOnTheClosedForm) {
   const auto* s = d.subjects_in_split("test").at(0);
   const std::string low = d.resolve(s->low_dose.at(3));
   infer::DenoiseOptions o;
-  o.device = "cpu";
+  o.compute.device = "cpu";
   o.window.tile = 16;
   infer::StudyOptions study;
   study.suv_factor = io::subject_suv_factor(d, *s);

@@ -11,7 +11,7 @@ using test::TempDir;
 
 DenoiseOptions with_tile(int64_t tile, double background = 0.0) {
   DenoiseOptions o;
-  o.device = "cpu";
+  o.compute.device = "cpu";
   o.window.tile = tile;
   o.window.background = background;
   return o;
@@ -28,7 +28,7 @@ TEST(Denoiser, IdentityModelGivesTheInputBackIncludingValuesOutsideTheClip) {
     const auto v = torch::rand(shape) * 40 - 2;
     for (const char* precision : {"fp32", "bf16"}) {
       auto o = with_tile(16);
-      o.precision = precision;
+      o.compute.precision = precision;
       const Denoiser denoiser(dir / "identity.safetensors", o);
       EXPECT_LE(max_abs(denoiser.denoise(v).image, v), 1e-4) << torch::IntArrayRef(shape) << " " << precision;
     }
@@ -120,9 +120,9 @@ TEST(Denoiser, RefusesMissingAndForeignModelFilesAndBadOptions) {
   const std::string critic = std::string(UNIPET_TEST_DATA_DIR) + "/../../results/cpu-profile/disc/critic_final.safetensors";
   test::expect_error([&] { Denoiser(critic, with_tile(16)); }, {"critic_final.safetensors", "Discriminator"});
   auto o = with_tile(16);
-  o.precision = "int8";
+  o.compute.precision = "int8";
   test::expect_error([&] { Denoiser(test::trained_model_path(), o); }, {"--precision", "int8"});
-  o.precision = "fp16";
+  o.compute.precision = "fp16";
   test::expect_error([&] { Denoiser(test::trained_model_path(), o); }, {"--precision"});
 }
 

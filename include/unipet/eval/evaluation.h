@@ -89,6 +89,11 @@ struct Score {
   std::vector<LesionScore> lesions;
 };
 
+/// The key lesion number of every table: the mean over the score's lesions of the SUVmax's
+/// relative bias against the full dose (a fraction; lesions without a usable reference left out,
+/// NaN without any).
+double mean_lesion_suvmax_bias(const Score& s);
+
 struct EvaluationResult {
   std::vector<Score> scores;
   std::vector<double> drfs;

@@ -20,6 +20,10 @@ struct Interval {
   int64_t n = 0;    ///< values (or pairs) used
 };
 
+/// Mean of the finite values (NaN, ±Inf left out); NaN when there is none. The tables' mean over
+/// a subject's lesions, where a lesion without a usable reference counts as absent.
+double mean_of_finite(const std::vector<double>& values);
+
 /// Mean and percentile-bootstrap interval: `resamples` resamples of the n finite values, drawn
 /// with replacement by std::mt19937_64(seed); low/high are the (1 − level)/2 and (1 + level)/2
 /// quantiles (linear interpolation, as numpy.quantile) of the resampled means. n = 1 gives

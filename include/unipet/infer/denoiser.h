@@ -20,6 +20,7 @@
 
 #include <torch/torch.h>
 
+#include "unipet/core/compute.h"
 #include "unipet/core/volume.h"
 #include "unipet/infer/model_calibration.h"
 #include "unipet/infer/sliding_window.h"
@@ -31,8 +32,9 @@
 namespace unipet::infer {
 
 struct DenoiseOptions {
-  std::string device = "auto";     ///< cpu, cuda, cuda:N, auto
-  std::string precision = "fp32";  ///< fp32, bf16, fp16 (CUDA only)
+  /// Device and precision of the network; the threads are the command's (apply_compute), since
+  /// LibTorch's thread count is the process's, not one denoiser's.
+  ComputeOptions compute;
   SlidingWindowOptions window;
   /// Apply the model's calibrated blend when it has one (`--blend on|off`); a model without
   /// one gives the network's output either way.

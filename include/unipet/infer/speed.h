@@ -10,14 +10,14 @@
 
 #include <torch/torch.h>
 
+#include "unipet/core/compute.h"
+
 namespace unipet::infer {
 
 struct SpeedOptions {
   TORCH_ARG(int64_t, size) = 64;            ///< cube side of the synthetic volume, voxels
   TORCH_ARG(std::string, model_path) = "";  ///< empty: a default UniPET with seeded random weights
-  TORCH_ARG(std::string, device) = "auto";
-  TORCH_ARG(std::string, precision) = "fp32";  ///< fp32, bf16 (fp16 on CUDA): --precision
-  TORCH_ARG(int, threads) = 0;              ///< 0: one per hardware thread
+  TORCH_ARG(ComputeOptions, compute);       ///< --device, --precision, --threads
   TORCH_ARG(int, repeats) = 2;              ///< timed forward passes after one warm-up
   TORCH_ARG(uint64_t, seed) = 1;
 };
