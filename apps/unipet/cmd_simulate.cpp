@@ -1,5 +1,6 @@
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "unipet/core/error.h"
@@ -17,6 +18,7 @@ struct SimulateArgs {
   bool no_normalisation = false;
   bool inverse_crime = false;
   bool exact_randoms = false;
+  std::optional<double> psf_axial;
 };
 
 void run_simulate(SimulateArgs& args) {
@@ -26,12 +28,10 @@ void run_simulate(SimulateArgs& args) {
                "--split needs three fractions (train,val,test), got " << args.split.size());
   o.split = {args.split[0], args.split[1], args.split[2]};
   o.scanner.normalisation = !args.no_normalisation;
-  o.scanner.psf_axial_fwhm_mm = o.scanner.psf_fwhm_mm;
+  // The axial resolution is the transaxial one unless given (--psf-axial).
+  o.scanner.psf_axial_fwhm_mm = args.psf_axial.value_or(o.scanner.psf_fwhm_mm);
   if (args.exact_randoms) o.corrections.delayed_randoms = false;
-  if (args.inverse_crime) {
-    o.oversampling = 1;
-    o.corrections = sim::CorrectionOptions::exact();
-  }
+  if (args.inverse_crime) o.use_inverse_crime();
   const io::Dataset ds = sim::simulate_dataset(o, [](const std::string& line) {
     std::cout << line << std::endl;
   });
@@ -85,8 +85,9 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--angles", o.scanner.angles, "Sinogram angles (0: image width)")
       ->capture_default_str();
-  cmd->add_option("--psf", o.scanner.psf_fwhm_mm, "Scanner resolution FWHM (mm)")
+  cmd->add_option("--psf", o.scanner.psf_fwhm_mm, "Scanner resolution FWHM (mm), transaxial, and axial unless --psf-axial")
       ->capture_default_str();
+  cmd->add_option("--psf-axial", args->psf_axial, "Scanner axial resolution FWHM (mm; default: --psf)");
   cmd->add_option("--scatter-fraction", o.scanner.scatter_fraction, "Scatter / (trues + scatter)")
       ->capture_default_str();
   cmd->add_option("--randoms-fraction", o.scanner.randoms_fraction, "Randoms / prompts")

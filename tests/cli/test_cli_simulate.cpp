@@ -82,7 +82,7 @@ TEST_F(CliSimulate, RealismOptionsReachEverySubjectsRecord) {
   const fs::path tof = dir_ / "tof";
   CommandResult r = run_cli("simulate --out " + tof.string() + tiny +
                             " --tof 214 --scatter-error 0.1 --norm-error 0.02 --mumap-shift 3"
-                            " --mumap-blur 5 --psf-model 0.8 --arms-up-fraction 0");
+                            " --mumap-blur 5 --psf-model 0.8 --arms-up-fraction 0 --psf 4 --psf-axial 6");
   ASSERT_EQ(r.status, 0) << r.output;
   io::Dataset ds = io::read_dataset((tof / "dataset.json").string());
   const io::DatasetSubject s = ds.subjects.at(0);  // a copy: ds is read again below
@@ -94,7 +94,10 @@ TEST_F(CliSimulate, RealismOptionsReachEverySubjectsRecord) {
   EXPECT_NEAR(std::hypot(std::hypot(s.numbers.at("mumap_shift_x_mm"), s.numbers.at("mumap_shift_y_mm")),
                          s.numbers.at("mumap_shift_z_mm")),
               3.0, 1e-9);
-  EXPECT_NEAR(s.numbers.at("recon_psf_fwhm_mm"), 0.8 * 4.5, 1e-9);
+  EXPECT_NEAR(s.numbers.at("recon_psf_fwhm_mm"), 0.8 * 4, 1e-9);
+  // --psf sets the axial resolution too only when --psf-axial is not given.
+  EXPECT_EQ(s.numbers.at("psf_fwhm_mm"), 4);
+  EXPECT_EQ(s.numbers.at("psf_axial_fwhm_mm"), 6);
   EXPECT_EQ(ds.numbers.at("scatter_scale_sd"), 0.1);
   EXPECT_TRUE(fs::exists(tof / s.id / "mumap_ac.nii.gz"));
   EXPECT_TRUE(fs::exists(tof / s.id / "liver.nii.gz"));

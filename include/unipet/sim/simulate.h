@@ -93,6 +93,10 @@ struct SimulationOptions {
 
   /// Throws unipet::Error naming the first invalid option (including nested options).
   void validate() const;
+
+  /// The inverse crime, for comparison (`--inverse-crime`): the phantom drawn on the output grid
+  /// and every correction exact (CorrectionOptions::exact).
+  void use_inverse_crime();
 };
 
 /// One simulated acquisition and its reconstructions.
