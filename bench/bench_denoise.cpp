@@ -6,6 +6,7 @@
 // (0 float32, 1 bfloat16), threads. One iteration each: a run takes minutes.
 #include <benchmark/benchmark.h>
 
+#include "unipet/io/suv.h"
 #include "unipet/core/device.h"
 #include "unipet/infer/denoiser.h"
 #include "unipet/nn/intensity.h"
@@ -25,7 +26,7 @@ const Volume& whole_body_volume() {
     const sim::Phantom p = sim::generate_phantom(o, 7);
     auto gen = torch::make_generator<torch::CPUGeneratorImpl>(7);
     Volume v = p.activity;
-    const auto suv = p.activity.data / sim::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
+    const auto suv = p.activity.data / io::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
     v.data = torch::poisson(suv * 2.0, gen) / 2.0;  // 2 counts per SUV per voxel: a low dose
     v.units = Units::SUV;
     return v;

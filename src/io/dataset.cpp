@@ -13,6 +13,7 @@
 
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
+#include "unipet/io/suv.h"
 
 namespace unipet::io {
 
@@ -320,7 +321,7 @@ double subject_suv_factor(const Dataset& dataset, const DatasetSubject& s) {
   };
   if (number("suv_per_bqml") > 0) return number("suv_per_bqml");
   if (number("weight_kg") > 0 && number("dose_at_scan_bq") > 0)
-    return number("weight_kg") * 1000.0 / number("dose_at_scan_bq");
+    return suv_per_bqml(number("weight_kg"), number("dose_at_scan_bq"));
   throw Error(dataset.root + "/dataset.json: subject " + s.id +
               ": images are in Bq/ml but neither suv_per_bqml nor weight_kg and dose_at_scan_bq is given");
 }

@@ -13,6 +13,7 @@
 #include "file_names.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
+#include "unipet/io/suv.h"
 
 namespace unipet::io {
 
@@ -180,7 +181,7 @@ SuvResult sidecar_suv_factor(const Sidecar& s, std::optional<double> weight_kg) 
   }
   r.elapsed_s = decay_time;
   r.decayed_dose_bq = decayed;
-  r.factor = *weight * 1000.0 / decayed;
+  r.factor = suv_per_bqml(*weight, decayed);
   return r;
 }
 

@@ -66,6 +66,17 @@ double dicom_seconds(const std::string& date_in, const std::string& time_in, con
   return static_cast<double>(days_from_civil(y, mo, d)) * 86400.0 + h * 3600.0 + mi * 60.0 + s + fraction;
 }
 
+double suv_per_bqml(double weight_kg, double dose_at_scan_bq) {
+  UNIPET_CHECK(std::isfinite(weight_kg) && weight_kg > 0 && std::isfinite(dose_at_scan_bq) && dose_at_scan_bq > 0,
+               "SUV needs a positive dose and weight, got " << dose_at_scan_bq << " Bq and " << weight_kg << " kg");
+  return weight_kg * 1000.0 / dose_at_scan_bq;
+}
+
+double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg) {
+  suv_per_bqml(weight_kg, dose_at_scan_bq);  // the same checks
+  return dose_at_scan_bq / (weight_kg * 1000.0);
+}
+
 SuvResult suv_factor(const SuvTags& t) {
   const std::string& src = t.source.empty() ? std::string("DICOM series") : t.source;
   SuvResult r;
@@ -144,7 +155,7 @@ SuvResult suv_factor(const SuvTags& t) {
     decayed = *t.total_dose_bq * std::exp2(-r.elapsed_s / *t.half_life_s);
   }
   r.decayed_dose_bq = decayed;
-  r.factor = *t.patient_weight_kg * 1000.0 / decayed;
+  r.factor = suv_per_bqml(*t.patient_weight_kg, decayed);
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include "anatomy.h"
 #include "unipet/core/error.h"
 #include "unipet/sim/random.h"
+#include "unipet/io/suv.h"
 
 namespace unipet::sim {
 
@@ -202,13 +203,6 @@ int64_t organ_label(const std::string& name) {
   return it - names.begin();
 }
 
-double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg) {
-  UNIPET_CHECK(dose_at_scan_bq > 0 && weight_kg > 0, "SUV needs a positive dose and weight, got "
-                                                         << dose_at_scan_bq << " Bq and " << weight_kg
-                                                         << " kg");
-  return dose_at_scan_bq / (weight_kg * 1000.0);
-}
-
 Phantom generate_phantom(const PhantomOptions& o, uint64_t seed) {
   o.validate();
   static_assert(kTissueCount == 16, "organ_names() lists every tissue");
@@ -242,7 +236,7 @@ Phantom generate_phantom(const PhantomOptions& o, uint64_t seed) {
   geometry.spacing = {o.voxel_mm, o.voxel_mm, o.slice_mm};
   geometry.origin = {-0.5 * (o.width - 1) * o.voxel_mm, -0.5 * (o.height - 1) * o.voxel_mm,
                      -0.5 * (o.slices - 1) * o.slice_mm};
-  geometry.data = suv * bq_per_ml_per_suv(out.dose_at_scan_bq, out.weight_kg);
+  geometry.data = suv * io::bq_per_ml_per_suv(out.dose_at_scan_bq, out.weight_kg);
   geometry.units = Units::BqPerMl;
   out.activity = geometry;
   out.mumap = with_geometry_of(geometry, mu);

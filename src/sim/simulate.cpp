@@ -14,6 +14,7 @@
 #include "unipet/core/splitmix.h"
 #include "unipet/core/thread_pool.h"
 #include "unipet/io/image_io.h"
+#include "unipet/io/suv.h"
 #include "unipet/sim/acquisition.h"
 #include "unipet/sim/dose.h"
 #include "unipet/sim/random.h"
@@ -243,7 +244,7 @@ SimulatedSubject simulate_phantom_subject(const SimulationOptions& run, uint64_t
   s.numbers["weight_kg"] = p.weight_kg;
   s.numbers["injected_dose_bq"] = p.injected_dose_bq;
   s.numbers["dose_at_scan_bq"] = p.dose_at_scan_bq;
-  s.numbers["suv_per_bqml"] = 1.0 / bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
+  s.numbers["suv_per_bqml"] = 1.0 / io::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
   s.numbers["lesions"] = static_cast<double>(p.lesion_list.size());
   s.numbers["brain_in_view"] = p.brain_in_view ? 1.0 : 0.0;
   return s;
@@ -256,7 +257,7 @@ SimulatedSubject simulate_image_subject(const SimulationOptions& o, const std::s
     UNIPET_CHECK(o.weight_kg > 0 && o.dose_at_scan_bq > 0,
                  path << ": an SUV image needs the weight and the dose at scan time to become Bq/ml (--weight, "
                          "--dose)");
-    activity.data = activity.data * bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
+    activity.data = activity.data * io::bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
   }
   UNIPET_CHECK(activity.units == Units::BqPerMl || activity.units == Units::Unknown || activity.units == Units::SUV,
                path << ": expected activity in Bq/ml or SUV, got " << to_string(activity.units));
@@ -267,7 +268,7 @@ SimulatedSubject simulate_image_subject(const SimulationOptions& o, const std::s
   if (o.weight_kg > 0) s.numbers["weight_kg"] = o.weight_kg;
   if (o.dose_at_scan_bq > 0) s.numbers["dose_at_scan_bq"] = o.dose_at_scan_bq;
   if (o.weight_kg > 0 && o.dose_at_scan_bq > 0)
-    s.numbers["suv_per_bqml"] = 1.0 / bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
+    s.numbers["suv_per_bqml"] = 1.0 / io::bq_per_ml_per_suv(o.dose_at_scan_bq, o.weight_kg);
   return s;
 }
 

@@ -2,12 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "io/io_test_util.h"
 #include "unipet/core/error.h"
 
 namespace unipet::io {
 namespace {
 
+
+TEST(Suv, TheBodyWeightFormulaAndItsInverse) {
+  // 70 kg and 350 MBq at scan time: 70 000 g / 3.5e8 Bq.
+  EXPECT_DOUBLE_EQ(suv_per_bqml(70, 3.5e8), 2e-4);
+  EXPECT_DOUBLE_EQ(bq_per_ml_per_suv(3.5e8, 70), 5000);
+  EXPECT_NEAR(suv_per_bqml(83.2, 2.1e8) * bq_per_ml_per_suv(2.1e8, 83.2), 1.0, 1e-15);
+  test::expect_error([] { suv_per_bqml(0, 3.5e8); }, {"positive dose and weight"});
+  test::expect_error([] { bq_per_ml_per_suv(-1, 70); }, {"positive dose and weight"});
+  test::expect_error([] { suv_per_bqml(70, std::nan("")); }, {"positive dose and weight"});
+}
 
 TEST(Suv, StartDecayCorrectionMatchesAHandComputedFactor) {
   const SuvResult r = suv_factor(test::suv_tags_start_case());

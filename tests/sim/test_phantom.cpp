@@ -5,6 +5,7 @@
 #include <set>
 
 #include "sim/anatomy.h"
+#include "unipet/io/suv.h"
 #include "unipet/core/error.h"
 #include "unipet/sim/phantom.h"
 
@@ -53,7 +54,7 @@ TEST(Phantom, AttenuationCoefficientsArePhysical) {
 
 TEST(Phantom, ActivitiesHaveFdgLikeSuvsAndTexture) {
   const Phantom p = generate_phantom(coarse(), 4);
-  const double per_suv = bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
+  const double per_suv = io::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
   EXPECT_NEAR(p.injected_dose_bq, 3.7e6 * p.weight_kg, 1.0);
   EXPECT_LT(p.dose_at_scan_bq, p.injected_dose_bq);
   const torch::Tensor suv = p.activity.data / per_suv;
@@ -83,7 +84,7 @@ TEST(Phantom, LesionsAreLabelledHotAndWithinTheirSizeRange) {
     EXPECT_LE(lesion.contrast, 8.0);
     EXPECT_GT(p.activity.data.masked_select(mask).min().item<double>(), 0.0);
     // Every voxel of the lesion (texture off) holds contrast x its reference tissue's uptake.
-    const double per_suv = bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
+    const double per_suv = io::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
     EXPECT_NEAR(p.activity.data.masked_select(mask).max().item<double>() / per_suv,
                 lesion.contrast * lesion.host_suv, 1e-3 * lesion.contrast * lesion.host_suv);
   }
@@ -113,7 +114,7 @@ TEST(Phantom, InvalidOptionsAreRejected) {
   o = coarse();
   o.voxel_mm = 0;
   EXPECT_THROW(generate_phantom(o, 1), Error);
-  EXPECT_THROW(bq_per_ml_per_suv(0, 70), Error);
+  EXPECT_THROW(io::bq_per_ml_per_suv(0, 70), Error);
   o = coarse();
   o.no_lesion_fraction = 1.5;
   EXPECT_THROW(generate_phantom(o, 1), Error);
@@ -292,7 +293,7 @@ TEST(Phantom, UptakesStayInTheirDocumentedRanges) {
   std::map<std::string, std::pair<double, double>> seen;
   for (uint64_t seed = 0; seed < 12; ++seed) {
     const Phantom p = generate_phantom(o, seed);
-    const torch::Tensor suv = p.activity.data / bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
+    const torch::Tensor suv = p.activity.data / io::bq_per_ml_per_suv(p.dose_at_scan_bq, p.weight_kg);
     for (const auto& [name, range] : ranges) {
       const torch::Tensor values = suv.masked_select(p.organs.data == organ_label(name));
       if (values.numel() == 0) continue;  // e.g. a brain outside this field of view

@@ -41,6 +41,15 @@ struct SuvResult {
   std::vector<std::pair<std::string, std::string>> used;  ///< "PatientWeight (0010,1030)" -> "75"
 };
 
+/// The body-weight SUV formula, its one home: SUV per Bq/ml = weight [kg] × 1000 g/kg / the dose
+/// at scan time [Bq] (1 ml of tissue taken as 1 g). Throws unipet::Error when either is not
+/// positive and finite.
+double suv_per_bqml(double weight_kg, double dose_at_scan_bq);
+
+/// Its inverse, Bq/ml per SUV unit: dose_at_scan_bq / (weight_kg × 1000), computed in this order
+/// so that simulated images keep their bytes.
+double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg);
+
 /// The body-weight SUV factor. Units GML means the voxels are SUV already: factor 1. Throws
 /// unipet::Error, naming `tags.source` and the tag at fault, when a quantity is missing,
 /// non-positive or inconsistent (units not BQML, no ATTN/DECY, decay correction NONE, injection

@@ -118,7 +118,4 @@ int64_t organ_label(const std::string& name);
 /// Draws a phantom from `seed`; the same seed and options give the same bytes.
 Phantom generate_phantom(const PhantomOptions& options, uint64_t seed);
 
-/// Bq/ml per SUV unit: dose_at_scan_bq / (weight_kg * 1000 ml/kg).
-double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg);
-
 }  // namespace unipet::sim
