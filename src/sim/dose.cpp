@@ -17,6 +17,13 @@ torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t see
   return binomial_tensor(counts, keep, seed, first_index);
 }
 
+torch::Tensor thin_to_drf(const torch::Tensor& counts_at_previous, double previous_drf, double drf, uint64_t seed,
+                          int64_t first_index) {
+  UNIPET_CHECK(std::isfinite(previous_drf) && std::isfinite(drf) && previous_drf >= 1 && drf > previous_drf,
+               "thin_to_drf: expected 1 <= previous DRF < DRF, got " << previous_drf << " and " << drf);
+  return thin_counts(counts_at_previous, previous_drf / drf, seed, first_index);
+}
+
 std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts, const std::vector<double>& drfs,
                                             uint64_t seed, int64_t first_index) {
   std::set<double> ordered;
@@ -29,9 +36,8 @@ std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts, co
   double previous_drf = 1.0;
   uint64_t step = 0;
   for (double drf : ordered) {
-    // Keeping previous_drf / drf of the previous DRF's counts keeps 1 / drf of the full counts.
     // Each step draws from its own stream, so every DRF's bins are independent of the others'.
-    previous = thin_counts(previous, previous_drf / drf, stream_seed(seed, ++step), first_index);
+    previous = thin_to_drf(previous, previous_drf, drf, stream_seed(seed, ++step), first_index);
     previous_drf = drf;
     result[drf] = previous;
   }

@@ -65,9 +65,9 @@ torch::Tensor sample_poisson(const torch::Tensor& mean, uint64_t seed) {
   });
 }
 
-torch::Tensor sample_thinned(const torch::Tensor& counts, double keep, uint64_t seed) {
+torch::Tensor sample_thinned(const torch::Tensor& counts, double previous_drf, double drf, uint64_t seed) {
   return draw_in_slabs(counts, [&](const torch::Tensor& slab, int64_t first) {
-    return thin_counts(slab.to(torch::kFloat32), keep, seed, first);
+    return thin_to_drf(slab.to(torch::kFloat32), previous_drf, drf, seed, first);
   });
 }
 
@@ -196,8 +196,7 @@ SimulatedSubject simulate_subject(const Volume& activity, const Volume& mumap,
       IntraOpThreads threads(workers);
       for (size_t k = first; k < end; ++k) {
         if (k > 0) {
-          counts = sample_thinned(counts, levels[k - 1] / levels[k],
-                                  mix(seed ^ 3) + kSplitMixGolden * ++stream);
+          counts = sample_thinned(counts, levels[k - 1], levels[k], mix(seed ^ 3) + kSplitMixGolden * ++stream);
         }
         s.numbers[k == 0 ? "counts_full" : "counts_drf_" + io::drf_text(levels[k])] = detail::ordered_sum(counts);
         wave.push_back(counts);

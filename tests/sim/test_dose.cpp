@@ -57,6 +57,16 @@ TEST(Dose, TheSameSeedGivesTheSameCountsAndAnotherSeedDoesNot) {
   EXPECT_TRUE(torch::equal(thin_nested(full, {4}, 3).at(4), thin_nested(full, {4}, 3).at(4)));
 }
 
+TEST(Dose, ANestedChainIsStepsOfOneThinningRule) {
+  const torch::Tensor full = poisson_counts(torch::full({4096}, 30.0), 5);
+  // A step keeps previous/drf of the previous level's counts: the same draw as thin_counts.
+  EXPECT_TRUE(torch::equal(thin_to_drf(full, 4, 10, 9), thin_counts(full, 0.4, 9)));
+  EXPECT_TRUE(torch::equal(thin_to_drf(full, 1, 4, 9), thin_counts(full, 0.25, 9)));
+  EXPECT_THROW(thin_to_drf(full, 4, 4, 9), Error);
+  EXPECT_THROW(thin_to_drf(full, 10, 4, 9), Error);
+  EXPECT_THROW(thin_to_drf(full, 0.5, 4, 9), Error);
+}
+
 TEST(Dose, InvalidInputsAreRejected) {
   EXPECT_THROW(poisson_counts(torch::full({3}, -1.0), 1), Error);
   EXPECT_THROW(thin_counts(torch::full({3}, 2.5), 0.5, 1), Error);

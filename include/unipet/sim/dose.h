@@ -30,6 +30,14 @@ torch::Tensor poisson_counts(const torch::Tensor& mean, uint64_t seed, int64_t f
 torch::Tensor thin_counts(const torch::Tensor& counts, double keep, uint64_t seed,
                           int64_t first_index = 0);
 
+/// One step of nested thinning, its one rule: the counts of DRF `drf` drawn from those of
+/// `previous_drf` (1 for the full dose; 1 <= previous_drf < drf) by keeping each count with
+/// p = previous_drf / drf, so that each stays Binomial(full, 1/drf). thin_nested is a chain of
+/// these; the simulator runs the chain itself, a wave of levels at a time, to hold only that many
+/// sinograms.
+torch::Tensor thin_to_drf(const torch::Tensor& counts_at_previous, double previous_drf, double drf, uint64_t seed,
+                          int64_t first_index = 0);
+
 /// Nested binomial thinning of `full_counts` for every DRF in `drfs` (each > 1, any order).
 std::map<double, torch::Tensor> thin_nested(const torch::Tensor& full_counts,
                                             const std::vector<double>& drfs, uint64_t seed,
