@@ -32,6 +32,7 @@ void visit_fields(Config& c, F&& f) {
   f("intensity_scale", c.intensity_scale);
   f("identity_fraction", c.identity_fraction);
   f("body_fraction", c.body_fraction);
+  f("hot_fraction", c.hot_fraction);
   f("body_threshold", c.body_threshold);
   f("augment", c.augment);
   f("cache_gb", c.cache_gb);
@@ -226,6 +227,7 @@ void TrainConfig::validate() const {
                                          << lesion_scales << ", got " << patch);
   UNIPET_CHECK(body_fraction >= 0 && body_fraction <= 1,
                "body_fraction must be in [0, 1], got " << body_fraction);
+  UNIPET_CHECK(hot_fraction >= 0 && hot_fraction <= 1, "hot_fraction must be in [0, 1], got " << hot_fraction);
   non_negative("body_threshold", body_threshold);
   positive("cache_gb", cache_gb);
   UNIPET_CHECK(prefetch >= 0 && prefetch <= 64, "prefetch must be in [0, 64], got " << prefetch);

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -132,8 +133,7 @@ torch::Tensor VolumeCache::get(const io::DatasetSubject& s, double drf, int64_t 
   return t;
 }
 
-torch::Tensor VolumeCache::body_voxels(const io::DatasetSubject& s, int64_t min_side) {
-  const std::string key = s.id + "|body|" + std::to_string(min_side);
+torch::Tensor VolumeCache::derived(const std::string& key, const std::function<torch::Tensor()>& compute) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = entries_.find(key);
@@ -142,17 +142,34 @@ torch::Tensor VolumeCache::body_voxels(const io::DatasetSubject& s, int64_t min_
       return it->second.tensor;
     }
   }
-  const torch::Tensor full = get(s, 0, min_side);
-  torch::Tensor body =
-      torch::nonzero(full.reshape({-1}) > normalization_.normalize_value(config_.body_threshold)).reshape({-1});
-  constexpr int64_t kMaxBodyVoxels = 1 << 20;
-  if (body.numel() > kMaxBodyVoxels)
-    body =
-        body.index({Slice(0, torch::indexing::None, (body.numel() + kMaxBodyVoxels - 1) / kMaxBodyVoxels)});
-  body = body.contiguous();
+  torch::Tensor t = compute();  // outside the lock: it loads volumes through get()
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!entries_.count(key)) insert(key, body);
-  return body;
+  if (!entries_.count(key)) insert(key, t);
+  return t;
+}
+
+torch::Tensor VolumeCache::body_voxels(const io::DatasetSubject& s, int64_t min_side) {
+  return derived(s.id + "|body|" + std::to_string(min_side), [&] {
+    const torch::Tensor full = get(s, 0, min_side);
+    torch::Tensor body =
+        torch::nonzero(full.reshape({-1}) > normalization_.normalize_value(config_.body_threshold)).reshape({-1});
+    constexpr int64_t kMaxBodyVoxels = 1 << 20;
+    if (body.numel() > kMaxBodyVoxels)
+      body = body.index(
+          {Slice(0, torch::indexing::None, (body.numel() + kMaxBodyVoxels - 1) / kMaxBodyVoxels)});
+    return body.contiguous();
+  });
+}
+
+torch::Tensor VolumeCache::hot_voxels(const io::DatasetSubject& s, int64_t min_side) {
+  return derived(s.id + "|hot|" + std::to_string(min_side), [&] {
+    const torch::Tensor body = body_voxels(s, min_side);
+    if (body.numel() == 0) return body;
+    const torch::Tensor values = get(s, 0, min_side).reshape({-1}).index_select(0, body);
+    const int64_t k = std::max<int64_t>(1, body.numel() / 200);  // the hottest 0.5%
+    // Sorted by index, not value, so the draw does not depend on topk's order among ties.
+    return std::get<0>(body.index_select(0, std::get<1>(values.topk(k))).sort()).contiguous();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +219,10 @@ Batch PatchSampler::batch(int64_t step) {
     UNIPET_CHECK(full.sizes() == low.sizes(), dataset_.root << "/dataset.json: subject " << s.id << ": DRF "
                                                             << drf << " image is " << low.sizes()
                                                             << ", full dose " << full.sizes());
-    const auto centre = draw_centre(r, full, cache_->body_voxels(s, p), config_.body_fraction);
+    // Drawn only when hot patches are on, so the streams of earlier runs are unchanged.
+    const bool hot = config_.hot_fraction > 0 && r.uniform() < config_.hot_fraction;
+    const auto centre = hot ? draw_centre(r, full, cache_->hot_voxels(s, p), 1.0)
+                            : draw_centre(r, full, cache_->body_voxels(s, p), config_.body_fraction);
     const uint64_t code = r.next();
     torch::Tensor f = crop(full, centre, p), l = crop(low, centre, p);
     if (config_.augment) {

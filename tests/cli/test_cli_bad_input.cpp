@@ -504,6 +504,8 @@ std::vector<BadInput> catalogue() {
        {"intensity_scale"}},
       {"train with most samples identity pairs", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set identity_fraction=0.9",
        {"identity_fraction", "0.9"}},
+      {"train with more hot patches than patches", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set hot_fraction=2",
+       {"hot_fraction", "[0, 1]"}},
       {"train with an unknown dose weighting", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set dose_weighting=sometimes",
        {"dose_weighting", "'sometimes'"}},
       {"train with a zero dose-weight floor", "train --dataset {d}/dataset.json --stage bdn --out {d}/run --set dose_weighting=input_error --set dose_weight_floor=0",

@@ -162,6 +162,34 @@ TEST(PatchSampler, BodyPatchesCentreOnBodyAndAugmentationMatchesLowAndFull) {
   EXPECT_GT(empty, 20);  // uniform centres mostly miss a cube of 0.1% of the volume
 }
 
+TEST(PatchSampler, HotPatchesCentreOnTheHottestBodyVoxelsAndCostNothingWhenOff) {
+  test::TempDir dir;
+  // Values rise with the flat index, so the hottest 0.5% (52 of 10560 voxels) are the last 52:
+  // the far rows of the last slice. A 4-voxel patch centred there reaches the last slice's rows
+  // from 19 on, and so holds a value of at least the one at (19, 19, 0).
+  const std::array<int64_t, 3> size{20, 24, 22};
+  const io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, size,
+                                                [&](int, double) { return position_code(size); });
+  TrainConfig c = position_config(4);
+  c.hot_fraction = 1.0;
+  PatchSampler hot(d, c);
+  const double threshold = (1 + 19 * 24 * 22 + 19 * 22) / c.clip_max;  // in network units
+  for (int64_t step = 0; step < 20; ++step) {
+    const Batch b = hot.batch(step);
+    for (int64_t k = 0; k < c.batch; ++k)
+      ASSERT_GE(b.full[k].max().item<double>(), threshold) << "step " << step << ", sample " << k;
+  }
+  c.hot_fraction = 0;
+  PatchSampler body(d, c);
+  int64_t cold = 0;
+  for (int64_t step = 0; step < 20; ++step) cold += body.batch(step).full[0].max().item<double>() < threshold;
+  EXPECT_GT(cold, 10);  // body centres mostly fall elsewhere
+  // hot_fraction 0 draws nothing extra: the patch stream of a run without the key.
+  EXPECT_TRUE(torch::equal(body.batch(5).full, PatchSampler(d, position_config(4)).batch(5).full));
+  c.hot_fraction = 1.5;
+  EXPECT_THROW(c.validate(), Error);
+}
+
 TEST(PatchSampler, ImagesInBqPerMlBecomeSuvWithTheSubjectsFactor) {
   test::TempDir dir;
   io::Dataset d = write_synthetic_dataset(dir.path(), {"train"}, {4}, {10, 10, 10}, [](int, double) {

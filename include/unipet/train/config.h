@@ -53,6 +53,9 @@ struct TrainConfig {
   /// so the network learns to leave a clean image alone. Their DRF is logged as 1.
   double identity_fraction = 0;
   double body_fraction = 0.8;   ///< share of patches centred on a body voxel
+  /// Share of patches centred on one of the hottest 0.5% of the subject's body voxels (hot organs,
+  /// lesions), where a network that smooths edges loses most at low DRF. Drawn only when > 0.
+  double hot_fraction = 0;
   double body_threshold = 0.1;  ///< SUV above which a full-dose voxel is "body"
   bool augment = true;          ///< random flips and axis permutations
   double cache_gb = 4.0;        ///< memory for loaded volumes (least recently used evicted)

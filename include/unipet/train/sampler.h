@@ -7,8 +7,8 @@
 ///
 /// Step s, sample k draws, from a generator seeded by (seed, s, k) alone: a subject of the
 /// training split, a DRF (uniform over the configured ones; the full dose itself, "DRF 1", with
-/// probability identity_fraction), a patch centre (a body voxel with
-/// probability body_fraction, else any voxel) and an augmentation (flips and an axis
+/// probability identity_fraction), a patch centre (one of the subject's hottest body voxels with
+/// probability hot_fraction, else a body voxel with probability body_fraction, else any voxel) and an augmentation (flips and an axis
 /// permutation, the same for the low- and full-dose patch). Nothing depends on thread counts,
 /// on what was drawn before, or on the cache, so resuming at step s needs only s.
 ///
@@ -21,6 +21,7 @@
 /// (TrainConfig::normalization()).
 /// Volumes smaller than a patch are padded with zeros (background) at their far side.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -66,10 +67,14 @@ class VolumeCache {
   /// Flat indices (into the padded full-dose image) of voxels above the body threshold; at most
   /// about a million, evenly thinned.
   torch::Tensor body_voxels(const io::DatasetSubject& subject, int64_t min_side);
+  /// The hottest 0.5% (at least one) of body_voxels(), by full-dose value.
+  torch::Tensor hot_voxels(const io::DatasetSubject& subject, int64_t min_side);
   /// SUV per unit of the subject's images. Throws unipet::Error naming the subject.
   double suv_factor(const io::DatasetSubject& subject) const;
 
  private:
+  /// A tensor derived from the subject's volumes, computed once and cached under `key`.
+  torch::Tensor derived(const std::string& key, const std::function<torch::Tensor()>& compute);
   struct Entry {
     torch::Tensor tensor;
     std::list<std::string>::iterator position;
