@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""One method against another, paired per DRF, from one evaluate report (hot_patches.sh).
+
+NEW against the low-dose input, the Gaussian and OLD: PSNR per subject, paired over the subjects,
+with a 95% percentile bootstrap (10000 resamples of the subjects, seed 1); the subjects below the
+input and the worst one, for NEW and for OLD; and the lesion SUVmax bias against the full dose
+(mean over the lesions) of each.
+Usage: paired_tables.py REPORT/metrics.csv NEW OLD  (standard library only)
+"""
+import csv
+import math
+import random
+import sys
+
+
+def main(path, new, old):
+    rows = list(csv.DictReader(open(path)))
+    psnr = {(r["subject"], float(r["drf"]), r["method"]): float(r["psnr"]) for r in rows if r["region"] == "body"}
+    assert not any(math.isnan(v) for v in psnr.values()), "a PSNR is NaN"
+    bias = {}
+    for r in rows:
+        if r["region"].startswith("lesion") and r["suv_max_bias_full"] not in ("", "nan"):
+            bias.setdefault((float(r["drf"]), r["method"]), []).append(float(r["suv_max_bias_full"]))
+    subjects = sorted({s for s, _, _ in psnr})
+    drfs = sorted({d for _, d, _ in psnr})
+    rng = random.Random(1)
+
+    def interval(d):
+        means = sorted(sum(rng.choice(d) for _ in d) / len(d) for _ in range(10000))
+        return means[249], means[9749]
+
+    def mean_bias(d, m):
+        b = bias.get((d, m), [])
+        return f"{100 * sum(b) / len(b):+.1f}%" if b else "–"
+
+    def below_and_worst(d, m):
+        vs_input = [psnr[(s, d, m)] - psnr[(s, d, "lowdose")] for s in subjects]
+        worst = min(range(len(subjects)), key=lambda i: vs_input[i])
+        return f"{sum(v < 0 for v in vs_input)} / {vs_input[worst]:+.2f} ({subjects[worst]})"
+
+    print(f"| DRF | {new} PSNR (dB) | − low dose (dB) | − Gaussian (dB) | − {old} (dB) "
+          f"| {new}: subjects below the input / worst − input (dB) | {old}: the same "
+          f"| SUVmax bias {new} | SUVmax bias {old} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for d in drfs:
+        n = [psnr[(s, d, new)] for s in subjects]
+        cells = [f"{d:g}", f"{sum(n) / len(n):.2f}"]
+        for m in ("lowdose", "gaussian", old):
+            diff = [x - psnr[(s, d, m)] for x, s in zip(n, subjects)]
+            lo, hi = interval(diff)
+            cells.append(f"{sum(diff) / len(diff):+.2f} [{lo:+.2f}, {hi:+.2f}]")
+        cells += [below_and_worst(d, new), below_and_worst(d, old), mean_bias(d, new), mean_bias(d, old)]
+        print("| " + " | ".join(cells) + " |")
+    print(f"\n({len(subjects)} test subjects: {', '.join(subjects)})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
