@@ -87,8 +87,8 @@ class Node {
       : o_(options),
         log_(log),
         stop_(stop),
-        work_(options.work),
-        denoiser_(options.model.empty() ? infer::default_model_path() : options.model, options.denoise) {
+        denoiser_(options.model.empty() ? infer::default_model_path() : options.model, options.denoise),
+        work_(options.work) {
     resume();
   }
 
@@ -432,8 +432,9 @@ class Node {
   EventLog log_;
   std::function<bool()> stop_;
   std::atomic<bool> stopping_{false};
-  detail::WorkFolder work_;
+  // The denoiser first: a bad model or tiling option is refused before the queue folder exists.
   infer::Denoiser denoiser_;
+  detail::WorkFolder work_;
   std::mutex mutex_;  ///< receiving_ and every move between state folders
   std::map<std::string, Receiving> receiving_;
   std::mutex status_mutex_, wake_mutex_;

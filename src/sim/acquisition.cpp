@@ -113,16 +113,18 @@ CorrectionOptions CorrectionOptions::exact() {
 }
 
 void CorrectionOptions::validate() const {
+  // Upper bounds on every blur: a body is under 1000 mm across, and a kernel far wider than the
+  // image only costs memory (FWHMs of 1e9 mm were OOM-killed while building their kernels).
   UNIPET_CHECK(std::isfinite(scatter_scale_sd) && scatter_scale_sd >= 0 && scatter_scale_sd < 0.5,
                "--scatter-error must be in [0, 0.5), got " << scatter_scale_sd);
-  UNIPET_CHECK(std::isfinite(scatter_estimate_fwhm_mm) && scatter_estimate_fwhm_mm >= 0,
-               "--scatter-estimate-fwhm must be >= 0 mm, got " << scatter_estimate_fwhm_mm);
-  UNIPET_CHECK(std::isfinite(randoms_smoothing_fwhm_mm) && randoms_smoothing_fwhm_mm >= 0,
-               "--randoms-smoothing must be >= 0 mm, got " << randoms_smoothing_fwhm_mm);
+  UNIPET_CHECK(std::isfinite(scatter_estimate_fwhm_mm) && scatter_estimate_fwhm_mm >= 0 && scatter_estimate_fwhm_mm <= 1000,
+               "--scatter-estimate-fwhm must be in [0, 1000] mm, got " << scatter_estimate_fwhm_mm);
+  UNIPET_CHECK(std::isfinite(randoms_smoothing_fwhm_mm) && randoms_smoothing_fwhm_mm >= 0 && randoms_smoothing_fwhm_mm <= 1000,
+               "--randoms-smoothing must be in [0, 1000] mm, got " << randoms_smoothing_fwhm_mm);
   UNIPET_CHECK(std::isfinite(normalisation_error) && normalisation_error >= 0 && normalisation_error < 0.2,
                "--norm-error must be in [0, 0.2), got " << normalisation_error);
-  UNIPET_CHECK(std::isfinite(mumap_fwhm_mm) && mumap_fwhm_mm >= 0,
-               "--mumap-blur must be >= 0 mm, got " << mumap_fwhm_mm);
+  UNIPET_CHECK(std::isfinite(mumap_fwhm_mm) && mumap_fwhm_mm >= 0 && mumap_fwhm_mm <= 50,
+               "--mumap-blur must be in [0, 50] mm, got " << mumap_fwhm_mm);
   UNIPET_CHECK(std::isfinite(mumap_shift_mm) && mumap_shift_mm >= 0 && mumap_shift_mm <= 50,
                "--mumap-shift must be in [0, 50] mm, got " << mumap_shift_mm);
   UNIPET_CHECK(std::isfinite(psf_model) && psf_model >= 0 && psf_model <= 2,

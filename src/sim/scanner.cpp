@@ -29,9 +29,12 @@ std::pair<torch::Tensor, torch::Tensor> draw_efficiencies(const Projector& proje
 void ScannerOptions::validate() const {
   UNIPET_CHECK(angles >= 0 && bins >= 0 && bin_mm >= 0,
                "--angles must be >= 0 (0 = automatic)");
-  UNIPET_CHECK(psf_fwhm_mm >= 0 && psf_axial_fwhm_mm >= 0 && std::isfinite(psf_fwhm_mm) &&
-                   std::isfinite(psf_axial_fwhm_mm),
-               "--psf must be >= 0 mm");
+  // 50 mm is ten times any PET scanner's resolution; a wider kernel only costs memory (a FWHM of
+  // 1e9 mm was OOM-killed while building it).
+  UNIPET_CHECK(std::isfinite(psf_fwhm_mm) && psf_fwhm_mm >= 0 && psf_fwhm_mm <= 50,
+               "--psf must be in [0, 50] mm, got " << psf_fwhm_mm);
+  UNIPET_CHECK(std::isfinite(psf_axial_fwhm_mm) && psf_axial_fwhm_mm >= 0 && psf_axial_fwhm_mm <= 50,
+               "--psf-axial must be in [0, 50] mm, got " << psf_axial_fwhm_mm);
   UNIPET_CHECK(ring_diameter_mm > 0, "ScannerOptions: ring diameter must be > 0 mm");
   UNIPET_CHECK(efficiency_spread >= 0 && efficiency_spread < 0.5 && ring_efficiency_spread >= 0 &&
                    ring_efficiency_spread < 0.5,
