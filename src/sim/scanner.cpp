@@ -2,15 +2,12 @@
 
 #include <cmath>
 
-
 #include "unipet/core/error.h"
 #include "unipet/sim/random.h"
 
 namespace unipet::sim {
 
 namespace {
-
-double total(const torch::Tensor& t) { return t.to(torch::kFloat64).sum().item<double>(); }
 
 /// Crystal (2 x angles) and ring (slices) efficiencies drawn from `seed`.
 std::pair<torch::Tensor, torch::Tensor> draw_efficiencies(const Projector& projector, int64_t slices,
@@ -116,56 +113,6 @@ Projector make_projector(const ScannerOptions& options, const Volume& like) {
                "--matrix x --voxel: the field of view reaches " << extent << " mm from the axis, outside the "
                                                                 << options.ring_diameter_mm << " mm detector ring");
   return projector;
-}
-
-torch::Tensor ScannerModel::expected_prompts(const Projector& projector,
-                                             const torch::Tensor& activity) const {
-  return multiplicative * projector.forward(activity) + background;
-}
-
-ScannerModel model_scanner(const Projector& projector, const Volume& activity, const Volume& mumap,
-                           const ScannerOptions& o, uint64_t seed) {
-  o.validate();
-  UNIPET_CHECK(!projector.tof(), "model_scanner: TOF data are modelled by model_acquisition");
-  activity.validate("activity");
-  mumap.validate("mu-map");
-  UNIPET_CHECK(same_geometry(activity, mumap),
-               "model_scanner: the mu-map's grid " << mumap.data.sizes()
-                                                   << " does not match the activity's "
-                                                   << activity.data.sizes());
-  UNIPET_CHECK((activity.data >= 0).all().item<bool>(), "model_scanner: negative activity");
-  UNIPET_CHECK((mumap.data >= 0).all().item<bool>() && (mumap.data < 1.0).all().item<bool>(),
-               "model_scanner: mu-map values must be in [0, 1) 1/cm");
-  const int64_t D = activity.data.size(0);
-  const torch::Tensor x = activity.data.to(torch::kCPU, torch::kFloat32);
-
-  // 1/cm -> 1/mm, since line integrals are in mm.
-  const torch::Tensor attenuation =
-      torch::exp(-projector.line_integrals(mumap.data.to(torch::kCPU, torch::kFloat32) / 10.0));
-  const auto [crystal, ring] = detector_efficiencies(projector, D, o, seed);
-  const torch::Tensor efficiency = pair_efficiencies(projector, crystal, ring, o.ring_diameter_mm);
-  const torch::Tensor attenuated = attenuation * projector.forward(x);
-  const double raw_trues = total(efficiency * attenuated);
-  UNIPET_CHECK(raw_trues > 0, "model_scanner: the activity projects to zero counts");
-
-  ScannerModel m;
-  m.expected_trues = o.prompts * (1 - o.scatter_fraction) * (1 - o.randoms_fraction);
-  m.expected_scatter = m.expected_trues * o.scatter_fraction / (1 - o.scatter_fraction);
-  m.expected_randoms = o.prompts * o.randoms_fraction;
-  m.gain = m.expected_trues / raw_trues;
-  m.multiplicative = (m.gain * efficiency * attenuation).contiguous();
-
-  // Scatter: the attenuated trues blurred radially and axially (angular smoothing adds little).
-  const ProjectorOptions& p = projector.options();
-  torch::Tensor scatter = gaussian_filter(attenuated, o.scatter_fwhm_mm, 0.0, o.scatter_fwhm_mm,
-                                          p.bin_mm, 1.0, p.voxel_z_mm);
-  scatter = efficiency * scatter;
-  const double scatter_total = total(scatter);
-  torch::Tensor background = torch::zeros_like(attenuated);
-  if (scatter_total > 0) background += scatter * (m.expected_scatter / scatter_total);
-  background += efficiency * (m.expected_randoms / total(efficiency));
-  m.background = background.to(torch::kFloat32).contiguous();
-  return m;
 }
 
 }  // namespace unipet::sim

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "unipet/core/error.h"
+#include "unipet/sim/acquisition.h"
 #include "unipet/sim/dose.h"
 #include "unipet/sim/osem.h"
 #include "unipet/sim/scanner.h"
@@ -57,16 +58,31 @@ double region_mean(const torch::Tensor& image, const torch::Tensor& mask) {
   return image.masked_select(mask).to(torch::kFloat64).mean().item<double>();
 }
 
+// The simulator's own model of a cylinder's acquisition with every correction exact: the data's
+// expectation and what OSEM needs to invert it.
+struct ExactModel {
+  Projector projector;
+  Corrections corrections;
+  torch::Tensor expected;  ///< expected full-dose prompts
+};
+
+ExactModel exact_model(const Cylinder& c, const ScannerOptions& so, uint64_t seed) {
+  const Acquisition truth = model_acquisition(c.activity, c.mumap, c.activity, so, seed);
+  Projector p = make_reconstruction_projector(so, CorrectionOptions::exact(), c.activity);
+  Corrections k = model_corrections(p, truth, c.mumap, so, CorrectionOptions::exact(), seed + 1000);
+  return {std::move(p), std::move(k), truth.expected_prompts};
+}
+
 TEST(Osem, NoiselessDataReconstructToThePhantomMeanInAUniformRegion) {
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(1e6);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 1);
+  const ExactModel m = exact_model(c, so, 1);
+  const Projector& p = m.projector;
   OsemOptions oo;
   oo.iterations = 10;
   oo.subsets = 4;
-  const Osem osem(p, m.multiplicative, m.background, oo);
-  const torch::Tensor mean_counts = m.expected_prompts(p, c.activity.data);
+  const Osem osem(p, m.corrections.multiplicative, m.corrections.background, oo);
+  const torch::Tensor mean_counts = m.expected;
   const torch::Tensor image = osem.reconstruct(mean_counts, 1.0);
   EXPECT_NEAR(region_mean(image, c.interior), kActivity, 0.05 * kActivity);
   // The same data seen as a DRF-10 acquisition of the model reconstruct to the same Bq/ml.
@@ -78,17 +94,17 @@ TEST(Osem, RecomputedSensitivitiesAndInt16CountsGiveTheSameImage) {
   // Clinical sizes do not cache the per-subset sensitivity images and hold counts as int16.
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(1e6);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 1);
+  const ExactModel m = exact_model(c, so, 1);
+  const Projector& p = m.projector;
   OsemOptions oo;
   oo.iterations = 2;
   oo.subsets = 4;
-  const Osem cached(p, m.multiplicative, m.background, oo);
+  const Osem cached(p, m.corrections.multiplicative, m.corrections.background, oo);
   oo.max_sensitivity_cache_mb = 0;
-  const Osem recomputed(p, m.multiplicative, m.background, oo);
+  const Osem recomputed(p, m.corrections.multiplicative, m.corrections.background, oo);
   EXPECT_TRUE(cached.caches_sensitivity());
   EXPECT_FALSE(recomputed.caches_sensitivity());
-  const torch::Tensor counts = m.expected_prompts(p, c.activity.data).round();
+  const torch::Tensor counts = m.expected.round();
   const torch::Tensor reference = cached.reconstruct(counts, 1.0);
   EXPECT_TRUE(torch::equal(recomputed.reconstruct(counts, 1.0), reference));
   EXPECT_TRUE(torch::equal(cached.reconstruct(counts.to(torch::kInt16), 1.0), reference));
@@ -97,14 +113,14 @@ TEST(Osem, RecomputedSensitivitiesAndInt16CountsGiveTheSameImage) {
 TEST(Osem, TheLogLikelihoodDoesNotDecreaseOverIterations) {
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(3e5);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 2);
-  const torch::Tensor counts = poisson_counts(m.expected_prompts(p, c.activity.data), 3);
+  const ExactModel m = exact_model(c, so, 2);
+  const Projector& p = m.projector;
+  const torch::Tensor counts = poisson_counts(m.expected, 3);
   for (int64_t subsets : {1, 4}) {
     OsemOptions oo;
     oo.iterations = 8;
     oo.subsets = subsets;
-    const Osem osem(p, m.multiplicative, m.background, oo);
+    const Osem osem(p, m.corrections.multiplicative, m.corrections.background, oo);
     std::vector<double> likelihood;
     osem.reconstruct(counts, 1.0, [&](int64_t, const torch::Tensor& x) {
       likelihood.push_back(poisson_log_likelihood(counts, osem.expected_counts(x, 1.0)));
@@ -120,13 +136,13 @@ TEST(Osem, TheLogLikelihoodDoesNotDecreaseOverIterations) {
 TEST(Osem, ImagesStayNonNegativeAtVeryLowCounts) {
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(2e4);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 4);
-  const torch::Tensor counts = poisson_counts(m.expected_prompts(p, c.activity.data), 5);
+  const ExactModel m = exact_model(c, so, 4);
+  const Projector& p = m.projector;
+  const torch::Tensor counts = poisson_counts(m.expected, 5);
   OsemOptions oo;
   oo.post_filter_fwhm_mm = 0;
   oo.subsets = 8;
-  const Osem osem(p, m.multiplicative, m.background, oo);
+  const Osem osem(p, m.corrections.multiplicative, m.corrections.background, oo);
   const torch::Tensor low = thin_nested(counts, {50}, 6).at(50);
   for (const auto& [data, fraction] : {std::pair{counts, 1.0}, std::pair{low, 0.02}}) {
     const torch::Tensor image = osem.reconstruct(data, fraction);
@@ -139,14 +155,14 @@ TEST(Osem, NoiseGrowsLikeTheSquareRootOfTheDrfAndTheMeanStaysUnbiased) {
   // 12 slices at 2e7 prompts each: the interior's mean at DRF 50 has a standard error < 1%.
   const Cylinder c = make_cylinder(12);
   const ScannerOptions so = scanner_options(2.4e8);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 7);
+  const ExactModel m = exact_model(c, so, 7);
+  const Projector& p = m.projector;
   OsemOptions oo;
   oo.iterations = 3;
   oo.subsets = 8;
   oo.post_filter_fwhm_mm = 0;
-  const Osem osem(p, m.multiplicative, m.background, oo);
-  const torch::Tensor expected = m.expected_prompts(p, c.activity.data);
+  const Osem osem(p, m.corrections.multiplicative, m.corrections.background, oo);
+  const torch::Tensor expected = m.expected;
   const torch::Tensor noiseless = osem.reconstruct(expected, 1.0);
   const double truth = region_mean(noiseless, c.interior);
   EXPECT_NEAR(truth, kActivity, 0.05 * kActivity);
@@ -172,17 +188,17 @@ TEST(Osem, NoiseGrowsLikeTheSquareRootOfTheDrfAndTheMeanStaysUnbiased) {
 TEST(Osem, InvalidOptionsAndMismatchedDataAreRejected) {
   const Cylinder c = make_cylinder();
   const ScannerOptions so = scanner_options(1e5);
-  const Projector p = make_projector(so, c.activity);
-  const ScannerModel m = model_scanner(p, c.activity, c.mumap, so, 1);
+  const ExactModel m = exact_model(c, so, 1);
+  const Projector& p = m.projector;
   OsemOptions oo;
   oo.subsets = 33;  // more than the 32 angles
-  EXPECT_THROW(Osem(p, m.multiplicative, m.background, oo), Error);
+  EXPECT_THROW(Osem(p, m.corrections.multiplicative, m.corrections.background, oo), Error);
   oo = OsemOptions{};
   oo.iterations = 0;
-  EXPECT_THROW(Osem(p, m.multiplicative, m.background, oo), Error);
-  const Osem osem(p, m.multiplicative, m.background, OsemOptions{});
+  EXPECT_THROW(Osem(p, m.corrections.multiplicative, m.corrections.background, oo), Error);
+  const Osem osem(p, m.corrections.multiplicative, m.corrections.background, OsemOptions{});
   EXPECT_THROW(osem.reconstruct(torch::zeros({4, 32, 31}), 1.0), Error);
-  EXPECT_THROW(osem.reconstruct(torch::zeros_like(m.background), 0.0), Error);
+  EXPECT_THROW(osem.reconstruct(torch::zeros_like(m.expected), 0.0), Error);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "unipet/core/error.h"
+#include "unipet/sim/acquisition.h"
 #include "unipet/sim/scanner.h"
 
 namespace unipet::sim {
@@ -28,16 +29,14 @@ TEST(Scanner, ExpectedCountsSplitIntoTheRequestedTruesScatterAndRandoms) {
   o.prompts = 1e6;
   o.scatter_fraction = 0.3;
   o.randoms_fraction = 0.2;
-  const Projector p = make_projector(o, activity);
-  const ScannerModel m = model_scanner(p, activity, mumap, o, 1);
-  const double trues = total(m.multiplicative * p.forward(activity.data));
-  const double background = total(m.background);
-  EXPECT_NEAR(trues + background, 1e6, 1.0);
-  EXPECT_NEAR(trues, 1e6 * 0.7 * 0.8, 1.0);
-  EXPECT_NEAR(m.expected_scatter / (m.expected_scatter + m.expected_trues), 0.3, 1e-12);
-  EXPECT_NEAR(m.expected_randoms / 1e6, 0.2, 1e-12);
-  EXPECT_NEAR(total(m.expected_prompts(p, activity.data)), 1e6, 1.0);
-  EXPECT_GT(m.background.min().item<double>(), 0.0);  // randoms reach every bin
+  const Acquisition a = model_acquisition(activity, mumap, activity, o, 1);
+  const double scatter = total(a.scatter), randoms = total(a.randoms);
+  EXPECT_NEAR(total(a.expected_prompts), 1e6, 1.0);
+  EXPECT_NEAR(total(a.expected_prompts) - scatter - randoms, 1e6 * 0.7 * 0.8, 1.0);
+  EXPECT_NEAR(scatter, a.expected_scatter, 1e-6 * a.expected_scatter);
+  EXPECT_NEAR(a.expected_scatter / (a.expected_scatter + a.expected_trues), 0.3, 1e-12);
+  EXPECT_NEAR(randoms / 1e6, 0.2, 1e-6);
+  EXPECT_GT(a.randoms.min().item<double>(), 0.0);  // randoms reach every bin
 }
 
 TEST(Scanner, AttenuationFactorsFollowTheMuMapLineIntegrals) {
@@ -45,24 +44,21 @@ TEST(Scanner, AttenuationFactorsFollowTheMuMapLineIntegrals) {
   const Volume mumap = with_geometry_of(activity, (activity.data > 0).to(torch::kFloat32) * 0.096);
   ScannerOptions o;
   o.normalisation = false;
-  const Projector p = make_projector(o, activity);
-  const ScannerModel m = model_scanner(p, activity, mumap, o, 1);
-  // Without normalisation multiplicative = gain * exp(-P mu); at angle 0, the central bins cross
-  // 60 mm of water: exp(-0.0096 * 60).
-  const torch::Tensor factors = m.multiplicative / m.gain;
-  const double central = factors[1][0][12].item<double>();
-  EXPECT_NEAR(central, std::exp(-0.0096 * 60.0), 0.02);
-  EXPECT_NEAR(factors[1][0][0].item<double>(), 1.0, 1e-6);  // a line that misses the body
+  const Acquisition a = model_acquisition(activity, mumap, activity, o, 1);
+  // At angle 0, the central bins cross 60 mm of water: exp(-0.0096 * 60).
+  EXPECT_NEAR(a.attenuation[1][0][12].item<double>(), std::exp(-0.0096 * 60.0), 0.02);
+  EXPECT_NEAR(a.attenuation[1][0][0].item<double>(), 1.0, 1e-6);  // a line that misses the body
+  EXPECT_NEAR(a.efficiency.min().item<double>(), 1.0, 1e-6);       // no normalisation: all ones
+  EXPECT_NEAR(a.efficiency.max().item<double>(), 1.0, 1e-6);
 }
 
 TEST(Scanner, NormalisationDrawsDetectorEfficienciesFromTheSeed) {
   const Volume activity = uniform_block(1000);
   const Volume mumap = with_geometry_of(activity, torch::zeros_like(activity.data));
   ScannerOptions o;
-  const Projector p = make_projector(o, activity);
-  const torch::Tensor a = model_scanner(p, activity, mumap, o, 1).multiplicative;
-  const torch::Tensor b = model_scanner(p, activity, mumap, o, 1).multiplicative;
-  const torch::Tensor c = model_scanner(p, activity, mumap, o, 2).multiplicative;
+  const torch::Tensor a = model_acquisition(activity, mumap, activity, o, 1).efficiency;
+  const torch::Tensor b = model_acquisition(activity, mumap, activity, o, 1).efficiency;
+  const torch::Tensor c = model_acquisition(activity, mumap, activity, o, 2).efficiency;
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_FALSE(torch::equal(a, c));
   const double spread = (a / a.mean()).to(torch::kFloat64).std().item<double>();
@@ -79,13 +75,12 @@ TEST(Scanner, InvalidOptionsAndMismatchedImagesAreRejected) {
   o.ring_diameter_mm = 100;  // smaller than the 120 mm image
   EXPECT_THROW(make_projector(o, activity), Error);
   o = ScannerOptions{};
-  const Projector p = make_projector(o, activity);
   Volume mumap = with_geometry_of(activity, torch::zeros_like(activity.data));
   mumap.spacing[0] = 4.0;
-  EXPECT_THROW(model_scanner(p, activity, mumap, o, 1), Error);
+  EXPECT_THROW(model_acquisition(activity, mumap, activity, o, 1), Error);
   mumap = with_geometry_of(activity, torch::zeros_like(activity.data));
-  EXPECT_THROW(model_scanner(p, with_geometry_of(activity, torch::zeros_like(activity.data)), mumap, o, 1),
-               Error);
+  const Volume empty = with_geometry_of(activity, torch::zeros_like(activity.data));
+  EXPECT_THROW(model_acquisition(empty, mumap, empty, o, 1), Error);
 }
 
 }  // namespace

@@ -1,22 +1,12 @@
 #pragma once
-/// The scanner model: what a ring PET scanner expects to count for an activity and mu-map.
+/// The scanner: its options, detector efficiencies and projector. The expected counts of an
+/// acquisition are modelled by sim/acquisition.h (model_acquisition), the one data model.
 ///
 ///   unipet::sim::ScannerOptions o;                              // clinical whole-body FDG defaults
 ///   unipet::sim::Projector p = unipet::sim::make_projector(o, phantom.activity);
-///   unipet::sim::ScannerModel m = unipet::sim::model_scanner(p, phantom.activity, phantom.mumap, o, seed);
-///   torch::Tensor mean = m.expected_prompts(p, phantom.activity.data);   // [D, angles, bins] counts
 ///
-/// Expected prompts of a full-dose study, per sinogram bin (slice d, angle a, bin b):
-///
-///   ybar = gain * n * exp(-P mu) * P G x  +  n * (scatter + randoms)
-///
-/// with x the activity in Bq/ml, G the resolution model, P line integrals in mm, mu in 1/mm,
-/// n the detector efficiencies (crystal-pair and per-ring factors, 1 when normalisation is off),
-/// and `gain` the counts per (Bq/ml * mm) that make the expected prompts of the study equal
-/// `prompts`. Scatter is a smooth (Gaussian in the radial and axial directions) version of the
-/// attenuated trues, randoms are uniform over the sinogram; their totals follow the fractions
-/// scatter / (trues + scatter) and randoms / prompts. The same `multiplicative = gain * n * a` and
-/// `background` are what OSEM uses, so the reconstruction is in Bq/ml.
+/// Efficiencies n: crystal-pair and per-ring factors, 1 when normalisation is off. Scatter and
+/// randoms totals follow the fractions scatter / (trues + scatter) and randoms / prompts.
 ///
 /// Count calibration: a clinical whole-body FDG study (about 3.7 MBq/kg, 60 min uptake, 2-3 min
 /// per bed) records on the order of 1e8 - 3e8 prompts over a 40 cm axial extent; the default of
@@ -53,19 +43,6 @@ struct ScannerOptions {
   void validate() const;
 };
 
-/// Everything OSEM needs besides the counts, for a full-dose acquisition.
-struct ScannerModel {
-  torch::Tensor multiplicative;     ///< gain * n * attenuation factors, [D, angles, bins], float32
-  torch::Tensor background;         ///< expected scatter + randoms counts, [D, angles, bins]
-  double gain = 0;                  ///< counts per (Bq/ml * mm) of efficiency- and attenuation-free projection
-  double expected_trues = 0;        ///< totals over the study
-  double expected_scatter = 0;
-  double expected_randoms = 0;
-
-  /// multiplicative * P G activity + background, float32 [D, angles, bins].
-  torch::Tensor expected_prompts(const Projector& projector, const torch::Tensor& activity) const;
-};
-
 /// Crystal efficiencies (2 x angles, float64) and ring efficiencies (one per slice) drawn from
 /// `seed`; all ones without normalisation.
 std::pair<torch::Tensor, torch::Tensor> detector_efficiencies(const Projector& projector,
@@ -80,10 +57,5 @@ torch::Tensor pair_efficiencies(const Projector& projector, const torch::Tensor&
 
 /// The projector for `like`'s grid (transaxial spacing from spacing[0..1], axial from spacing[2]).
 Projector make_projector(const ScannerOptions& options, const Volume& like);
-
-/// Builds the scanner model for `activity` (Bq/ml) and `mumap` (1/cm, same grid); efficiencies
-/// are drawn from `seed`. Throws unipet::Error when the grids differ or the activity is empty.
-ScannerModel model_scanner(const Projector& projector, const Volume& activity, const Volume& mumap,
-                           const ScannerOptions& options, uint64_t seed);
 
 }  // namespace unipet::sim
