@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -14,7 +16,12 @@ namespace {
 struct SimulateArgs {
   sim::SimulationOptions options;
   int64_t matrix = 128;
-  std::vector<double> split = {0.7, 0.15, 0.15};
+  double val = 0.15, test = 0.15;
+  // The older spellings, kept hidden for this release; each refused beside its new one.
+  std::vector<double> split;  ///< train,val,test
+  std::optional<int64_t> iterations, subsets;
+  const CLI::Option *val_option = nullptr, *test_option = nullptr, *osem_iterations_option = nullptr,
+                    *osem_subsets_option = nullptr;
   bool no_normalisation = false;
   bool inverse_crime = false;
   bool exact_randoms = false;
@@ -24,9 +31,28 @@ struct SimulateArgs {
 void run_simulate(SimulateArgs& args) {
   sim::SimulationOptions& o = args.options;
   o.phantom.width = o.phantom.height = args.matrix;
-  UNIPET_CHECK(args.split.size() == 3,
-               "--split needs three fractions (train,val,test), got " << args.split.size());
-  o.split = {args.split[0], args.split[1], args.split[2]};
+  UNIPET_CHECK(args.split.empty() || (!args.val_option->count() && !args.test_option->count()),
+               "--split is the older spelling of --val and --test; give one or the other");
+  UNIPET_CHECK(!args.iterations || !args.osem_iterations_option->count(),
+               "--iterations is the older spelling of --osem-iterations; give one or the other");
+  UNIPET_CHECK(!args.subsets || !args.osem_subsets_option->count(),
+               "--subsets is the older spelling of --osem-subsets; give one or the other");
+  if (args.iterations) o.osem.iterations = *args.iterations;
+  if (args.subsets) o.osem.subsets = *args.subsets;
+  if (!args.split.empty()) {
+    UNIPET_CHECK(args.split.size() == 3,
+                 "--split needs three fractions (train,val,test), got " << args.split.size());
+    for (double f : args.split) UNIPET_CHECK(f >= 0 && f <= 1, "--split: fractions must be in [0, 1], got " << f);
+    const double sum = args.split[0] + args.split[1] + args.split[2];
+    UNIPET_CHECK(std::abs(sum - 1) < 1e-6, "--split: fractions must sum to 1, got " << sum);
+    o.split = {args.split[0], args.split[1], args.split[2]};
+  } else {
+    UNIPET_CHECK(std::isfinite(args.val) && args.val >= 0 && args.val <= 1, "--val must be in [0, 1], got " << args.val);
+    UNIPET_CHECK(std::isfinite(args.test) && args.test >= 0 && args.test <= 1, "--test must be in [0, 1], got " << args.test);
+    UNIPET_CHECK(args.val + args.test <= 1 + 1e-9,
+                 "--val " << args.val << " and --test " << args.test << " add up to more than 1");
+    o.split = {std::max(0.0, 1 - args.val - args.test), args.val, args.test};
+  }
   o.scanner.normalisation = !args.no_normalisation;
   // The axial resolution is the transaxial one unless given (--psf-axial).
   o.scanner.psf_axial_fwhm_mm = args.psf_axial.value_or(o.scanner.psf_fwhm_mm);
@@ -52,9 +78,12 @@ void setup_simulate(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed (< 2^53)")->check(seed_check())->capture_default_str();
-  cmd->add_option("--split", args->split, "Train,val,test fractions")
-      ->delimiter(',')
-      ->capture_default_str();
+  // The split's words are import's: --val and --test fractions, the rest train. `--split` was
+  // this command's own spelling (while evaluate's --split names a split); kept hidden this release.
+  args->val_option = cmd->add_option("--val", args->val, "Fraction of subjects in the val split")->capture_default_str();
+  args->test_option =
+      cmd->add_option("--test", args->test, "Fraction of subjects in the test split")->capture_default_str();
+  cmd->add_option("--split", args->split)->delimiter(',')->group("");
   cmd->add_option("--name", o.name, "Dataset name")->capture_default_str();
   cmd->add_option("--from-image", o.from_images,
                   "Full-dose image(s), Bq/ml (or SUV with --weight and --dose), as activity");
@@ -130,8 +159,13 @@ void setup_simulate(CLI::App& app) {
                 "per subject within clinical ranges (recorded per subject)");
   cmd->add_flag("--inverse-crime", args->inverse_crime,
                 "Phantom on the output grid and every correction exact (for comparison)");
-  cmd->add_option("--iterations", o.osem.iterations, "OSEM iterations")->capture_default_str();
-  cmd->add_option("--subsets", o.osem.subsets, "OSEM subsets")->capture_default_str();
+  // "osem-": train's --set iterations counts training steps. The bare spellings are kept, hidden.
+  args->osem_iterations_option =
+      cmd->add_option("--osem-iterations", o.osem.iterations, "OSEM iterations")->capture_default_str();
+  args->osem_subsets_option =
+      cmd->add_option("--osem-subsets", o.osem.subsets, "OSEM subsets")->capture_default_str();
+  cmd->add_option("--iterations", args->iterations)->group("");
+  cmd->add_option("--subsets", args->subsets)->group("");
   cmd->add_option("--post-filter", o.osem.post_filter_fwhm_mm,
                   "Gaussian post-filter FWHM (mm, 0: none)")
       ->capture_default_str();

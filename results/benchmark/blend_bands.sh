@@ -17,7 +17,7 @@ unipet=${UNIPET:-$repo/build/unipet}
 work=${1:-/tmp/unipet-benchmark}
 mkdir -p "$work/dose234" && cd "$work/dose234"
 [ -f data/dataset.json ] || "$unipet" simulate --out data --name unipet-benchmark-test-dose234 --vary \
-  --subjects 12 --split 0,0.333333333,0.666666667 --drf 2,3,4,100 --seed 2028 --threads 2
+  --subjects 12 --val 0.333333333 --test 0.666666667 --drf 2,3,4,100 --seed 2028 --threads 2
 run=$repo/results/benchmark/runs/balanced
 [ -f model_banded.safetensors ] || "$unipet" calibrate --dataset data/dataset.json --estimator-split keep \
   --blend-split val -m "$run/model_calibrated.safetensors" -o model_banded.safetensors --precision fp32 \

@@ -17,11 +17,11 @@ mkdir -p "$work/dose234" "$work/tune16"
 run=$repo/results/benchmark/runs/balanced
 # The test subjects: exactly blend_bands.sh's evaluation set.
 [ -f "$work/dose234/data/dataset.json" ] || "$unipet" simulate --out "$work/dose234/data" \
-  --name unipet-benchmark-test-dose234 --vary --subjects 12 --split 0,0.333333333,0.666666667 \
+  --name unipet-benchmark-test-dose234 --vary --subjects 12 --val 0.333333333 --test 0.666666667 \
   --drf 2,3,4,100 --seed 2028 --threads 2
 cd "$work/tune16"
 [ -f data/dataset.json ] || "$unipet" simulate --out data --name unipet-benchmark-tune16 --vary \
-  --subjects 16 --split 0,1,0 --drf 2,3,4,100 --seed 2030 --threads 2
+  --subjects 16 --val 1 --test 0 --drf 2,3,4,100 --seed 2030 --threads 2
 [ -f model_tuned16.safetensors ] || "$unipet" calibrate --dataset data/dataset.json --estimator-split keep \
   --blend-split val --step-limit on -m "$run/model_calibrated.safetensors" -o model_tuned16.safetensors \
   --precision fp32 --threads 2 | tee calibration_tuned16.txt

@@ -11,6 +11,6 @@ unipet=${UNIPET:-$(cd "$(dirname "$0")/../.." && pwd)/build/unipet}
 work=${1:-/tmp/unipet-benchmark}
 mkdir -p "$work" && cd "$work"
 [ -f train/dataset.json ] || "$unipet" simulate --out train --name unipet-benchmark-train --vary \
-  --subjects 28 --split 0.857142857,0.142857143,0 --drf 2,4,10,20,50,100 --seed 2026 --threads 2
+  --subjects 28 --val 0.142857143 --test 0 --drf 2,4,10,20,50,100 --seed 2026 --threads 2
 [ -f test/dataset.json ] || "$unipet" simulate --out test --name unipet-benchmark-test --vary \
-  --subjects 12 --split 0,0.333333333,0.666666667 --drf 2,3,4,7,10,15,20,30,50,75,100 --seed 2028 --threads 2
+  --subjects 12 --val 0.333333333 --test 0.666666667 --drf 2,3,4,7,10,15,20,30,50,75,100 --seed 2028 --threads 2

@@ -284,36 +284,12 @@ torch::Tensor checked_body_mask(const Volume& full, const std::string& path) {
   return body;
 }
 
-}  // namespace
-
-EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log) {
-  check_options(options);
-  EvaluationData data{options, io::read_dataset(options.dataset), {}};
-  const auto methods = detail::all_methods(options);
-  UNIPET_CHECK(!methods.empty(), "nothing to evaluate: give --method NAME=MODEL or --baseline");
-  const auto subjects = data.dataset.subjects_in_split(options.split);
-  UNIPET_CHECK(!subjects.empty(), options.dataset << ": no subjects in split '" << options.split << "'");
-  EvaluationResult result;
-  result.drfs = options.drfs.empty() ? data.dataset.drfs : options.drfs;
-  for (double drf : result.drfs)
-    UNIPET_CHECK(std::find(data.dataset.drfs.begin(), data.dataset.drfs.end(), drf) != data.dataset.drfs.end(),
-                 "--drf " << drf << ": not in " << options.dataset);
-  for (const auto* s : subjects) {
-    result.subjects.push_back(s->id);
-    for (double drf : result.drfs)
-      UNIPET_CHECK(s->low_dose.count(drf), options.dataset << ": subject " << s->id << " has no image at DRF " << drf);
-  }
-  check_pictures(options, result);
-  check_prediction_paths(data, methods, subjects, result.drfs);
-  // A folder with a report's metrics or prediction cache is ours to update (a re-run computes
-  // only what is missing); any other non-empty folder is refused, so no one's index.html is lost.
-  const bool ours = fs::exists(fs::path(options.out) / "metrics.csv") || fs::exists(fs::path(options.out) / "predictions");
-  check_output_path(options.out, {OutputKind::Folder, {fs::absolute(options.dataset).parent_path()}, ours});
-  // Removed again if the run fails before anything is written into it.
-  CreatedFolder created(options.out);
-
-  // 1. Model predictions that are not cached yet.
+// Model predictions that are not cached yet.
+void make_missing_predictions(const EvaluationData& data, const std::vector<Method>& methods,
+                              const std::vector<const io::DatasetSubject*>& subjects, EvaluationResult& result,
+                              std::ostream& log) {
   const auto denoise_start = std::chrono::steady_clock::now();
+  const EvaluationOptions& options = data.options;
   // The cache holds the network's own output; a calibrated model's blend is its own row.
   infer::DenoiseOptions network_only = options.denoise;
   network_only.blend = false;
@@ -354,82 +330,142 @@ EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& 
           << " were not made by this model file with these settings\n";
   }
   result.denoise_seconds = seconds_since(denoise_start);
+}
 
-  const auto scoring_start = std::chrono::steady_clock::now();
-  // 2. The Gaussian baseline's FWHM per DRF, tuned on the validation split (train if it has none).
-  if (std::find(options.baselines.begin(), options.baselines.end(), "gaussian") != options.baselines.end()) {
-    auto tuning = data.dataset.subjects_in_split("val");
-    result.gaussian_split = "val";
-    if (tuning.empty()) tuning = data.dataset.subjects_in_split("train"), result.gaussian_split = "train";
-    if (tuning.empty()) tuning = subjects, result.gaussian_split = options.split;
-    for (double drf : result.drfs) {
-      std::vector<std::pair<Volume, Volume>> pairs;
-      std::vector<torch::Tensor> masks;
-      for (const auto* s : tuning) {
-        if (!s->low_dose.count(drf)) continue;
-        Volume full = data.full_dose(*s);
-        masks.push_back(checked_body_mask(full, data.dataset.resolve(s->full_dose)));
-        pairs.emplace_back(data.low_dose(*s, drf, full), std::move(full));
-      }
-      const auto search = best_gaussian_fwhm(pairs, options.data_range, 15.0, masks);
-      data.gaussian_fwhm_mm[drf] = result.gaussian_fwhm_mm[drf] = search.best_fwhm_mm;
-      std::ostringstream line;
-      line << std::fixed << std::setprecision(2) << "gaussian baseline, DRF " << detail::drf_text(drf) << ": FWHM "
-           << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
-           << result.gaussian_split << " subject(s))";
-      log << line.str() << "\n";
+// The Gaussian baseline's FWHM per DRF, tuned on the validation split (train if it has none).
+void tune_gaussian_baseline(EvaluationData& data, const std::vector<const io::DatasetSubject*>& subjects,
+                            EvaluationResult& result, std::ostream& log) {
+  auto tuning = data.dataset.subjects_in_split("val");
+  result.gaussian_split = "val";
+  if (tuning.empty()) tuning = data.dataset.subjects_in_split("train"), result.gaussian_split = "train";
+  if (tuning.empty()) tuning = subjects, result.gaussian_split = data.options.split;
+  for (double drf : result.drfs) {
+    std::vector<std::pair<Volume, Volume>> pairs;
+    std::vector<torch::Tensor> masks;
+    for (const auto* s : tuning) {
+      if (!s->low_dose.count(drf)) continue;
+      Volume full = data.full_dose(*s);
+      masks.push_back(checked_body_mask(full, data.dataset.resolve(s->full_dose)));
+      pairs.emplace_back(data.low_dose(*s, drf, full), std::move(full));
     }
+    const auto search = best_gaussian_fwhm(pairs, data.options.data_range, 15.0, masks);
+    data.gaussian_fwhm_mm[drf] = result.gaussian_fwhm_mm[drf] = search.best_fwhm_mm;
+    std::ostringstream line;
+    line << std::fixed << std::setprecision(2) << "gaussian baseline, DRF " << detail::drf_text(drf) << ": FWHM "
+         << search.best_fwhm_mm << " mm (PSNR " << search.best_psnr << " dB on " << pairs.size() << " "
+         << result.gaussian_split << " subject(s))";
+    log << line.str() << "\n";
   }
+}
 
-  // 3. Scores.
+// A label image or mask of the subject, checked as such against the full dose, named by its file.
+std::optional<Volume> subject_image(const EvaluationData& data, const io::DatasetSubject& s, const Volume& full,
+                                    const char* role) {
+  const auto it = s.images.find(role);
+  if (it == s.images.end()) return std::nullopt;
+  const std::string path = data.dataset.resolve(it->second);
+  Volume v = io::read_image(path);
+  UNIPET_CHECK(same_geometry(v, full, 1e-2), path << " and " << data.dataset.resolve(s.full_dose)
+                                                  << ": different geometry (size, spacing, origin or direction)");
+  if (std::string(role) == "lesions") check_lesion_labels(v, path);
+  else detail::region_mask(v.data > 0.5, full.data, path);  // an empty region has no CoV
+  v.spacing = full.spacing, v.origin = full.origin, v.direction = full.direction;
+  return v;
+}
+
+// What every prediction of one subject is scored against: read and checked once per subject,
+// not once per method and DRF.
+struct SubjectReference {
+  Volume full;
+  torch::Tensor body;
+  std::optional<Volume> labels, truth, liver;
+  std::vector<LesionRegion> regions;
+  torch::Tensor full_clipped, liver_mask;
+};
+
+SubjectReference subject_reference(const EvaluationData& data, const io::DatasetSubject& s) {
+  SubjectReference r;
+  r.full = data.full_dose(s);
+  r.body = checked_body_mask(r.full, data.dataset.resolve(s.full_dose));
+  r.labels = subject_image(data, s, r.full, "lesions");
+  r.liver = subject_image(data, s, r.full, "liver");
+  if (r.labels) r.regions = lesion_regions(*r.labels);
+  if (s.images.count("activity")) r.truth = data.read_suv(data.dataset.resolve(s.images.at("activity")), s, &r.full);
+  // Per subject, not per prediction: the reference on the network's scale and the liver region.
+  r.full_clipped = r.full.data.clamp(0, data.options.data_range);
+  if (r.liver) r.liver_mask = r.liver->data > 0.5;
+  return r;
+}
+
+Score score_prediction(const EvaluationData& data, const Method& m, const io::DatasetSubject& s, double drf,
+                       const SubjectReference& r, const Volume& low) {
+  const double range = data.options.data_range;
+  const Volume pred = data.prediction(m, s, drf, r.full, low);
+  Score score;
+  score.subject = s.id;
+  score.drf = drf;
+  score.method = m.name;
+  score.psnr = psnr_in(r.full.data, pred.data, r.body, range);
+  score.psnr_ref_max = psnr_ref_max(r.full.data, pred.data, r.body);
+  score.psnr_clipped = psnr_in(r.full_clipped, pred.data.clamp(0, range), r.body, range);
+  score.ssim = ssim_in(r.full.data, pred.data, r.body, range);
+  score.nrmse = nrmse_in(r.full.data, pred.data, r.body);
+  if (r.liver) score.liver_cov = region_cov(pred.data, r.liver_mask);
+  if (r.labels) score.lesions = score_lesions(pred, r.full, r.truth ? &*r.truth : nullptr, *r.labels, r.regions);
+  return score;
+}
+
+// Scoring: the Gaussian baseline is tuned first, as its predictions depend on the FWHM.
+void score_all(EvaluationData& data, const std::vector<Method>& methods,
+               const std::vector<const io::DatasetSubject*>& subjects, EvaluationResult& result, std::ostream& log) {
+  const auto scoring_start = std::chrono::steady_clock::now();
+  const auto& baselines = data.options.baselines;
+  if (std::find(baselines.begin(), baselines.end(), "gaussian") != baselines.end())
+    tune_gaussian_baseline(data, subjects, result, log);
   Progress progress(log, "evaluate: scoring", static_cast<int64_t>(subjects.size() * result.drfs.size()));
   int64_t done = 0;
   for (const auto* s : subjects) {
-    const Volume full = data.full_dose(*s);
-    const torch::Tensor body = checked_body_mask(full, data.dataset.resolve(s->full_dose));
-    std::optional<Volume> labels, truth, liver;
-    // A label image or mask of the subject, checked as such against the full dose, named by its file.
-    auto image = [&](const char* role) -> std::optional<Volume> {
-      const auto it = s->images.find(role);
-      if (it == s->images.end()) return std::nullopt;
-      const std::string path = data.dataset.resolve(it->second);
-      Volume v = io::read_image(path);
-      UNIPET_CHECK(same_geometry(v, full, 1e-2), path << " and " << data.dataset.resolve(s->full_dose)
-                                                      << ": different geometry (size, spacing, origin or direction)");
-      if (std::string(role) == "lesions") check_lesion_labels(v, path);
-      else detail::region_mask(v.data > 0.5, full.data, path);  // an empty region has no CoV
-      v.spacing = full.spacing, v.origin = full.origin, v.direction = full.direction;
-      return v;
-    };
-    labels = image("lesions");
-    liver = image("liver");
-    const auto regions = labels ? lesion_regions(*labels) : std::vector<LesionRegion>{};
-    if (s->images.count("activity")) truth = data.read_suv(data.dataset.resolve(s->images.at("activity")), *s, &full);
-    // Per subject, not per prediction: the reference on the network's scale and the liver region.
-    const torch::Tensor full_clipped = full.data.clamp(0, options.data_range);
-    const torch::Tensor liver_mask = liver ? liver->data > 0.5 : torch::Tensor();
+    const SubjectReference reference = subject_reference(data, *s);
     for (double drf : result.drfs) {
-      const Volume low = data.low_dose(*s, drf, full);
-      for (const Method& m : methods) {
-        const Volume pred = data.prediction(m, *s, drf, full, low);
-        Score score;
-        score.subject = s->id;
-        score.drf = drf;
-        score.method = m.name;
-        score.psnr = psnr_in(full.data, pred.data, body, options.data_range);
-        score.psnr_ref_max = psnr_ref_max(full.data, pred.data, body);
-        score.psnr_clipped = psnr_in(full_clipped, pred.data.clamp(0, options.data_range), body, options.data_range);
-        score.ssim = ssim_in(full.data, pred.data, body, options.data_range);
-        score.nrmse = nrmse_in(full.data, pred.data, body);
-        if (liver) score.liver_cov = region_cov(pred.data, liver_mask);
-        if (labels) score.lesions = score_lesions(pred, full, truth ? &*truth : nullptr, *labels, regions);
-        result.scores.push_back(std::move(score));
-      }
+      const Volume low = data.low_dose(*s, drf, reference.full);
+      for (const Method& m : methods) result.scores.push_back(score_prediction(data, m, *s, drf, reference, low));
       progress.update(++done, s->id + " DRF " + detail::drf_text(drf));
     }
   }
   progress.finish();
   result.scoring_seconds = seconds_since(scoring_start);
+}
+
+}  // namespace
+
+EvaluationResult run_evaluation(const EvaluationOptions& options, std::ostream& log) {
+  check_options(options);
+  EvaluationData data{options, io::read_dataset(options.dataset), {}};
+  const auto methods = detail::all_methods(options);
+  UNIPET_CHECK(!methods.empty(), "nothing to evaluate: give --method NAME=MODEL or --baseline");
+  const auto subjects = data.dataset.subjects_in_split(options.split);
+  UNIPET_CHECK(!subjects.empty(), options.dataset << ": no subjects in split '" << options.split << "'");
+  EvaluationResult result;
+  result.drfs = options.drfs.empty() ? data.dataset.drfs : options.drfs;
+  for (double drf : result.drfs)
+    UNIPET_CHECK(std::find(data.dataset.drfs.begin(), data.dataset.drfs.end(), drf) != data.dataset.drfs.end(),
+                 "--drf " << drf << ": not in " << options.dataset);
+  for (const auto* s : subjects) {
+    result.subjects.push_back(s->id);
+    for (double drf : result.drfs)
+      UNIPET_CHECK(s->low_dose.count(drf), options.dataset << ": subject " << s->id << " has no image at DRF " << drf);
+  }
+  check_pictures(options, result);
+  check_prediction_paths(data, methods, subjects, result.drfs);
+  // A folder with a report's metrics or prediction cache is ours to update (a re-run computes
+  // only what is missing); any other non-empty folder is refused, so no one's index.html is lost.
+  const bool ours = fs::exists(fs::path(options.out) / "metrics.csv") || fs::exists(fs::path(options.out) / "predictions");
+  check_output_path(options.out, {OutputKind::Folder, {fs::absolute(options.dataset).parent_path()}, ours});
+  // Removed again if the run fails before anything is written into it.
+  CreatedFolder created(options.out);
+
+  make_missing_predictions(data, methods, subjects, result, log);
+  score_all(data, methods, subjects, result, log);
   detail::write_report(data, result);
   created.keep();
   return result;

@@ -17,8 +17,8 @@ double total(const torch::Tensor& t) { return detail::ordered_sum(t); }
 }  // namespace
 
 void OsemOptions::validate() const {
-  UNIPET_CHECK(iterations >= 1, "--iterations must be >= 1, got " << iterations);
-  UNIPET_CHECK(subsets >= 1, "--subsets must be >= 1, got " << subsets);
+  UNIPET_CHECK(iterations >= 1, "--osem-iterations must be >= 1, got " << iterations);
+  UNIPET_CHECK(subsets >= 1, "--osem-subsets must be >= 1, got " << subsets);
   // 50 mm is several times any clinical post-filter; a wider kernel only costs memory.
   UNIPET_CHECK(std::isfinite(post_filter_fwhm_mm) && post_filter_fwhm_mm >= 0 && post_filter_fwhm_mm <= 50,
                "--post-filter must be in [0, 50] mm, got " << post_filter_fwhm_mm);

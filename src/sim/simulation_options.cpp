@@ -154,10 +154,10 @@ void SimulationOptions::validate() const {
   UNIPET_CHECK(seed < (uint64_t{1} << 53), "--seed must be < 2^53, got " << seed);
   double sum = 0;
   for (double f : split) {
-    UNIPET_CHECK(f >= 0 && f <= 1, "--split: fractions must be in [0, 1], got " << f);
+    UNIPET_CHECK(f >= 0 && f <= 1, "split fractions (--val, --test) must be in [0, 1], got " << f);
     sum += f;
   }
-  UNIPET_CHECK(std::abs(sum - 1) < 1e-6, "--split: fractions must sum to 1, got " << sum);
+  UNIPET_CHECK(std::abs(sum - 1) < 1e-6, "split fractions (train, --val, --test) must sum to 1, got " << sum);
   UNIPET_CHECK(mumap.empty() || from_images.size() == 1, "--mumap goes with exactly one --from-image");
   UNIPET_CHECK(!vary.enabled || from_images.empty(),
                "--vary draws the scanner per phantom; it does not go with --from-image");

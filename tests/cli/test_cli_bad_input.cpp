@@ -129,8 +129,8 @@ void pair_inputs(const fs::path& d) {
 const std::string kMha3d = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_FLOAT\n";
 
 std::vector<BadInput> catalogue() {
-  const std::string tiny_sim = " --matrix 32 --slices 4 --voxel 14 --slice-thickness 24 --angles 16 --subsets 4"
-                               " --iterations 1 --counts 1e6 --subjects 1";
+  const std::string tiny_sim = " --matrix 32 --slices 4 --voxel 14 --slice-thickness 24 --angles 16 --osem-subsets 4"
+                               " --osem-iterations 1 --counts 1e6 --subjects 1";
   return {
       // --- image and model files (info reads, nothing is written) ---
       {"missing file", "info {d}/none.nii.gz", {"{d}/none.nii.gz", "no such file"}},
@@ -310,7 +310,13 @@ std::vector<BadInput> catalogue() {
       {"speed a volume no machine holds", "speed --size 512", {"--size 512", "GB of memory"}},
       {"speed a negative seed", "speed --size 16 --seed -1", {"--seed"}},
       {"simulate a seed above 2^53", "simulate --out {d}/s --seed 1152921504606846976", {"--seed"}},
-      {"simulate zero OSEM iterations", "simulate --out {d}/s --iterations 0", {"--iterations"}},
+      {"simulate zero OSEM iterations", "simulate --out {d}/s --osem-iterations 0", {"--osem-iterations"}},
+      {"simulate zero OSEM iterations, older spelling", "simulate --out {d}/s --iterations 0", {"--osem-iterations"}},
+      {"simulate both spellings of the OSEM iterations", "simulate --out {d}/s --iterations 2 --osem-iterations 3",
+       {"--iterations", "--osem-iterations"}},
+      {"simulate val and test fractions above 1", "simulate --out {d}/s --val 0.6 --test 0.6", {"--val 0.6", "--test 0.6"}},
+      {"simulate a negative test fraction", "simulate --out {d}/s --test -0.1", {"--test"}},
+      {"simulate both spellings of the split", "simulate --out {d}/s --split 1,0,0 --val 0.2", {"--split", "--val"}},
       {"simulate a negative TOF resolution", "simulate --out {d}/s --tof -5" + tiny_sim, {"--tof"}},
       {"simulate oversampling 0", "simulate --out {d}/s --oversampling 0" + tiny_sim, {"--oversampling"}},
       {"simulate a resolution model of -1", "simulate --out {d}/s --psf-model -1" + tiny_sim, {"--psf-model"}},

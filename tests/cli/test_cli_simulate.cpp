@@ -24,10 +24,26 @@ TEST_F(CliSimulate, WritesATinyDatasetThatReadsBack) {
   const fs::path out = dir_ / "data";
   const CommandResult r = run_cli("simulate --out " + out.string() +
                             " --subjects 3 --drf 2,4,10 --seed 5 --matrix 32 --slices 4 --voxel 14"
-                            " --slice-thickness 24 --angles 16 --subsets 4 --iterations 1"
-                            " --counts 1e6 --split 0.34,0.33,0.33 --threads 1");
+                            " --slice-thickness 24 --angles 16 --osem-subsets 4 --osem-iterations 1"
+                            " --counts 1e6 --val 0.33 --test 0.33 --threads 1");
   ASSERT_EQ(r.status, 0) << r.output;
   const io::Dataset ds = io::read_dataset((out / "dataset.json").string());
+  // The older spellings (--split, --subsets, --iterations) still mean the same, byte for byte.
+  const fs::path old = dir_ / "old";
+  ASSERT_EQ(run_cli("simulate --out " + old.string() +
+                    " --subjects 3 --drf 2,4,10 --seed 5 --matrix 32 --slices 4 --voxel 14"
+                    " --slice-thickness 24 --angles 16 --subsets 4 --iterations 1"
+                    " --counts 1e6 --split 0.34,0.33,0.33 --threads 1")
+                .status,
+            0);
+  const io::Dataset old_ds = io::read_dataset((old / "dataset.json").string());
+  ASSERT_EQ(old_ds.subjects.size(), ds.subjects.size());
+  for (size_t i = 0; i < ds.subjects.size(); ++i) {
+    EXPECT_EQ(old_ds.subjects[i].split, ds.subjects[i].split) << ds.subjects[i].id;
+    EXPECT_EQ(test::read_bytes((old / ds.subjects[i].id / "drf_4.nii.gz").string()),
+              test::read_bytes((out / ds.subjects[i].id / "drf_4.nii.gz").string()))
+        << ds.subjects[i].id;
+  }
   EXPECT_EQ(ds.drfs, (std::vector<double>{2, 4, 10}));
   ASSERT_EQ(ds.subjects.size(), 3u);
   EXPECT_EQ(ds.subjects_in_split("train").size(), 1u);
