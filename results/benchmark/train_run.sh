@@ -2,8 +2,11 @@
 # runs/NAME in the current folder unless it is finished, restoring a run finished in an earlier
 # session from results/benchmark/runs/NAME (a fresh machine need not train it again), continuing
 # an interrupted one, and copying the finished run's config, log and model file back there.
-# Needs: repo, unipet, config (a preset of `unipet train --config`).
+# Needs: repo, unipet, config (a preset of `unipet train --config`). PRECISION (default bf16, what
+# every published run used) is fp32 on a CPU without AVX-512 BF16, where bfloat16 convolutions
+# take a slow path (about 30 times slower on an AVX2 EPYC).
 data=train/dataset.json
+precision=${PRECISION:-bf16}
 run() {  # name stage iterations [options...]
   local name=$1 stage=$2 its=$3
   shift 3
@@ -17,9 +20,9 @@ run() {  # name stage iterations [options...]
   if [ ! -f "$done" ]; then
     echo "$(date -u +%FT%TZ) $name: $stage, $its steps"
     if [ -f "runs/$name/config.json" ]; then
-      "$unipet" train --dataset "$data" --out "runs/$name" --continue --precision bf16 --threads 2
+      "$unipet" train --dataset "$data" --out "runs/$name" --continue --precision "$precision" --threads 2
     else
-      "$unipet" train --dataset "$data" --config "$config" --precision bf16 --threads 2 --set validate_every=300 \
+      "$unipet" train --dataset "$data" --config "$config" --precision "$precision" --threads 2 --set validate_every=300 \
         --stage "$stage" --out "runs/$name" --set iterations="$its" "$@"
     fi
   fi

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -17,7 +19,10 @@ namespace unipet {
 torch::Device parse_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::kCPU;
-  UNIPET_CHECK(name.rfind("cuda", 0) == 0, "--device: unknown device '" << name << "' (expected cpu, cuda, cuda:N or auto)");
+  // The spelling first, so a typo ("cudafoo") is not reported as a machine without CUDA.
+  static const std::regex cuda_name("cuda(:[0-9]+)?");
+  UNIPET_CHECK(std::regex_match(name, cuda_name),
+               "--device: unknown device '" << name << "' (expected cpu, cuda, cuda:N or auto)");
   UNIPET_CHECK(torch::cuda::is_available(),
                "--device " << name << ": requested but CUDA is not available in this build or machine");
   torch::Device device(torch::kCPU);
@@ -77,11 +82,26 @@ double physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
 
+namespace {
+
+// Three significant digits, never in exponent form ("1e+03 GB" once read as a typo).
+std::string gigabytes(double bytes) {
+  std::ostringstream text;
+  const double gb = bytes / 1e9;
+  if (gb >= 100)
+    text << std::fixed << std::setprecision(0) << gb;
+  else
+    text << std::setprecision(3) << gb;
+  return text.str();
+}
+
+}  // namespace
+
 void check_fits_in_memory(double bytes, const std::string& what) {
   const double available = physical_memory_bytes();
   UNIPET_CHECK(available <= 0 || bytes < 0.8 * available,
-               what << " needs about " << std::setprecision(3) << bytes / 1e9 << " GB of memory, more than this machine's "
-                    << available / 1e9 << " GB");
+               what << " needs about " << gigabytes(bytes) << " GB of memory, more than this machine's "
+                    << gigabytes(available) << " GB");
 }
 
 }  // namespace unipet

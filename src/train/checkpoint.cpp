@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
@@ -37,11 +38,31 @@ torch::serialize::InputArchive open_archive(const std::string& path, torch::Devi
   return read_archive(in, path, device);
 }
 
+// LibTorch's Module::load replaces each tensor whole (set_), so a file of another width would
+// load "successfully" and fail later with an unrelated shape error; every tensor is compared first.
+void check_shapes(const torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& where,
+                  const std::string& path) {
+  const auto check = [&](const std::string& name, const torch::Tensor& expected, bool is_buffer) {
+    torch::Tensor stored;
+    if (!archive.try_read(name, stored, is_buffer)) return;  // absent: Module::load names it
+    UNIPET_CHECK(stored.sizes() == expected.sizes(), path << ": " << where << name << " is " << stored.sizes()
+                                                          << " in the file but " << expected.sizes()
+                                                          << " in this configuration");
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) check(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) check(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(child.key(), nested)) check_shapes(*child.value(), nested, where + child.key() + ".", path);
+  }
+}
+
 template <class Part>
 void read_part(torch::serialize::InputArchive& archive, const char* key, Part& part,
                const std::string& path) {
   torch::serialize::InputArchive nested;
   UNIPET_CHECK(archive.try_read(key, nested), path << ": the checkpoint holds no " << key);
+  if constexpr (std::is_base_of_v<torch::nn::Module, Part>) check_shapes(part, nested, std::string(key) + ".", path);
   try {
     part.load(nested);
   } catch (const c10::Error& e) {

@@ -97,6 +97,10 @@ std::vector<std::string> worker_command(const std::vector<std::string>& argv) {
 
 TrainOutcome run_train_request(const TrainRequest& a, std::function<bool()> should_stop, std::ostream* progress) {
   TrainOptions o = resolve_train_request(a);
+  if (progress && distributed_environment().rank == 0) {
+    const std::string warning = precision_warning(resolve_compute(a.compute));
+    if (!warning.empty()) *progress << "unipet: warning: " << warning << "\n";
+  }
   TrainOutcome outcome;
   outcome.stage = o.config.stage;
   const DistributedEnvironment env = distributed_environment();

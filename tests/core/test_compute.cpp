@@ -69,5 +69,25 @@ TEST(CommandLine, IsRecordedAsAShellGivesItBack) {
   EXPECT_EQ(r.output, "[train][--set][lambda=0.5][--out][my runs/a][it's][][$HOME][a\"b]");
 }
 
+TEST(Compute, Bfloat16OnACpuWithoutAvx512IsWarnedAboutAndNothingElseIs) {
+  ComputeOptions o;
+  EXPECT_EQ(precision_warning(resolve_compute(o)), "");
+  o.precision = "bf16";
+  o.device = "cpu";
+  const std::string warning = precision_warning(resolve_compute(o));
+#if defined(__GNUC__) && defined(__x86_64__)
+  const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq");
+#else
+  const bool avx512 = true;
+#endif
+  if (avx512) {
+    EXPECT_EQ(warning, "");
+  } else {
+    EXPECT_EQ(warning.rfind("--precision bf16: this CPU has no AVX-512", 0), 0u) << warning;
+    EXPECT_EQ(warning.find('\n'), std::string::npos);  // one line
+  }
+}
+
 }  // namespace
 }  // namespace unipet

@@ -32,7 +32,13 @@ struct Compute {
 /// --precision or --threads. Changes nothing.
 Compute resolve_compute(const ComputeOptions& options);
 
-/// resolve_compute, then sets LibTorch's intra-op threads: what a command does first.
+/// resolve_compute, then sets LibTorch's intra-op threads: what a command does first. Prints
+/// precision_warning, when there is one, to stderr as one "unipet: warning:" line.
 Compute apply_compute(const ComputeOptions& options);
+
+/// A one-line warning when the precision is slower than fp32 on this machine, else "": bfloat16
+/// on a CPU without AVX-512 (LibTorch 1.13 then runs bfloat16 convolutions on its slow, unblocked
+/// path: 9 times slower than fp32 on an AVX2 EPYC, `unipet speed --size 32`).
+std::string precision_warning(const Compute& compute);
 
 }  // namespace unipet
