@@ -13,7 +13,7 @@
 #include "prediction_cache.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
-#include "unipet/eval/body_mask.h"
+#include "unipet/core/body_mask.h"
 #include "unipet/eval/lesions.h"
 #include "unipet/eval/statistics.h"
 #include "unipet/io/image_io.h"

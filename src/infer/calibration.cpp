@@ -11,7 +11,7 @@
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
-#include "unipet/eval/body_mask.h"
+#include "unipet/core/body_mask.h"
 #include "unipet/infer/default_model.h"
 #include "unipet/io/dataset.h"
 #include "unipet/io/image_io.h"
@@ -52,7 +52,7 @@ std::vector<BlendObservation> blend_observations(const CalibrateOptions& o, cons
     const Volume full = io::read_image(full_path);
     const torch::Tensor y = in_model_units(dataset, *s, full, units, full_path);
     // The body of the full dose, as `unipet evaluate` scores inside it.
-    const torch::Tensor body = eval::body_mask(y);
+    const torch::Tensor body = body_mask(y);
     for (const auto& [drf, path] : s->low_dose) {
       const std::string low_path = dataset.resolve(path);
       const Volume low = io::read_image(low_path);

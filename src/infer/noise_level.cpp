@@ -11,8 +11,8 @@
 
 #include "unipet/core/error.h"
 #include "unipet/core/percentile.h"
-#include "unipet/eval/body_mask.h"
-#include "unipet/eval/gaussian_filter.h"
+#include "unipet/core/body_mask.h"
+#include "unipet/core/gaussian_filter.h"
 #include "unipet/io/image_io.h"
 
 namespace unipet::infer {
@@ -80,7 +80,7 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   UNIPET_CHECK((x.data.max() > x.data.min()).item<bool>(), source << ": a constant image has no noise to measure");
   torch::Tensor body;
   try {
-    body = eval::body_mask(x.data);
+    body = body_mask(x.data);
   } catch (const Error& e) {
     UNIPET_FAIL(source << ": no body outline to measure the noise in (" << e.what() << ")");
   }
@@ -94,7 +94,7 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   std::map<double, torch::Tensor> filtered;
   auto smooth = [&](double fwhm) -> const torch::Tensor& {
     auto it = filtered.find(fwhm);
-    if (it == filtered.end()) it = filtered.emplace(fwhm, eval::gaussian_filter(x, fwhm).data).first;
+    if (it == filtered.end()) it = filtered.emplace(fwhm, gaussian_filter(x, fwhm).data).first;
     return it->second;
   };
   const double voxel_mm = std::cbrt(x.spacing[0] * x.spacing[1] * x.spacing[2]);

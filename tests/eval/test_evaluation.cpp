@@ -11,7 +11,7 @@
 
 #include "infer/infer_test_util.h"
 #include "train/train_test_util.h"
-#include "unipet/eval/body_mask.h"
+#include "unipet/core/body_mask.h"
 #include "unipet/eval/evaluation.h"
 #include "unipet/io/dataset.h"
 #include "unipet/io/image_io.h"

@@ -4,7 +4,7 @@
 
 #include "test_util.h"
 #include "unipet/core/error.h"
-#include "unipet/eval/gaussian_filter.h"
+#include "unipet/eval/gaussian_baseline.h"
 #include "unipet/eval/metrics.h"
 
 namespace unipet::eval {

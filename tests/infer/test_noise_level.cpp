@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "infer/infer_test_util.h"
-#include "unipet/eval/gaussian_filter.h"
+#include "unipet/core/gaussian_filter.h"
 #include "unipet/infer/noise_level.h"
 
 namespace unipet::test {
@@ -21,7 +21,7 @@ Volume noisy_body(double counts, uint64_t seed, double post_fwhm_mm = 5.0) {
   v.units = Units::SUV;
   auto gen = torch::make_generator<torch::CPUGeneratorImpl>(seed);
   v.data = torch::poisson(v.data * counts, gen) / counts;
-  return eval::gaussian_filter(v, post_fwhm_mm);
+  return gaussian_filter(v, post_fwhm_mm);
 }
 
 TEST(NoiseFeatures, AreExactlyInvariantToTheImagesUnits) {

@@ -3,7 +3,7 @@
 ///
 ///   double p = unipet::eval::psnr(full_dose, denoised, 20.0);     // dB, SUV range 0..20
 ///   double s = unipet::eval::ssim(full_dose, denoised, 20.0);
-///   auto body = unipet::eval::body_mask(full_dose);                // eval/body_mask.h
+///   auto body = unipet::body_mask(full_dose);                // eval/body_mask.h
 ///   double pb = unipet::eval::psnr_in(full_dose, denoised, body, 20.0);
 ///
 /// Inputs: tensors of the same shape whose last three dimensions are [D, H, W] (leading

@@ -7,7 +7,7 @@
 ///   std::cout << e.summary();   // "effective DRF 9.6 (90% interval 5.1 to 18)"
 ///
 /// Features (noise_features), with v the voxel size (geometric mean of the spacings): inside the
-/// body outline (eval::body_mask), shrunk by 2 voxels so the skin edge does not count, the
+/// body outline (body_mask, core/body_mask.h), shrunk by 2 voxels so the skin edge does not count, the
 /// median of b_k² / m over voxels for band-pass images b_k = G(s_k) x − G(s_{k+1}) x (G: Gaussian
 /// of FWHM s_k = bands_voxels[k]·v, G(0) = identity) and m = G(mean_voxels·v) x, divided by the
 /// image's total Σ max(x, 0), in log2; and log2 of the voxel volume. Why this is a noise level:

@@ -1,4 +1,4 @@
-#include "unipet/eval/body_mask.h"
+#include "unipet/core/body_mask.h"
 
 #include <cmath>
 #include <vector>
@@ -6,7 +6,7 @@
 #include "unipet/core/error.h"
 #include "unipet/core/percentile.h"
 
-namespace unipet::eval {
+namespace unipet {
 namespace {
 
 // Fills, in place, each slice's regions of non-body voxels that do not reach the slice's edge.
@@ -71,4 +71,4 @@ torch::Tensor body_mask(const torch::Tensor& full_dose, double fraction) {
   return filled.to(full_dose.device());
 }
 
-}  // namespace unipet::eval
+}  // namespace unipet

@@ -2,9 +2,9 @@
 
 #include "test_util.h"
 #include "unipet/core/error.h"
-#include "unipet/eval/body_mask.h"
+#include "unipet/core/body_mask.h"
 
-namespace unipet::eval {
+namespace unipet {
 namespace {
 
 // A cylinder of SUV 2 along D (radius 7 voxels) with a cold "lung" disk inside, one hot voxel
@@ -70,4 +70,4 @@ TEST(EvalBodyMask, RefusesBadFractionsAndEmptyImages) {
 }
 
 }  // namespace
-}  // namespace unipet::eval
+}  // namespace unipet

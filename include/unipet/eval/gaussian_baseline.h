@@ -3,22 +3,16 @@
 /// with its width tuned on training pairs so the comparison is fair.
 ///
 ///   auto search = unipet::eval::best_gaussian_fwhm(train_pairs);        // {low dose, full dose}
-///   unipet::Volume baseline = unipet::eval::gaussian_filter(low_dose, search.best_fwhm_mm);
+///   unipet::Volume baseline = unipet::gaussian_filter(low_dose, search.best_fwhm_mm);
 #include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "unipet/core/gaussian_filter.h"
 #include "unipet/core/volume.h"
 
 namespace unipet::eval {
-
-/// Separable 3D Gaussian of full width at half maximum `fwhm_mm` in physical units: per axis
-/// sigma = fwhm / (2·√(2·ln 2)) / spacing (voxels), kernel radius round(3·sigma) voxels, weights
-/// normalised to sum 1, borders extended by reflection (a b c | c b a, scipy's 'reflect'), so a
-/// constant image stays constant. fwhm 0 returns a copy. Same geometry, float32, same device.
-/// Throws unipet::Error on a negative or non-finite fwhm or an invalid image.
-Volume gaussian_filter(const Volume& image, double fwhm_mm);
 
 struct FwhmSearch {
   double best_fwhm_mm = 0;                       ///< the FWHM with the highest mean PSNR

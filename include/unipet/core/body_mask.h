@@ -2,11 +2,11 @@
 /// The body outline of a PET volume, the region whole-image metrics are taken over (air around
 /// the patient is noise-free in the full dose and would inflate PSNR and SSIM).
 ///
-///   torch::Tensor body = unipet::eval::body_mask(full_dose.data);      // bool [D, H, W]
+///   torch::Tensor body = unipet::body_mask(full_dose.data);      // bool [D, H, W]
 ///   double p = unipet::eval::psnr_in(full_dose.data, denoised.data, body, 20.0);
 #include <torch/torch.h>
 
-namespace unipet::eval {
+namespace unipet {
 
 /// Bool mask [D, H, W] (on the input's device) of the voxels inside the body. Exactly:
 ///  1. t = fraction × the typical tissue level, the median of the voxels above the volume's mean,
@@ -21,4 +21,4 @@ namespace unipet::eval {
 /// Throws unipet::Error when `fraction` is not in (0, 1) or the image's mean is not positive.
 torch::Tensor body_mask(const torch::Tensor& full_dose, double fraction = 0.1);
 
-}  // namespace unipet::eval
+}  // namespace unipet
