@@ -16,6 +16,7 @@
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/core/body_mask.h"
+#include "unipet/core/text.h"
 #include "unipet/eval/gaussian_baseline.h"
 #include "unipet/eval/lesions.h"
 #include "unipet/eval/metrics.h"
@@ -142,11 +143,6 @@ Volume EvaluationData::prediction(const Method& method, const io::DatasetSubject
 }  // namespace detail
 
 namespace {
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 std::string drf_list(const std::vector<double>& drfs) {
   std::string out;

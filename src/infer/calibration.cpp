@@ -12,6 +12,7 @@
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/core/body_mask.h"
+#include "unipet/core/text.h"
 #include "unipet/infer/default_model.h"
 #include "unipet/io/dataset.h"
 #include "unipet/io/image_io.h"
@@ -23,10 +24,6 @@ namespace unipet::infer {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool ends_with(const std::string& text, const std::string& tail) {
-  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 // A dataset image in the model's units: the dataset's units, or SUV through the subject's factor.
 torch::Tensor in_model_units(const io::Dataset& dataset, const io::DatasetSubject& subject, const Volume& image,

@@ -8,10 +8,10 @@
 #include <map>
 #include <ostream>
 
-#include "../io/file_names.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
+#include "unipet/core/text.h"
 #include "unipet/io/dicom.h"
 #include "unipet/io/image_io.h"
 #include "unipet/io/pet_image.h"
@@ -20,8 +20,6 @@
 namespace unipet::infer {
 
 namespace fs = std::filesystem;
-using io::detail::ends_with_ci;
-using io::detail::lower;
 
 namespace {
 

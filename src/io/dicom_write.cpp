@@ -9,7 +9,7 @@
 
 #include "dicom_common.h"
 #include "dicom_derived.h"
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dicom.h"

@@ -15,7 +15,7 @@
 #include <itkNiftiImageIO.h>
 #include <itkNrrdImageIO.h>
 
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "quiet_stderr.h"
 #include "nifti_header.h"
 #include "text_image_headers.h"
@@ -45,11 +45,11 @@ void silence_itk_warnings() {
 // IO objects are built directly by extension: the project does not register ITK's IO factories,
 // and an explicit choice also means an unknown extension fails clearly instead of guessing.
 itk::ImageIOBase::Pointer image_io_for(const std::string& path) {
-  if (detail::ends_with_ci(path, ".nii") || detail::ends_with_ci(path, ".nii.gz"))
+  if (ends_with_ci(path, ".nii") || ends_with_ci(path, ".nii.gz"))
     return itk::NiftiImageIO::New().GetPointer();
-  if (detail::ends_with_ci(path, ".mha") || detail::ends_with_ci(path, ".mhd"))
+  if (ends_with_ci(path, ".mha") || ends_with_ci(path, ".mhd"))
     return itk::MetaImageIO::New().GetPointer();
-  if (detail::ends_with_ci(path, ".nrrd") || detail::ends_with_ci(path, ".nhdr"))
+  if (ends_with_ci(path, ".nrrd") || ends_with_ci(path, ".nhdr"))
     return itk::NrrdImageIO::New().GetPointer();
   UNIPET_FAIL(path << ": unknown image format (expected .nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr)");
 }
@@ -116,7 +116,7 @@ struct RawChecks {
 };
 
 bool is_nifti_path(const std::string& path) {
-  return detail::ends_with_ci(path, ".nii") || detail::ends_with_ci(path, ".nii.gz");
+  return ends_with_ci(path, ".nii") || ends_with_ci(path, ".nii.gz");
 }
 
 // ITK's readers trust their headers: they abort on a NaN in a NIfTI sform, allocate whatever a
@@ -126,7 +126,7 @@ RawChecks check_header(const std::string& path, const ReadImageOptions& options)
   RawChecks checks;
   if (is_nifti_path(path))
     checks.nifti = detail::check_nifti_header(path, kMaxImageVoxels);
-  else if (detail::ends_with_ci(path, ".mha") || detail::ends_with_ci(path, ".mhd"))
+  else if (ends_with_ci(path, ".mha") || ends_with_ci(path, ".mhd"))
     checks.data = detail::parse_metaimage_header(path, options.allow_external_data, kMaxImageVoxels);
   else
     checks.data = detail::parse_nrrd_header(path, options.allow_external_data, kMaxImageVoxels);
@@ -176,7 +176,7 @@ std::string image_extension(const std::string& path) {
   // .nii.gz before .nii is not needed (".nii" does not end ".nii.gz"), but the longest match is
   // what a caller stripping the extension wants.
   for (const std::string ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"})
-    if (detail::ends_with_ci(path, ext)) return path.substr(path.size() - ext.size());
+    if (ends_with_ci(path, ext)) return path.substr(path.size() - ext.size());
   return "";
 }
 

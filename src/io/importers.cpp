@@ -8,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dicom.h"
@@ -69,7 +69,7 @@ void finish(Dataset& d, const SplitOptions& split, const std::string& out) {
 // A dataset.json path, checked before any work: a .json name (so no image is ever mistaken for
 // it) that is not an existing folder. The folder itself may still have to be created.
 void check_dataset_output(const std::string& out, const std::string& root) {
-  UNIPET_CHECK(detail::ends_with_ci(out, ".json"),
+  UNIPET_CHECK(ends_with_ci(out, ".json"),
                out << ": -o/--out must name the dataset's .json file (e.g. data/udpet/dataset.json)");
   if (fs::exists(fs::symlink_status(out)) || is_directory(fs::path(out).parent_path().string()))
     check_output_path(out, {OutputKind::File, {root}});
@@ -100,9 +100,9 @@ void assign_splits(std::vector<DatasetSubject>& subjects, const SplitOptions& o)
 }
 
 double udpet_drf_from_name(const std::string& name_in) {
-  std::string name = detail::lower(name_in);
+  std::string name = lower(name_in);
   for (const char* ext : {".nii.gz", ".nii"})
-    if (detail::ends_with_ci(name, ext)) name = name.substr(0, name.size() - std::string(ext).size());
+    if (ends_with_ci(name, ext)) name = name.substr(0, name.size() - std::string(ext).size());
   static const std::regex full("full[ _-]?dose");
   static const std::regex low("1[-_ ]([0-9]+)[ _-]?dose");
   std::smatch m;

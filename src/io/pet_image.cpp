@@ -5,7 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
@@ -15,9 +15,9 @@ namespace unipet::io {
 namespace {
 
 std::string format_name(const std::string& path) {
-  if (detail::ends_with_ci(path, ".nii") || detail::ends_with_ci(path, ".nii.gz")) return "NIfTI";
-  if (detail::ends_with_ci(path, ".mha") || detail::ends_with_ci(path, ".mhd")) return "MetaImage";
-  if (detail::ends_with_ci(path, ".nrrd") || detail::ends_with_ci(path, ".nhdr")) return "NRRD";
+  if (ends_with_ci(path, ".nii") || ends_with_ci(path, ".nii.gz")) return "NIfTI";
+  if (ends_with_ci(path, ".mha") || ends_with_ci(path, ".mhd")) return "MetaImage";
+  if (ends_with_ci(path, ".nrrd") || ends_with_ci(path, ".nhdr")) return "NRRD";
   return "DICOM series";
 }
 
@@ -64,7 +64,7 @@ void check_pet_output(const std::string& path, const std::vector<std::string>& i
     check_output_path(sidecar_path(path), {OutputKind::File, in});
     // A .mhd/.nhdr header is written with a data file beside it, which is replaced too.
     for (const char* header : {".mhd", ".nhdr"}) {
-      if (!detail::ends_with_ci(path, header)) continue;
+      if (!ends_with_ci(path, header)) continue;
       const std::string stem = path.substr(0, path.size() - std::string(header).size());
       for (const char* data : {".raw", ".zraw", ".raw.gz"}) {
         if (std::filesystem::exists(std::filesystem::symlink_status(stem + data)))
@@ -140,7 +140,7 @@ SuvResult suv_factor_for(const PetImage& image, std::optional<double> override_f
 
 Volume convert_units(const PetImage& image, const std::string& units_in,
                      std::optional<double> override_factor, std::optional<double> weight_kg) {
-  const std::string units = detail::lower(units_in);
+  const std::string units = lower(units_in);
   const Volume& v = image.volume;
   if (units.empty()) return v;
   UNIPET_CHECK(units == "suv" || units == "bqml", "--to must be suv or bqml, got '" << units_in << "'");

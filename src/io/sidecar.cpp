@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "unipet/core/error.h"
 #include "unipet/io/image_io.h"
 #include "unipet/io/suv.h"
@@ -43,7 +43,7 @@ double tracer_half_life(const std::string& path, const std::string& name) {
 double bq_per(const std::string& path, const std::string& units) {
   static const std::map<std::string, double> scale = {{"bq", 1.0},  {"kbq", 1e3},    {"mbq", 1e6},
                                                       {"gbq", 1e9}, {"mci", 3.7e7}, {"uci", 3.7e4}};
-  const auto it = scale.find(detail::lower(units));
+  const auto it = scale.find(lower(units));
   UNIPET_CHECK(it != scale.end(), path << ": InjectedRadioactivityUnits is '" << units
                                        << "' (expected Bq, kBq, MBq, GBq, mCi or uCi)");
   return it->second;
@@ -127,7 +127,7 @@ std::optional<Sidecar> read_sidecar(const std::string& image) {
 
 Units sidecar_units(const Sidecar& s) {
   if (s.units.empty()) return Units::Unknown;
-  const std::string u = detail::lower(s.units);
+  const std::string u = lower(s.units);
   if (u == "bq/ml" || u == "bqml") return Units::BqPerMl;
   if (u == "g/ml" || u == "gml" || u == "suv") return Units::SUV;
   UNIPET_FAIL(s.path << ": Units is '" << s.units << "' (expected Bq/mL or BQML, or g/mL for SUV)");

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "byte_stream.h"
-#include "file_names.h"
+#include "unipet/core/text.h"
 #include "unipet/core/error.h"
 
 namespace unipet::io::detail {

@@ -12,6 +12,7 @@
 #include "durable.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
+#include "unipet/core/text.h"
 
 namespace unipet::node::detail {
 
@@ -19,8 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 void remove_temporaries(const fs::path& root) {
   std::error_code ec;

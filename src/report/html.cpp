@@ -3,6 +3,7 @@
 #include "svg_text.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
+#include "unipet/core/text.h"
 
 namespace unipet::report {
 namespace {
@@ -37,15 +38,6 @@ figure svg { display: block; width: 100%; height: auto; border: 1px solid #e4e4e
 figcaption { font-size: 0.9rem; color: #444; margin-top: 0.3em; }
 pre { background: #f6f8fa; padding: 12px; overflow: auto; border-radius: 4px; font-size: 0.85rem; }
 )";
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 }  // namespace
 
