@@ -7,26 +7,17 @@ test images through the same network), over the subjects, with a 95% percentile 
 resamples of the subjects, seed 1); counts the subjects below the input and gives the worst one.
 Usage: blend_limit_tables.py LIMITED/metrics.csv BANDED/metrics.csv  (standard library only)
 """
-import csv
-import random
 import sys
 
-
-def read(path):
-    rows = [r for r in csv.DictReader(open(path)) if r["region"] == "body"]
-    return {(r["subject"], float(r["drf"]), r["method"]): float(r["psnr"]) for r in rows}
+from metrics_csv import body_psnr, bootstrap
 
 
 def main(limited_path, banded_path):
-    psnr = read(limited_path)
-    banded = read(banded_path)
+    psnr = body_psnr(limited_path)
+    banded = body_psnr(banded_path)
     subjects = sorted({s for s, _, _ in psnr})
     drfs = sorted({d for _, d, _ in psnr})
-    rng = random.Random(1)
-
-    def interval(d):
-        means = sorted(sum(rng.choice(d) for _ in d) / len(d) for _ in range(10000))
-        return means[249], means[9749]
+    interval = bootstrap()
 
     print("| DRF | limited blend PSNR (dB) | − low dose (dB) | − Gaussian (dB) | − network alone (dB) "
           "| − banded blend, no limit (dB) | subjects below the input | worst subject − low dose (dB) |")

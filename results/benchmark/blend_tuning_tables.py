@@ -7,26 +7,17 @@ bootstrap (10000 resamples of the subjects, seed 1); the subjects below the inpu
 one; and the lesion SUVmax bias against the full dose (mean over the lesions) of each blend.
 Usage: blend_tuning_tables.py REPORT/metrics.csv NEW OLD  (standard library only)
 """
-import csv
-import math
-import random
 import sys
+
+from metrics_csv import body_psnr, bootstrap, lesion_suvmax_bias
 
 
 def main(path, new, old):
-    rows = list(csv.DictReader(open(path)))
-    psnr = {(r["subject"], float(r["drf"]), r["method"]): float(r["psnr"]) for r in rows if r["region"] == "body"}
-    bias = {}
-    for r in rows:
-        if r["region"].startswith("lesion") and r["suv_max_bias_full"] not in ("", "nan"):
-            bias.setdefault((float(r["drf"]), r["method"]), []).append(float(r["suv_max_bias_full"]))
+    psnr = body_psnr(path)
+    bias = lesion_suvmax_bias(path)
     subjects = sorted({s for s, _, _ in psnr})
     drfs = sorted({d for _, d, _ in psnr})
-    rng = random.Random(1)
-
-    def interval(d):
-        means = sorted(sum(rng.choice(d) for _ in d) / len(d) for _ in range(10000))
-        return means[249], means[9749]
+    interval = bootstrap()
 
     def mean_bias(d, m):
         b = bias.get((d, m), [])
@@ -50,7 +41,6 @@ def main(path, new, old):
         cells.append(f"{vs_input[worst]:+.2f} ({subjects[worst]})")
         cells += [mean_bias(d, blend), mean_bias(d, old_blend)]
         print("| " + " | ".join(cells) + " |")
-    assert not any(math.isnan(v) for v in psnr.values()), "a PSNR is NaN"
 
 
 if __name__ == "__main__":
