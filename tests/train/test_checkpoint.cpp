@@ -219,10 +219,9 @@ TEST(Checkpoint, BytesRoundTripAndNameTheirSourceInErrors) {
   expect_error([&] { checkpoint_bytes(CheckpointParts(), some_state()); }, {"a generator is required"});
 }
 
-TEST(Checkpoint, SavingReplacesAnExistingCheckpointWholeAndLeavesNoTemporaryFile) {
-  TempDir dir;
-  const std::string path = dir / "checkpoint_latest.pt";
-  GanRun run(1);
+// Saves `run` as step 1 at `path`, trains it one more step and returns the (unsaved) state of
+// step 2: a checkpoint on disk and a newer one to write over it.
+CheckpointState save_step_one_then_train(const std::string& path, GanRun& run) {
   run.step(10);
   CheckpointState first = some_state();
   first.step = 1;
@@ -230,6 +229,14 @@ TEST(Checkpoint, SavingReplacesAnExistingCheckpointWholeAndLeavesNoTemporaryFile
   run.step(11);
   CheckpointState second = some_state();
   second.step = 2;
+  return second;
+}
+
+TEST(Checkpoint, SavingReplacesAnExistingCheckpointWholeAndLeavesNoTemporaryFile) {
+  TempDir dir;
+  const std::string path = dir / "checkpoint_latest.pt";
+  GanRun run(1);
+  const CheckpointState second = save_step_one_then_train(path, run);
   save_checkpoint(path, run.parts(), second);
   EXPECT_EQ(read_bytes(path), checkpoint_bytes(run.parts(), second));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
@@ -245,14 +252,8 @@ TEST(Checkpoint, AWriteThatFailsHalfwayLeavesThePreviousCheckpointWhole) {
   TempDir dir;
   const std::string path = dir / "checkpoint_latest.pt";
   GanRun run(1);
-  run.step(10);
-  CheckpointState first = some_state();
-  first.step = 1;
-  save_checkpoint(path, run.parts(), first);
+  const CheckpointState second = save_step_one_then_train(path, run);
   const std::string before = read_bytes(path);
-  run.step(11);
-  CheckpointState second = some_state();
-  second.step = 2;
   {
     // As a disk that fills up: no file of this process may grow past half a checkpoint.
     FileSizeLimit limit(before.size() / 2);
