@@ -9,19 +9,12 @@ Usage: blend_tuning_tables.py REPORT/metrics.csv NEW OLD  (standard library only
 """
 import sys
 
-from metrics_csv import body_psnr, bootstrap, lesion_suvmax_bias
+from metrics_csv import bootstrap, load, mean_bias_text
 
 
 def main(path, new, old):
-    psnr = body_psnr(path)
-    bias = lesion_suvmax_bias(path)
-    subjects = sorted({s for s, _, _ in psnr})
-    drfs = sorted({d for _, d, _ in psnr})
+    psnr, bias, subjects, drfs = load(path)
     interval = bootstrap()
-
-    def mean_bias(d, m):
-        b = bias.get((d, m), [])
-        return f"{100 * sum(b) / len(b):+.1f}%" if b else "–"
 
     blend, old_blend = new + "+blend", old + "+blend"
     print(f"| DRF | {blend} PSNR (dB) | − low dose (dB) | − Gaussian (dB) | − {new} alone (dB) | − {old_blend} (dB) "
@@ -39,7 +32,7 @@ def main(path, new, old):
         cells.append(f"{sum(v < 0 for v in vs_input)} of {len(subjects)}")
         worst = min(range(len(subjects)), key=lambda i: vs_input[i])
         cells.append(f"{vs_input[worst]:+.2f} ({subjects[worst]})")
-        cells += [mean_bias(d, blend), mean_bias(d, old_blend)]
+        cells += [mean_bias_text(bias, d, blend), mean_bias_text(bias, d, old_blend)]
         print("| " + " | ".join(cells) + " |")
 
 

@@ -33,3 +33,15 @@ def bootstrap(seed=1):
         return means[249], means[9749]
 
     return interval
+
+
+def load(path):
+    """(body PSNR, lesion SUVmax biases, sorted subjects, sorted DRFs) of one metrics.csv."""
+    psnr = body_psnr(path)
+    return psnr, lesion_suvmax_bias(path), sorted({s for s, _, _ in psnr}), sorted({d for _, d, _ in psnr})
+
+
+def mean_bias_text(bias, drf, method):
+    """The mean lesion SUVmax bias of `method` at `drf` as "+1.2%", or "–" with no lesion."""
+    b = bias.get((drf, method), [])
+    return f"{100 * sum(b) / len(b):+.1f}%" if b else "–"

@@ -9,19 +9,12 @@ Usage: paired_tables.py REPORT/metrics.csv NEW OLD  (standard library only)
 """
 import sys
 
-from metrics_csv import body_psnr, bootstrap, lesion_suvmax_bias
+from metrics_csv import bootstrap, load, mean_bias_text
 
 
 def main(path, new, old):
-    psnr = body_psnr(path)
-    bias = lesion_suvmax_bias(path)
-    subjects = sorted({s for s, _, _ in psnr})
-    drfs = sorted({d for _, d, _ in psnr})
+    psnr, bias, subjects, drfs = load(path)
     interval = bootstrap()
-
-    def mean_bias(d, m):
-        b = bias.get((d, m), [])
-        return f"{100 * sum(b) / len(b):+.1f}%" if b else "–"
 
     def below_and_worst(d, m):
         vs_input = [psnr[(s, d, m)] - psnr[(s, d, "lowdose")] for s in subjects]
@@ -39,7 +32,7 @@ def main(path, new, old):
             diff = [x - psnr[(s, d, m)] for x, s in zip(n, subjects)]
             lo, hi = interval(diff)
             cells.append(f"{sum(diff) / len(diff):+.2f} [{lo:+.2f}, {hi:+.2f}]")
-        cells += [below_and_worst(d, new), below_and_worst(d, old), mean_bias(d, new), mean_bias(d, old)]
+        cells += [below_and_worst(d, new), below_and_worst(d, old), mean_bias_text(bias, d, new), mean_bias_text(bias, d, old)]
         print("| " + " | ".join(cells) + " |")
     print(f"\n({len(subjects)} test subjects: {', '.join(subjects)})")
 
