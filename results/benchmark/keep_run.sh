@@ -10,4 +10,4 @@ to=$repo/results/benchmark/runs/$2
 [ -f "$from/checkpoint_latest.pt" ] || { echo "keep_run.sh: $from has no checkpoint_latest.pt" >&2; exit 1; }
 mkdir -p "$to"
 cp "$from"/{config.json,log.jsonl,checkpoint_latest.pt} "$to/"
-echo "kept $(tail -n 1 "$from/log.jsonl" | grep -o '"step":[0-9]*' | head -1) of $2 in $to"
+echo "kept $2's latest checkpoint in $to (resuming trims the log to the checkpoint's step)"
