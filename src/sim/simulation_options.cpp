@@ -152,12 +152,20 @@ void SimulationOptions::validate() const {
                                   << " both give the file name drf_" << io::drf_text(drf) << ".nii.gz");
   }
   UNIPET_CHECK(seed < (uint64_t{1} << 53), "--seed must be < 2^53, got " << seed);
+  // Named by every spelling a user may have typed: --val/--test, or the older --split.
+  const auto fractions = [&] {
+    std::ostringstream t;
+    t << "(" << split[0] << ", " << split[1] << ", " << split[2] << ")";
+    return t.str();
+  };
   double sum = 0;
   for (double f : split) {
-    UNIPET_CHECK(f >= 0 && f <= 1, "split fractions (--val, --test) must be in [0, 1], got " << f);
+    UNIPET_CHECK(f >= 0 && f <= 1, "--val/--test (or --split): the train, val and test fractions must each be in [0, 1], got "
+                                       << fractions());
     sum += f;
   }
-  UNIPET_CHECK(std::abs(sum - 1) < 1e-6, "split fractions (train, --val, --test) must sum to 1, got " << sum);
+  UNIPET_CHECK(std::abs(sum - 1) < 1e-6,
+               "--val/--test (or --split): the train, val and test fractions must sum to 1, got " << fractions());
   UNIPET_CHECK(mumap.empty() || from_images.size() == 1, "--mumap goes with exactly one --from-image");
   UNIPET_CHECK(!vary.enabled || from_images.empty(),
                "--vary draws the scanner per phantom; it does not go with --from-image");
