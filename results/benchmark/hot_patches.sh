@@ -9,7 +9,9 @@
 # 2028) at DRF 2, 3, 4 and 100, in float32. The balanced network is taken from its calibrated file
 # (the same network; evaluate scores the network alone), whose predictions blend_tuning.sh has
 # cached when it ran in the same WORK_DIR. Tables: results/benchmark/hot_patches.md. Rerun to
-# continue.
+# continue. Precision: the published run trained steps 0-500 in float32 (an AVX2 machine, where
+# bfloat16 is slow) and 500-1500 in bfloat16 autocast (PRECISION=bf16, as the balanced run did
+# throughout); the weights and optimizer state are float32 either way.
 # Usage: results/benchmark/hot_patches.sh [WORK_DIR] (default /tmp/unipet-benchmark; needs
 # simulate.sh's training set there and blend_tuning.sh's dose234/data, which it simulates if absent)
 set -euo pipefail

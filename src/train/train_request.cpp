@@ -97,7 +97,8 @@ std::vector<std::string> worker_command(const std::vector<std::string>& argv) {
 
 TrainOutcome run_train_request(const TrainRequest& a, std::function<bool()> should_stop, std::ostream* progress) {
   TrainOptions o = resolve_train_request(a);
-  if (progress && distributed_environment().rank == 0) {
+  // Said once: by the single process, or by rank 0 of the workers (not also by their launcher).
+  if (progress && distributed_environment().rank == 0 && a.nproc <= 1) {
     const std::string warning = precision_warning(resolve_compute(a.compute));
     if (!warning.empty()) *progress << "unipet: warning: " << warning << "\n";
   }
