@@ -10,13 +10,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "run_log.h"
+#include "run_start.h"
 #include "steps.h"
 #include "unipet/core/atomic_file.h"
-#include "unipet/core/build_info.h"
+#include "unipet/core/device.h"
 #include "unipet/core/error.h"
 #include "unipet/core/progress.h"
 #include "unipet/io/dataset.h"
-#include "unipet/core/device.h"
 #include "unipet/nn/memory.h"
 #include "unipet/nn/model_file.h"
 #include "unipet/train/checkpoint.h"
@@ -50,122 +51,119 @@ class NewRunFiles {
 using detail::Networks;
 using nlohmann::json;
 
-// Refuses a starting model whose network differs from the configuration's, naming the key.
-void check_same_shape(const std::string& source, const TrainConfig& c, int64_t width, int64_t blocks,
-                      int64_t san_width, int64_t san_depth) {
-  for (auto [key, mine, theirs] : {std::tuple<const char*, int64_t, int64_t>{"width", c.width, width},
-                                   {"blocks", c.blocks, blocks},
-                                   {"san_width", c.san_width, san_width},
-                                   {"san_depth", c.san_depth, san_depth}})
-    UNIPET_CHECK(mine == theirs, source << ": " << key << " " << theirs
-                                        << " does not match the configuration's " << key << " " << mine);
-}
-
-// A starting model trained under another intensity mapping would be fed values it never saw.
-// Continuing from another mapping is allowed only on purpose: the configuration names it.
-void check_same_normalization(const std::string& source, const nn::IntensityNormalization& theirs,
-                              const TrainConfig& c) {
-  const nn::IntensityNormalization mine = c.normalization();
-  const bool same = theirs.units == Units::SUV && theirs.mapping == mine.mapping &&
-                    (mine.mapping == nn::IntensityMapping::Linear ? theirs.clip_max == mine.clip_max
-                                                                   : theirs.scale == mine.scale);
-  UNIPET_CHECK(same || c.init_any_mapping, source << ": the model's input is " << theirs.describe()
-                                                  << ", the configuration's " << mine.describe()
-                                                  << " (set intensity, clip_max or intensity_scale to match, or "
-                                                     "init_any_mapping=true to fine-tune it into the new mapping)");
-}
-
-// A continued run must be the run it continues: a key that changes the network or what its
-// values mean would load weights into another shape or feed them other numbers (and a finished
-// run's model file would be replaced by one that no longer loads). Checked before anything is
-// written.
-void check_same_network(const std::string& saved_path, const TrainConfig& c) {
-  const TrainConfig saved = load_train_config(saved_path);
-  const nn::IntensityNormalization mine = c.normalization(), theirs = saved.normalization();
-  const std::vector<std::tuple<const char*, std::string, std::string>> keys = {
-      {"stage", to_string(saved.stage), to_string(c.stage)},
-      {"width", std::to_string(saved.width), std::to_string(c.width)},
-      {"blocks", std::to_string(saved.blocks), std::to_string(c.blocks)},
-      {"san_width", std::to_string(saved.san_width), std::to_string(c.san_width)},
-      {"san_depth", std::to_string(saved.san_depth), std::to_string(c.san_depth)},
-      {"san", saved.san ? "true" : "false", c.san ? "true" : "false"},
-      {"critic_ndf", std::to_string(saved.critic_ndf), std::to_string(c.critic_ndf)},
-      {"critic_layers", std::to_string(saved.critic_layers), std::to_string(c.critic_layers)},
-      {"intensity", theirs.describe(), mine.describe()}};
-  for (const auto& [key, before, now] : keys)
-    UNIPET_CHECK(before == now, "--set " << key << ": the run being continued has " << before << ", not " << now
-                                         << " (" << saved_path << "); start a new run to change it");
-}
-
-// Loads the generator (and, from a checkpoint, the critic) that a run starts from, refusing one
-// whose shape differs from the configuration.
-void load_init(Networks& n, const TrainConfig& c, const std::string& init, torch::Device device) {
-  if (is_checkpoint_path(init)) {
-    const TrainConfig saved = train_config_from_json(checkpoint_config(init), init);
-    check_same_shape(init, c, saved.width, saved.blocks, saved.san_width, saved.san_depth);
-    check_same_normalization(init, saved.normalization(), c);
-    CheckpointParts parts;
-    parts.generator = n.generator;
-    // Its critic comes along when both have one of the same shape.
-    if (n.critic && saved.critic_ndf == c.critic_ndf && saved.critic_layers == c.critic_layers &&
-        (saved.stage == Stage::Critic || (saved.stage == Stage::UniPET && saved.lambda_adv > 0)))
-      parts.critic = n.critic;
-    load_checkpoint(init, parts, device);
-    return;
+// Everything that can fail on bad input, checked before the first file is written: the run
+// folder (one to continue, or a new or empty one apart from the inputs), the critic stage's
+// generator, and on the CPU the memory of a step (batch=1000 is inside the accepted range and
+// was killed by the kernel).
+void check_before_writing(const TrainOptions& o, bool writer) {
+  const TrainConfig& c = o.config;
+  const fs::path run(o.out);
+  if (writer && o.resume) {
+    UNIPET_CHECK(
+        fs::is_regular_file(run / "config.json"),
+        o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
+    detail::check_same_network((run / "config.json").string(), c);
+  } else if (writer && fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
+    // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
+    check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});
   }
-  nn::LoadedUniPET loaded = nn::load_unipet(init, device);
-  const nn::UniPETOptions& o = loaded.model->options;
-  check_same_shape(init, c, o.width(), o.blocks(), o.san_width(), o.san_depth());
-  check_same_normalization(init, loaded.normalization, c);
-  torch::NoGradGuard no_grad;
-  const auto source = nn::state_dict(*loaded.model);
-  nn::load_state_dict(*n.generator, source, init);
+  UNIPET_CHECK(c.stage != Stage::Critic || !c.init.empty(),
+               "--init: the disc stage trains a critic against a trained generator; give its model file");
+  if (o.device.is_cpu()) {
+    std::ostringstream what;
+    what << "--set batch=" << c.batch << " / patch=" << c.patch << " / width=" << c.width << ": a training step";
+    check_fits_in_memory(nn::training_bytes(c.width, c.batch * c.patch * c.patch * c.patch, c.stage == Stage::UniPET,
+                                            o.bf16 ? torch::kBFloat16 : torch::kFloat32),
+                         what.str());
+  }
 }
 
-// Keeps the log lines of steps up to `step` (a resumed run repeats nothing).
-void trim_log(const fs::path& log, int64_t step) {
-  if (!fs::exists(log)) return;
-  std::ifstream in(log);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    try {
-      const json j = json::parse(line);
-      if (j.value("step", int64_t{0}) <= step) kept += line + "\n";
-    } catch (const json::exception&) {
-      // A line cut by a kill: dropped.
-    }
+// The state a run starts from: its latest checkpoint when continued, else the step-0 state with
+// the --init and --init-critic weights loaded. Every rank then takes rank 0's weights, optimizer
+// moments and step, whatever it started from (an --init, a checkpoint of any world size, or the
+// seed): one message, the checkpoint.
+CheckpointState start_state(const TrainOptions& o, Networks& n, const CheckpointParts& parts,
+                            const fs::path& latest, bool writer) {
+  const TrainConfig& c = o.config;
+  CheckpointState state;
+  state.config_json = to_json(c);
+  const auto take = [&](const CheckpointState& saved) {
+    state.step = saved.step;
+    state.best_score = saved.best_score;
+    state.best_step = saved.best_step;
+  };
+  if (writer && o.resume && fs::exists(latest)) {
+    take(load_checkpoint(latest.string(), parts, o.device));
+  } else if (writer) {
+    if (!c.init.empty()) detail::load_init(n, c, c.init, o.device);
+    if (!c.init_critic.empty()) detail::load_init_critic(n, c, o.device);
   }
-  write_file_atomically(log.string(), kept);
+  if (ProcessGroup* group = o.group.get()) {
+    const std::string bytes = group->broadcast_bytes(writer ? checkpoint_bytes(parts, state) : std::string());
+    if (!writer) take(load_checkpoint_bytes(bytes, "rank 0's training state", parts, o.device));
+  }
+  UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step
+                                                 << ", past iterations " << c.iterations
+                                                 << " (raise it with --set iterations=N)");
+  return state;
 }
 
-class Log {
- public:
-  explicit Log(const fs::path& path) : path_(path.string()), out_(path, std::ios::app) {
-    UNIPET_CHECK(out_, path_ << ": cannot open the training log");
+// One training step on `batch`: the critic's c.critic_steps updates in the disc stage, else the
+// generator's (whose unipet stage updates the critic too, on the same forward pass).
+detail::StepLosses run_step(Networks& n, const TrainConfig& c, const Batch& batch) {
+  if (c.stage != Stage::Critic) return detail::generator_step(n, c, batch);
+  detail::StepLosses losses;
+  int64_t reduced_bytes = 0;
+  double reduce_seconds = 0;
+  for (int64_t r = 0; r < c.critic_steps; ++r) {
+    losses = detail::critic_step(n, c, batch, r);
+    reduced_bytes += losses.reduced_bytes;
+    reduce_seconds += losses.reduce_seconds;
   }
-  void write(const json& entry) {
-    out_ << entry.dump() << "\n" << std::flush;
-    UNIPET_CHECK(out_, path_ << ": write failed (disk full?)");
-  }
+  losses.reduced_bytes = reduced_bytes;
+  losses.reduce_seconds = reduce_seconds;
+  return losses;
+}
 
- private:
-  std::string path_;
-  std::ofstream out_;
+// Seconds per phase of a step summed since the last log line, and the steps they cover.
+struct PhaseTimes {
+  std::map<std::string, double> seconds;
+  int64_t steps = 0;
 };
 
-json scores_json(const detail::ValidationScores& s) {
-  json psnr = json::object(), ssim = json::object();
-  for (const auto& [drf, v] : s.psnr) psnr[io::drf_text(drf)] = v;
-  for (const auto& [drf, v] : s.ssim) ssim[io::drf_text(drf)] = v;
-  return {{"psnr", psnr}, {"ssim", ssim}, {"psnr_mean", s.mean_psnr}, {"ssim_mean", s.mean_ssim}};
-}
-
-std::string scores_text(const detail::ValidationScores& s, const detail::ValidationScores& input) {
-  std::ostringstream t;
-  t << std::fixed << std::setprecision(2) << "PSNR " << s.mean_psnr << " dB (low dose " << input.mean_psnr
-    << "), SSIM " << std::setprecision(4) << s.mean_ssim << std::setprecision(2) << " |";
-  for (const auto& [drf, v] : s.psnr) t << " DRF " << io::drf_text(drf) << ": " << v;
-  return t.str();
+// The log line of a step: its losses (the global batch's, the mean over the ranks' equal-sized
+// batches, in a distributed run), rate, learning rate and where the time went since the last
+// line (`times` is then cleared). `status` receives the losses for the progress line.
+json step_entry(const TrainConfig& c, detail::StepLosses& losses, ProcessGroup* group, int64_t step,
+                double seconds, double rate, PhaseTimes& times, std::string& status) {
+  if (group) {
+    std::vector<double> values;
+    for (const auto& entry : losses.values) values.push_back(entry.second);
+    group->all_reduce(values);
+    size_t i = 0;
+    for (auto& entry : losses.values) entry.second = values[i++] / static_cast<double>(group->world_size());
+  }
+  json entry = {{"step", step}, {"stage", to_string(c.stage)}, {"seconds", seconds},
+                {"it_per_s", rate}, {"grad_norm", losses.grad_norm}};
+  entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
+  if (c.stage != Stage::Critic) {
+    json phases = json::object();
+    for (const auto& [phase, t] : times.seconds) phases[phase] = t / static_cast<double>(times.steps);
+    entry["step_seconds"] = phases;
+  }
+  times = PhaseTimes();
+  if (group) {
+    entry["allreduce_bytes"] = losses.reduced_bytes;
+    entry["allreduce_seconds"] = losses.reduce_seconds;
+  }
+  std::ostringstream text;
+  text << std::setprecision(4);
+  for (const auto& [k, v] : losses.values) {
+    entry[k] = v;
+    if (k != "stylized_fraction") text << k << " " << v << "  ";
+  }
+  status = text.str();
+  return entry;
 }
 
 // FNV-1a over the bytes of every parameter: equal on two ranks exactly when their weights are.
@@ -199,29 +197,93 @@ std::string all_reduce_plan(const Networks& n, const TrainConfig& c) {
   return text.str();
 }
 
-// What a model file records of its making, so that it can be reproduced: the configuration, the
-// command, the data (its seed regenerates a simulated dataset) and the code.
-struct Provenance {
-  std::string command, dataset, dataset_name;
-  std::optional<double> dataset_seed;
+// A stop request (a signal to any rank) ends the run on every rank after the same step.
+bool stop_requested(const TrainOptions& o) {
+  std::vector<double> stop{o.should_stop && o.should_stop() ? 1.0 : 0.0};
+  if (o.group) o.group->all_reduce(stop, true);
+  return stop[0] > 0;
+}
+
+// The progress line a distributed run starts with: its ranks, backend, batch and traffic.
+std::string distributed_line(const Networks& n, const TrainConfig& c, ProcessGroup& group) {
+  return "distributed: " + std::to_string(group.world_size()) + " ranks (" + group.backend() + "), batch " +
+         std::to_string(c.batch) + " per rank; " + all_reduce_plan(n, c);
+}
+
+// The run folder's files. Rank 0 alone writes them (`writer`); on the other ranks every call
+// does nothing.
+class RunFolder {
+ public:
+  RunFolder(const TrainOptions& o, const io::Dataset& dataset, bool writer)
+      : config_(o.config), path_(o.out), writer_(writer), normalization_(o.config.normalization()) {
+    origin_ = {o.command, fs::absolute(o.dataset).lexically_normal().string(), dataset.name, {}};
+    if (auto seed = dataset.numbers.find("seed"); seed != dataset.numbers.end()) origin_.dataset_seed = seed->second;
+  }
+  fs::path latest() const { return path_ / "checkpoint_latest.pt"; }
+  // config.json written, log.jsonl cut back to `step` (a resumed run repeats nothing) and opened.
+  void open(int64_t step) {
+    if (!writer_) return;
+    write_file_atomically((path_ / "config.json").string(), to_json(config_));
+    detail::trim_log(path_ / "log.jsonl", step);
+    log_.emplace(path_ / "log.jsonl");
+  }
+  void log(const json& entry) {
+    if (log_) log_->write(entry);
+  }
+  void save_latest(const CheckpointParts& parts, const CheckpointState& state) const {
+    if (writer_) save_checkpoint(latest().string(), parts, state);
+  }
+  void save_best(Networks& n, const CheckpointParts& parts, const CheckpointState& state) const {
+    if (!writer_) return;
+    nn::save_unipet((path_ / "model_best.safetensors").string(), n.generator, normalization_,
+                    detail::provenance(config_, state.step, origin_));
+    save_checkpoint((path_ / "checkpoint_best.pt").string(), parts, state);
+  }
+  void save_final(Networks& n, int64_t step) const {
+    if (!writer_) return;
+    if (config_.stage != Stage::Critic)
+      nn::save_unipet((path_ / "model_final.safetensors").string(), n.generator, normalization_,
+                      detail::provenance(config_, step, origin_));
+    if (n.critic)
+      nn::save_discriminator((path_ / "critic_final.safetensors").string(), n.critic,
+                             detail::provenance(config_, step, origin_));
+  }
+
+ private:
+  const TrainConfig& config_;
+  fs::path path_;
+  bool writer_;
+  nn::IntensityNormalization normalization_;
+  detail::Provenance origin_;
+  std::optional<detail::Log> log_;
 };
 
-std::map<std::string, std::string> provenance(const TrainConfig& c, int64_t step, const Provenance& p) {
-  std::map<std::string, std::string> m = {{"unipet.train.stage", to_string(c.stage)},
-                                          {"unipet.train.step", std::to_string(step)},
-                                          {"unipet.train.config", json::parse(to_json(c)).dump()},
-                                          {"unipet.train.dataset", p.dataset},
-                                          {"unipet.train.dataset_name", p.dataset_name},
-                                          {"unipet.version", version()},
-                                          {"unipet.git_commit", git_commit()}};
-  if (!p.command.empty()) m["unipet.train.command"] = p.command;
-  if (p.dataset_seed) {
-    // dataset.json keeps seeds below 2^53, so an integral one is written as the integer it is.
-    const double seed = *p.dataset_seed;
-    const bool integral = seed >= 0 && seed < 9007199254740992.0 && seed == std::floor(seed);
-    m["unipet.train.dataset_seed"] = integral ? std::to_string(static_cast<int64_t>(seed)) : json(seed).dump();
+// The validation crops and the untouched input's scores on them, against which every
+// validation is reported; off when the run does not validate (validate_every 0, disc stage).
+struct Validation {
+  bool on = false;
+  std::vector<ValidationCrop> crops;
+  detail::ValidationScores input;
+};
+
+// Scores the generator on the validation crops at `state.step`, logs and reports it, and keeps
+// the best model and checkpoint so far.
+void validate_step(Networks& n, const TrainConfig& c, const Validation& v, const CheckpointParts& parts,
+                   CheckpointState& state, double seconds, RunFolder& folder, Progress& progress,
+                   TrainResult& result) {
+  const detail::ValidationScores s = detail::validate(n, c, v.crops, false);
+  result.last_score = s.mean_psnr;
+  json entry = detail::scores_json(s);
+  entry["step"] = state.step;
+  entry["seconds"] = seconds;
+  entry["input"] = detail::scores_json(v.input);
+  folder.log(json{{"step", state.step}, {"validation", entry}});
+  progress.message("step " + std::to_string(state.step) + " validation: " + detail::scores_text(s, v.input));
+  if (s.mean_psnr > state.best_score) {
+    state.best_score = s.mean_psnr;
+    state.best_step = state.step;
+    folder.save_best(n, parts, state);
   }
-  return m;
 }
 
 }  // namespace
@@ -234,218 +296,68 @@ TrainResult train(const TrainOptions& o) {
   const int64_t rank = group ? group->rank() : 0;
   // Rank 0 alone reads and writes the run folder (the others need not even see it).
   const bool writer = rank == 0;
-  const fs::path run(o.out);
   const io::Dataset dataset = io::read_dataset(o.dataset);
-  Provenance origin{o.command, fs::absolute(o.dataset).lexically_normal().string(), dataset.name, {}};
-  if (auto seed = dataset.numbers.find("seed"); seed != dataset.numbers.end()) origin.dataset_seed = seed->second;
-  if (writer && o.resume) {
-    UNIPET_CHECK(
-        fs::is_regular_file(run / "config.json"),
-        o.out << ": not a run folder to continue (no config.json); leave out --continue to start one");
-    check_same_network((run / "config.json").string(), c);
-  } else if (writer && fs::is_directory(run.parent_path().empty() ? fs::path(".") : run.parent_path())) {
-    // A run folder whose parent is missing is new by definition; CreatedFolder makes both.
-    check_output_path(run, {OutputKind::Folder, {o.dataset, c.init, c.init_critic}});
-  }
-  UNIPET_CHECK(c.stage != Stage::Critic || !c.init.empty(),
-               "--init: the disc stage trains a critic against a trained generator; give its model file");
-
-  // Everything that can fail on bad input happens before the first file is written.
-  if (o.device.is_cpu()) {
-    // batch=1000 is inside the accepted range; without this it was killed by the kernel.
-    std::ostringstream what;
-    what << "--set batch=" << c.batch << " / patch=" << c.patch << " / width=" << c.width << ": a training step";
-    check_fits_in_memory(nn::training_bytes(c.width, c.batch * c.patch * c.patch * c.patch, c.stage == Stage::UniPET,
-                                            o.bf16 ? torch::kBFloat16 : torch::kFloat32),
-                         what.str());
-  }
+  check_before_writing(o, writer);
   PatchSampler sampler(dataset, c, rank);
-  std::vector<ValidationCrop> crops;
-  const bool validating = c.validate_every > 0 && c.stage != Stage::Critic;
-  if (validating) crops = validation_crops(dataset, c, sampler.cache());
+  Validation validation;
+  validation.on = c.validate_every > 0 && c.stage != Stage::Critic;
+  if (validation.on) validation.crops = validation_crops(dataset, c, sampler.cache());
   Networks n = detail::build_networks(c, o.device, o.bf16);
   n.group = group;
   CheckpointParts parts{n.generator, n.critic, n.generator_optimizer.get(), n.critic_optimizer.get()};
-  CheckpointState state;
-  state.config_json = to_json(c);
-  const fs::path latest = run / "checkpoint_latest.pt";
-  if (!writer) {
-    // Set below from rank 0's state.
-  } else if (o.resume && fs::exists(latest)) {
-    const CheckpointState saved = load_checkpoint(latest.string(), parts, o.device);
-    state.step = saved.step;
-    state.best_score = saved.best_score;
-    state.best_step = saved.best_step;
-  } else {
-    if (!c.init.empty()) load_init(n, c, c.init, o.device);
-    if (!c.init_critic.empty()) {
-      UNIPET_CHECK(n.critic, "--init-critic: this stage has no critic (lambda_adv is 0 or the stage is bdn)");
-      nn::Discriminator loaded = nn::load_discriminator(c.init_critic, o.device);
-      UNIPET_CHECK(loaded->options.ndf() == c.critic_ndf && loaded->options.n_layers() == c.critic_layers,
-                   c.init_critic << ": critic ndf " << loaded->options.ndf() << " / layers "
-                                 << loaded->options.n_layers()
-                                 << " does not match the configuration's critic_ndf " << c.critic_ndf
-                                 << " / critic_layers " << c.critic_layers);
-      torch::NoGradGuard no_grad;
-      nn::load_state_dict(*n.critic, nn::state_dict(*loaded), c.init_critic);
-    }
-  }
-  if (group) {
-    // Every rank starts from rank 0's weights, optimizer moments and step, whatever it started
-    // from (an --init, a checkpoint of any world size, or the seed): one message, the checkpoint.
-    const std::string bytes = group->broadcast_bytes(writer ? checkpoint_bytes(parts, state) : std::string());
-    if (!writer) {
-      const CheckpointState saved = load_checkpoint_bytes(bytes, "rank 0's training state", parts, o.device);
-      state.step = saved.step;
-      state.best_score = saved.best_score;
-      state.best_step = saved.best_step;
-    }
-  }
-  UNIPET_CHECK(state.step <= c.iterations, o.out << ": the run is at step " << state.step
-                                                 << ", past iterations " << c.iterations
-                                                 << " (raise it with --set iterations=N)");
+  RunFolder folder(o, dataset, writer);
+  CheckpointState state = start_state(o, n, parts, folder.latest(), writer);
 
-  std::optional<Log> log;
-  // A new run that fails before its first step (a study that does not read, say) leaves nothing
-  // behind, so the corrected rerun is not refused as "folder not empty".
-  // (Declared in this order so the files go first and then the folder, if this run made it.)
+  // A new run that fails before its first step leaves nothing behind (declared in this order: the
+  // files go first, then the folder if this run made it): its rerun is not "folder not empty".
   std::optional<CreatedFolder> created;
-  NewRunFiles new_run(run, writer && !o.resume);
-  if (writer) {
-    created.emplace(run);
-    write_file_atomically((run / "config.json").string(), to_json(c));
-    trim_log(run / "log.jsonl", state.step);
-    log.emplace(run / "log.jsonl");
-  }
+  NewRunFiles new_run(o.out, writer && !o.resume);
+  if (writer) created.emplace(o.out);
+  folder.open(state.step);
 
-  const nn::IntensityNormalization normalization = c.normalization();
   TrainResult result;
-  detail::ValidationScores input_scores;
-  if (validating) {
-    input_scores = detail::validate(n, c, crops, true);
-    result.input_score = input_scores.mean_psnr;
+  if (validation.on) {
+    validation.input = detail::validate(n, c, validation.crops, true);
+    result.input_score = validation.input.mean_psnr;
   }
   std::ostream null_stream(nullptr);
   Progress progress(o.progress && writer ? *o.progress : null_stream, to_string(c.stage), c.iterations,
                     state.step);
-  if (group)
-    progress.message("distributed: " + std::to_string(group->world_size()) + " ranks (" + group->backend() +
-                     "), batch " + std::to_string(c.batch) + " per rank; " + all_reduce_plan(n, c));
+  if (group) progress.message(distributed_line(n, c, *group));
   const auto started = std::chrono::steady_clock::now();
   const auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
-  const auto save_latest = [&] {
-    if (writer) save_checkpoint(latest.string(), parts, state);
-  };
-  // A stop request (a signal to any rank) ends the run on every rank after the same step.
-  const auto stop_requested = [&] {
-    std::vector<double> stop{o.should_stop && o.should_stop() ? 1.0 : 0.0};
-    if (group) group->all_reduce(stop, true);
-    return stop[0] > 0;
-  };
 
   sampler.start(state.step);
-  // Seconds per phase summed since the last log line, and the steps they cover.
-  std::map<std::string, double> split;
-  int64_t split_steps = 0;
+  PhaseTimes times;
   while (state.step < c.iterations) {
     const auto waited = std::chrono::steady_clock::now();
     const Batch batch = sampler.next();
-    split["data"] += std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
-    // The unipet stage's generator step updates the critic too, on the same forward pass.
-    detail::StepLosses losses;
-    int64_t reduced_bytes = 0;
-    double reduce_seconds = 0;
-    if (c.stage == Stage::Critic)
-      for (int64_t r = 0; r < c.critic_steps; ++r) {
-        losses = detail::critic_step(n, c, batch, r);
-        reduced_bytes += losses.reduced_bytes;
-        reduce_seconds += losses.reduce_seconds;
-      }
-    else
-      losses = detail::generator_step(n, c, batch);
-    if (c.stage != Stage::Critic) {
-      reduced_bytes = losses.reduced_bytes;
-      reduce_seconds = losses.reduce_seconds;
-    }
-    for (const auto& [phase, t] : losses.seconds) split[phase] += t;
-    ++split_steps;
+    times.seconds["data"] += std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
+    detail::StepLosses losses = run_step(n, c, batch);
+    for (const auto& [phase, t] : losses.seconds) times.seconds[phase] += t;
+    ++times.steps;
     ++state.step;
     if (created) created->keep();
     new_run.keep();
     const bool last = state.step == c.iterations;
     if (state.step % c.log_every == 0 || last) {
-      if (group) {
-        // The logged losses are the global batch's: the mean of the ranks' (equal-sized) batches.
-        std::vector<double> values;
-        for (const auto& entry : losses.values) values.push_back(entry.second);
-        group->all_reduce(values);
-        size_t i = 0;
-        for (auto& entry : losses.values) entry.second = values[i++] / static_cast<double>(group->world_size());
-      }
-      json entry = {{"step", state.step},
-                    {"stage", to_string(c.stage)},
-                    {"seconds", seconds()},
-                    {"it_per_s", progress.rate(state.step)},
-                    {"grad_norm", losses.grad_norm}};
-      entry["lr"] = c.stage == Stage::Critic ? c.lr_critic : c.lr;
-      if (c.stage != Stage::Critic) {
-        // Mean seconds per step of each phase since the last line: where a step's time goes.
-        json phases = json::object();
-        for (const auto& [phase, t] : split) phases[phase] = t / static_cast<double>(split_steps);
-        entry["step_seconds"] = phases;
-      }
-      split.clear();
-      split_steps = 0;
-      if (group) {
-        entry["allreduce_bytes"] = reduced_bytes;
-        entry["allreduce_seconds"] = reduce_seconds;
-      }
-      std::ostringstream status;
-      status << std::setprecision(4);
-      for (const auto& [k, v] : losses.values) {
-        entry[k] = v;
-        if (k != "stylized_fraction") status << k << " " << v << "  ";
-      }
-      if (log) log->write(entry);
-      progress.update(state.step, status.str());
+      std::string status;
+      folder.log(step_entry(c, losses, group, state.step, seconds(), progress.rate(state.step), times, status));
+      progress.update(state.step, status);
     }
-    if (validating && (state.step % c.validate_every == 0 || last)) {
-      const detail::ValidationScores s = detail::validate(n, c, crops, false);
-      result.last_score = s.mean_psnr;
-      json entry = scores_json(s);
-      entry["step"] = state.step;
-      entry["seconds"] = seconds();
-      entry["input"] = scores_json(input_scores);
-      if (log) log->write(json{{"step", state.step}, {"validation", entry}});
-      progress.message("step " + std::to_string(state.step) + " validation: " + scores_text(s, input_scores));
-      if (s.mean_psnr > state.best_score) {
-        state.best_score = s.mean_psnr;
-        state.best_step = state.step;
-        if (writer) {
-          nn::save_unipet((run / "model_best.safetensors").string(), n.generator, normalization,
-                          provenance(c, state.step, origin));
-          save_checkpoint((run / "checkpoint_best.pt").string(), parts, state);
-        }
-      }
-    }
-    const bool stop = stop_requested();
-    if (state.step % c.checkpoint_every == 0 || last || stop) save_latest();
+    if (validation.on && (state.step % c.validate_every == 0 || last))
+      validate_step(n, c, validation, parts, state, seconds(), folder, progress, result);
+    const bool stop = stop_requested(o);
+    if (state.step % c.checkpoint_every == 0 || last || stop) folder.save_latest(parts, state);
     if (stop && !last) {
       result.interrupted = true;
       break;
     }
   }
   progress.finish();
-  if (!result.interrupted && writer) {
-    if (c.stage != Stage::Critic)
-      nn::save_unipet((run / "model_final.safetensors").string(), n.generator, normalization,
-                      provenance(c, state.step, origin));
-    if (n.critic)
-      nn::save_discriminator((run / "critic_final.safetensors").string(), n.critic,
-                             provenance(c, state.step, origin));
-  }
+  if (!result.interrupted) folder.save_final(n, state.step);
   result.step = state.step;
   result.best_score = state.best_score;
   result.best_step = state.best_step;
