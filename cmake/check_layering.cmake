@@ -1,6 +1,8 @@
-# The module rule of docs/architecture.md, checked (CTest `module_layering`, run with
-#   cmake -DSOURCE_DIR=<repo> -P cmake/check_layering.cmake; with -DSELF_TEST_DIR=<scratch folder>
-# it checks a copy of the tree with two planted violations instead, so the check itself is tested).
+# The module rule of docs/architecture.md, checked before unipet_core builds (the target
+# unipet_module_rule) and by the CTest `module_layering`. By hand:
+#   cmake -DSOURCE_DIR=<repo> -P cmake/check_layering.cmake
+# With -DSELF_TEST_DIR=<scratch folder> it checks a copy of the tree with two planted violations
+# instead, so the check itself is tested (CTest `module_layering_self_test`).
 # Every source globs into the one library unipet_core, so the compiler cannot see a wrong-way
 # include; this script can. A module may include its own headers and those of the modules listed
 # for it here, and nothing else of unipet; an outside library may appear only where its row below
