@@ -91,6 +91,7 @@ std::string checkpoint_bytes(const CheckpointParts& parts, const CheckpointState
     archive.write(key, nested);
   };
   write_part("generator", *parts.generator);
+  if (parts.average) write_part("average", *parts.average);
   if (parts.critic) write_part("critic", *parts.critic);
   if (parts.generator_optimizer) write_part("generator_optimizer", *parts.generator_optimizer);
   if (parts.critic_optimizer) write_part("critic_optimizer", *parts.critic_optimizer);
@@ -120,6 +121,11 @@ CheckpointState read_checkpoint(torch::serialize::InputArchive& archive, const s
   state.config_json = v.toStringRef();
   // Holders are copied: a const holder only hands out a const module.
   if (nn::UniPET generator = parts.generator) read_part(archive, "generator", *generator, path);
+  torch::serialize::InputArchive average_archive;
+  if (nn::UniPET average = parts.average; average && archive.try_read("average", average_archive)) {
+    read_part(archive, "average", *average, path);
+    state.average_loaded = true;
+  }
   if (nn::Discriminator critic = parts.critic) read_part(archive, "critic", *critic, path);
   if (parts.generator_optimizer) read_part(archive, "generator_optimizer", *parts.generator_optimizer, path);
   if (parts.critic_optimizer) read_part(archive, "critic_optimizer", *parts.critic_optimizer, path);

@@ -48,6 +48,7 @@ void visit_fields(Config& c, F&& f) {
   f("beta2_critic", c.beta2_critic);
   f("weight_decay", c.weight_decay);
   f("grad_clip", c.grad_clip);
+  f("ema", c.ema);
   f("seed", c.seed);
   f("san", c.san);
   f("rals", c.rals);
@@ -242,6 +243,7 @@ void TrainConfig::validate() const {
     UNIPET_CHECK(b >= 0 && b < 1, key << " must be in [0, 1), got " << b);
   non_negative("weight_decay", weight_decay);
   non_negative("grad_clip", grad_clip);
+  UNIPET_CHECK(ema >= 0 && ema < 1, "ema must be in [0, 1) (0: off), got " << ema);
   UNIPET_CHECK(seed < (uint64_t{1} << 53),
                "seed must be below 2^53 (it is stored as a JSON number), got " << seed);
   non_negative("lambda_align", lambda_align);

@@ -99,6 +99,26 @@ std::vector<torch::Tensor> optimized_parameters(const torch::optim::Optimizer& o
   return params;
 }
 
+nn::UniPET& model_of(Networks& n) { return n.average ? n.average : n.generator; }
+
+void reset_average(Networks& n) {
+  if (!n.average) return;
+  torch::NoGradGuard no_grad;
+  const auto from = n.generator->parameters(), to = n.average->parameters();
+  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  const auto from_b = n.generator->buffers(), to_b = n.average->buffers();
+  for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
+}
+
+void update_average(Networks& n, double decay) {
+  if (!n.average) return;
+  torch::NoGradGuard no_grad;
+  const auto from = n.generator->parameters(), to = n.average->parameters();
+  for (size_t i = 0; i < to.size(); ++i) to[i].mul_(decay).add_(from[i], 1 - decay);
+  const auto from_b = n.generator->buffers(), to_b = n.average->buffers();
+  for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
+}
+
 Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
   Networks n;
   n.bf16 = bf16;
@@ -126,6 +146,14 @@ Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
                                                           .weight_decay(c.weight_decay));
   } else {
     set_requires_grad(*n.generator, false);
+  }
+  if (c.ema > 0 && c.stage != Stage::Critic) {
+    n.average = nn::UniPET(
+        nn::UniPETOptions().width(c.width).blocks(c.blocks).san_width(c.san_width).san_depth(c.san_depth));
+    n.average->set_san_bypassed(n.generator->san_bypassed());
+    n.average->to(device);
+    set_requires_grad(*n.average, false);
+    reset_average(n);
   }
   if (uses_critic(c)) {
     torch::manual_seed(c.seed ^ 0x5bd1e995ULL);
@@ -319,7 +347,7 @@ ValidationScores validate(Networks& n, const TrainConfig& c, const std::vector<V
       torch::Tensor out = low;
       if (!input_only) {
         Autocast autocast(device, n.bf16);
-        out = n.generator->forward(low.to(device));
+        out = model_of(n)->forward(low.to(device));
       }
       out = norm.denormalize(out.to(torch::kCPU, torch::kFloat64));
       psnr_sum[drf] += eval::psnr(full, out, range);

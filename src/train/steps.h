@@ -17,6 +17,9 @@ namespace unipet::train::detail {
 /// Everything a run optimises. critic/critic_optimizer are null when the stage has no critic.
 struct Networks {
   nn::UniPET generator{nullptr};
+  /// The moving average of the generator's weights (config.ema > 0 and a stage that trains the
+  /// generator), else null: what is validated and saved.
+  nn::UniPET average{nullptr};
   nn::Discriminator critic{nullptr};
   std::unique_ptr<torch::optim::AdamW> generator_optimizer, critic_optimizer;
   bool bf16 = false;
@@ -31,6 +34,16 @@ std::vector<torch::Tensor> optimized_parameters(const torch::optim::Optimizer& o
 /// Builds the generator (SAN bypassed for the bdn stage and for san=false), the critic when the
 /// stage uses one, and their AdamW optimizers, seeded by config.seed, on `device`.
 Networks build_networks(const TrainConfig& config, torch::Device device, bool bf16);
+
+/// The network a run validates and saves: the average when there is one, else the generator.
+nn::UniPET& model_of(Networks& n);
+
+/// Sets the average's weights and buffers to the generator's (a new run, after --init, or a
+/// checkpoint saved without an average). Does nothing without an average.
+void reset_average(Networks& n);
+
+/// average = decay × average + (1 − decay) × generator, for every parameter; buffers copied.
+void update_average(Networks& n, double decay);
 
 /// The voxels the adversarial terms see: the stylized mask (full-dose local variance in SUV²
 /// >= stylized_threshold) with RALS, every voxel without. Both the critic and the generator are

@@ -93,10 +93,14 @@ CheckpointState start_state(const TrainOptions& o, Networks& n, const Checkpoint
     state.best_step = saved.best_step;
   };
   if (writer && o.resume && fs::exists(latest)) {
-    take(load_checkpoint(latest.string(), parts, o.device));
+    const CheckpointState saved = load_checkpoint(latest.string(), parts, o.device);
+    take(saved);
+    // ema set on a run continued from a checkpoint without an average: it starts here.
+    if (!saved.average_loaded) detail::reset_average(n);
   } else if (writer) {
     if (!c.init.empty()) detail::load_init(n, c, c.init, o.device);
     if (!c.init_critic.empty()) detail::load_init_critic(n, c, o.device);
+    detail::reset_average(n);
   }
   if (ProcessGroup* group = o.group.get()) {
     const std::string bytes = group->broadcast_bytes(writer ? checkpoint_bytes(parts, state) : std::string());
@@ -109,9 +113,14 @@ CheckpointState start_state(const TrainOptions& o, Networks& n, const Checkpoint
 }
 
 // One training step on `batch`: the critic's c.critic_steps updates in the disc stage, else the
-// generator's (whose unipet stage updates the critic too, on the same forward pass).
+// generator's (whose unipet stage updates the critic too, on the same forward pass), followed by
+// the update of the generator's moving average.
 detail::StepLosses run_step(Networks& n, const TrainConfig& c, const Batch& batch) {
-  if (c.stage != Stage::Critic) return detail::generator_step(n, c, batch);
+  if (c.stage != Stage::Critic) {
+    detail::StepLosses losses = detail::generator_step(n, c, batch);
+    detail::update_average(n, c.ema);
+    return losses;
+  }
   detail::StepLosses losses;
   int64_t reduced_bytes = 0;
   double reduce_seconds = 0;
@@ -235,14 +244,14 @@ class RunFolder {
   }
   void save_best(Networks& n, const CheckpointParts& parts, const CheckpointState& state) const {
     if (!writer_) return;
-    nn::save_unipet((path_ / "model_best.safetensors").string(), n.generator, normalization_,
+    nn::save_unipet((path_ / "model_best.safetensors").string(), detail::model_of(n), normalization_,
                     detail::provenance(config_, state.step, origin_));
     save_checkpoint((path_ / "checkpoint_best.pt").string(), parts, state);
   }
   void save_final(Networks& n, int64_t step) const {
     if (!writer_) return;
     if (config_.stage != Stage::Critic)
-      nn::save_unipet((path_ / "model_final.safetensors").string(), n.generator, normalization_,
+      nn::save_unipet((path_ / "model_final.safetensors").string(), detail::model_of(n), normalization_,
                       detail::provenance(config_, step, origin_));
     if (n.critic)
       nn::save_discriminator((path_ / "critic_final.safetensors").string(), n.critic,
@@ -304,7 +313,7 @@ TrainResult train(const TrainOptions& o) {
   if (validation.on) validation.crops = validation_crops(dataset, c, sampler.cache());
   Networks n = detail::build_networks(c, o.device, o.bf16);
   n.group = group;
-  CheckpointParts parts{n.generator, n.critic, n.generator_optimizer.get(), n.critic_optimizer.get()};
+  CheckpointParts parts{n.generator, n.critic, n.generator_optimizer.get(), n.critic_optimizer.get(), n.average};
   RunFolder folder(o, dataset, writer);
   CheckpointState state = start_state(o, n, parts, folder.latest(), writer);
 

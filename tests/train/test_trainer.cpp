@@ -123,6 +123,37 @@ TEST(TrainingSteps, StyleAlignmentTargetsTheFullDoseStyle) {
   EXPECT_EQ(to_low, 0.0);
 }
 
+TEST(TrainingSteps, TheMovingAverageFollowsTheGeneratorByItsDecay) {
+  TrainConfig c = test::tiny_config(Stage::BDN);
+  c.ema = 0.75;
+  detail::Networks n = detail::build_networks(c, torch::kCPU, false);
+  ASSERT_TRUE(n.average);
+  EXPECT_TRUE(n.average->san_bypassed());
+  EXPECT_FALSE(n.average->parameters()[0].requires_grad());
+  // Built equal to the generator; after a step, average = 0.75 average + 0.25 generator.
+  for (size_t i = 0; i < n.average->parameters().size(); ++i)
+    ASSERT_TRUE(torch::equal(n.average->parameters()[i], n.generator->parameters()[i]));
+  std::vector<torch::Tensor> before;
+  for (const auto& p : n.average->parameters()) before.push_back(p.detach().clone());
+  detail::generator_step(n, c, fixed_batch(16));
+  detail::update_average(n, c.ema);
+  bool moved = false;
+  for (size_t i = 0; i < before.size(); ++i) {
+    const torch::Tensor expected = 0.75 * before[i] + 0.25 * n.generator->parameters()[i];
+    EXPECT_TRUE(torch::allclose(n.average->parameters()[i], expected, 1e-6, 1e-7)) << i;
+    moved = moved || !torch::equal(n.average->parameters()[i], before[i]);
+  }
+  EXPECT_TRUE(moved);
+  EXPECT_EQ(&detail::model_of(n), &n.average);
+  // ema 0 (the default) and the critic stage have none: the generator is the model.
+  detail::Networks plain = detail::build_networks(test::tiny_config(Stage::BDN), torch::kCPU, false);
+  EXPECT_FALSE(plain.average);
+  EXPECT_EQ(&detail::model_of(plain), &plain.generator);
+  TrainConfig critic = test::tiny_config(Stage::Critic);
+  critic.ema = 0.75;
+  EXPECT_FALSE(detail::build_networks(critic, torch::kCPU, false).average);
+}
+
 class Training : public test::TinyDatasetSuite {
  protected:
   TrainOptions options(Stage stage, const std::string& out) const {
@@ -175,6 +206,51 @@ TEST_F(Training, AResumedRunEndsBitForBitWhereAnUnbrokenOneDoes) {
   ASSERT_EQ(la.size(), 6u);
   ASSERT_EQ(lb.size(), 6u);
   for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(strip(la[i]), strip(lb[i]));
+}
+
+TEST_F(Training, WithEmaTheAverageIsSavedAndAResumedRunEndsBitForBitAsAnUnbrokenOne) {
+  TrainOptions whole = options(Stage::BDN, "ema-whole");
+  whole.config.ema = 0.5;
+  train(whole);
+  TrainOptions half = options(Stage::BDN, "ema-half");
+  half.config.ema = 0.5;
+  half.config.iterations = 3;
+  train(half);
+  half.config.iterations = 6;
+  half.resume = true;
+  train(half);
+  const auto a = io::read_safetensors(whole.out + "/model_final.safetensors").tensors;
+  const auto b = io::read_safetensors(half.out + "/model_final.safetensors").tensors;
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [key, t] : a) EXPECT_TRUE(torch::equal(t, b.at(key))) << key;
+  // The saved model is the average, not the raw generator of the checkpoint.
+  TrainConfig c = whole.config;
+  detail::Networks n = detail::build_networks(c, torch::kCPU, false);
+  CheckpointParts parts;
+  parts.generator = n.generator;
+  parts.average = n.average;
+  const CheckpointState state = load_checkpoint(whole.out + "/checkpoint_latest.pt", parts, torch::kCPU);
+  EXPECT_TRUE(state.average_loaded);
+  const auto average = nn::state_dict(*n.average), raw = nn::state_dict(*n.generator);
+  int64_t differ = 0;
+  for (const auto& [key, t] : a) {
+    EXPECT_TRUE(torch::equal(t, average.at(key).to(t.scalar_type()))) << key;
+    differ += !torch::equal(t, raw.at(key).to(t.scalar_type()));
+  }
+  EXPECT_GT(differ, 0);
+  // A run without an average continued with ema set starts its average at the raw weights.
+  TrainOptions later = options(Stage::BDN, "ema-later");
+  later.config.iterations = 3;
+  train(later);
+  later.config.iterations = 4;
+  later.config.ema = 0.5;
+  later.resume = true;
+  EXPECT_EQ(train(later).step, 4);
+  detail::Networks m = detail::build_networks(later.config, torch::kCPU, false);
+  CheckpointParts later_parts;
+  later_parts.generator = m.generator;
+  later_parts.average = m.average;
+  EXPECT_TRUE(load_checkpoint(later.out + "/checkpoint_latest.pt", later_parts, torch::kCPU).average_loaded);
 }
 
 TEST_F(Training, AStopRequestWritesACheckpointThatContinues) {

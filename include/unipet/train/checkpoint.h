@@ -25,6 +25,8 @@ struct CheckpointState {
   double best_score = -std::numeric_limits<double>::infinity();  ///< best mean validation PSNR, dB
   int64_t best_step = -1;
   std::string config_json;  ///< to_json(TrainConfig)
+  /// Set by loading: the file held the generator's moving average (CheckpointParts::average).
+  bool average_loaded = false;
 };
 
 /// What a checkpoint holds; a null critic or optimizer is left out (a BDN run has no critic).
@@ -33,6 +35,9 @@ struct CheckpointParts {
   nn::Discriminator critic{nullptr};
   torch::optim::Optimizer* generator_optimizer = nullptr;
   torch::optim::Optimizer* critic_optimizer = nullptr;
+  /// The generator's moving average (TrainConfig::ema). Optional when loading: a file saved
+  /// without one leaves it as it is and average_loaded false.
+  nn::UniPET average{nullptr};
 };
 
 /// Writes `parts` and `state` to `path` atomically.

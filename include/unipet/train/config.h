@@ -71,6 +71,12 @@ struct TrainConfig {
   double beta1_critic = 0.9, beta2_critic = 0.99;  ///< critic
   double weight_decay = 0.01;                      ///< AdamW's default
   double grad_clip = 0;                            ///< max global gradient norm; 0: no clipping
+  /// Decay of an exponential moving average of the generator's weights, updated after every
+  /// generator step; when > 0 the average is what is validated and saved (model_best,
+  /// model_final), the raw weights only train. 0: off, the raw weights are the model. The
+  /// raw weights' validation swings by 1-2 dB between checkpoints 300 steps apart at lr 4e-4
+  /// (results/benchmark/runs/balanced/log.jsonl), so a run's end point was a draw.
+  double ema = 0;
   uint64_t seed = 1;
 
   // Losses.
