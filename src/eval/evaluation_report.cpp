@@ -286,61 +286,55 @@ std::string markdown(const report::Table& t) {
   return md.str() + "\n";
 }
 
-}  // namespace
+std::string drf_list(const std::vector<double>& drfs) {
+  std::string s;
+  for (double d : drfs) s += (s.empty() ? "" : ", ") + drf_text(d);
+  return s;
+}
 
-void write_report(const EvaluationData& data, const EvaluationResult& r) {
+void add_introduction(report::HtmlReport& page, const EvaluationData& data, const EvaluationResult& r) {
   const EvaluationOptions& o = data.options;
-  const auto methods = all_methods(o);
-  const auto trained = trained_drfs(o);
-  report::HtmlReport page;
   page.title("unipet evaluate: " + data.dataset.name + ", " + o.split + " split");
-  page.paragraph(std::to_string(r.subjects.size()) + " subject(s), DRFs " +
-                 [&] {
-                   std::string s;
-                   for (double d : r.drfs) s += (s.empty() ? "" : ", ") + drf_text(d);
-                   return s;
-                 }() +
-                 ". Whole volumes in SUV, scored inside the body mask of the full-dose image; PSNR and SSIM with a "
-                 "data range of " + number(o.data_range, 0, false) +
-                 " SUV; lesion numbers per lesion of the dataset's label images, averaged per subject.");
+  page.paragraph(
+      std::to_string(r.subjects.size()) + " subject(s), DRFs " + drf_list(r.drfs) +
+      ". Whole volumes in SUV, scored inside the body mask of the full-dose image; PSNR and SSIM with a "
+      "data range of " +
+      number(o.data_range, 0, false) +
+      " SUV; lesion numbers per lesion of the dataset's label images, averaged per subject.");
+}
 
-  page.heading("Summary");
-  std::string md = "# unipet evaluate: " + data.dataset.name + ", " + o.split + " split\n\n";
-  for (double drf : r.drfs) {
-    const auto table = summary_table(r, drf, methods);
-    page.table(table);
-    md += markdown(table);
+// Paired differences: the first given method against every other one.
+report::Table paired_differences_table(const EvaluationResult& r, const std::vector<Method>& methods) {
+  const Method& ref = methods.front();
+  const Column psnr = column("PSNR (dB)"), ssim = column("SSIM");
+  report::Table t;
+  t.caption =
+      "Paired differences of " + ref.name + " over each other method (mean [95% interval] over subjects)";
+  t.header = {"DRF"};
+  for (size_t m = 1; m < methods.size(); ++m) {
+    t.header.push_back("ΔPSNR vs " + methods[m].name + " (dB)");
+    t.header.push_back("ΔSSIM vs " + methods[m].name);
   }
-
-  // Paired differences: the first given method against every other one.
-  if (methods.size() > 1) {
-    const Method& ref = methods.front();
-    const Column psnr = column("PSNR (dB)"), ssim = column("SSIM");
-    report::Table t;
-    t.caption = "Paired differences of " + ref.name + " over each other method (mean [95% interval] over subjects)";
-    t.header = {"DRF"};
+  for (double drf : r.drfs) {
+    std::vector<std::string> row{drf_text(drf)};
     for (size_t m = 1; m < methods.size(); ++m) {
-      t.header.push_back("ΔPSNR vs " + methods[m].name + " (dB)");
-      t.header.push_back("ΔSSIM vs " + methods[m].name);
-    }
-    for (double drf : r.drfs) {
-      std::vector<std::string> row{drf_text(drf)};
-      for (size_t m = 1; m < methods.size(); ++m) {
-        for (const Column* c : {&psnr, &ssim}) {
-          try {
-            const auto d = paired_difference(per_subject(r, drf, ref.name, *c), per_subject(r, drf, methods[m].name, *c));
-            row.push_back(with_interval(d, c == &psnr ? 2 : 4, false));
-          } catch (const Error&) {
-            row.push_back("");
-          }
+      for (const Column* c : {&psnr, &ssim}) {
+        try {
+          const auto d =
+              paired_difference(per_subject(r, drf, ref.name, *c), per_subject(r, drf, methods[m].name, *c));
+          row.push_back(with_interval(d, c == &psnr ? 2 : 4, false));
+        } catch (const Error&) {
+          row.push_back("");
         }
       }
-      t.rows.push_back(row);
     }
-    page.table(t);
-    md += markdown(t);
+    t.rows.push_back(row);
   }
+  return t;
+}
 
+void add_drf_plots(report::HtmlReport& page, const EvaluationResult& r, const std::vector<Method>& methods,
+                   const std::vector<double>& trained) {
   page.heading("Scores per dose reduction factor");
   if (trained.empty())
     page.paragraph("DRFs seen in training: not recorded (no model file lists them: a model trained on every DRF of "
@@ -354,16 +348,21 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
       continue;
     page.figure(report::line_plot_svg(plot), col.header + ": mean and 95% interval over subjects");
   }
+}
 
-  if (!r.gaussian_fwhm_mm.empty()) {
-    report::Table t;
-    t.caption = "Gaussian baseline: the FWHM that maximises PSNR on the " + r.gaussian_split + " split";
-    t.header = {"DRF", "FWHM (mm)"};
-    for (const auto& [drf, fwhm] : r.gaussian_fwhm_mm) t.rows.push_back({drf_text(drf), number(fwhm, 2, false)});
-    page.table(t);
-    md += markdown(t);
-  }
+report::Table gaussian_fwhm_table(const EvaluationResult& r) {
+  report::Table t;
+  t.caption = "Gaussian baseline: the FWHM that maximises PSNR on the " + r.gaussian_split + " split";
+  t.header = {"DRF", "FWHM (mm)"};
+  for (const auto& [drf, fwhm] : r.gaussian_fwhm_mm)
+    t.rows.push_back({drf_text(drf), number(fwhm, 2, false)});
+  return t;
+}
 
+// The subjects of --show (default: the first) at --show-drf (default: the highest DRF).
+void add_chosen_pictures(report::HtmlReport& page, const EvaluationData& data, const EvaluationResult& r,
+                         const std::vector<Method>& methods) {
+  const EvaluationOptions& o = data.options;
   page.heading("Pictures");
   const double show_drf = o.show_drf > 0 ? o.show_drf : r.drfs.back();
   std::vector<std::string> show = o.show.empty() ? std::vector<std::string>{r.subjects.front()} : o.show;
@@ -374,14 +373,22 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
     UNIPET_CHECK(subject->low_dose.count(show_drf), "--show-drf " << show_drf << ": subject " << id << " has none");
     add_pictures(page, data, methods, *subject, show_drf);
   }
+}
 
-  page.heading("How this report was made");
+// The command, dataset and timings, as shown in the report and at the end of summary.md.
+std::string provenance_text(const EvaluationData& data, const EvaluationResult& r) {
+  const EvaluationOptions& o = data.options;
   std::ostringstream made;
   made << "command: " << (o.command_line.empty() ? "(library call)" : o.command_line) << "\n"
        << "dataset: " << o.dataset << " (" << data.dataset.name << ", source " << data.dataset.source << ")\n"
        << "predictions: " << r.predictions_run << " computed, " << r.predictions_cached << " cached; denoising "
        << number(r.denoise_seconds, 1, false) << " s, scoring " << number(r.scoring_seconds, 1, false) << " s\n";
-  page.code_block(made.str());
+  return made.str();
+}
+
+void add_provenance(report::HtmlReport& page, const std::string& made, const std::vector<Method>& methods) {
+  page.heading("How this report was made");
+  page.code_block(made);
   for (const Method& m : methods) {
     if (m.kind == Method::Kind::Model) page.code_block(m.name + ": " + nn::describe_model_file(m.path));
     if (m.kind == Method::Kind::Folder) page.code_block(m.name + ": predictions read from " + m.path);
@@ -389,11 +396,43 @@ void write_report(const EvaluationData& data, const EvaluationResult& r) {
       page.code_block(m.name + ": " + m.base + "'s output blended with its input, x + alpha(n) (f(x) - x), alpha by the "
                       "input's estimated noise level n (unipet calibrate)\n" + m.calibration->blend->table());
   }
+}
+
+}  // namespace
+
+void write_report(const EvaluationData& data, const EvaluationResult& r) {
+  const EvaluationOptions& o = data.options;
+  const auto methods = all_methods(o);
+  const auto trained = trained_drfs(o);
+  report::HtmlReport page;
+  add_introduction(page, data, r);
+
+  page.heading("Summary");
+  std::string md = "# unipet evaluate: " + data.dataset.name + ", " + o.split + " split\n\n";
+  for (double drf : r.drfs) {
+    const auto table = summary_table(r, drf, methods);
+    page.table(table);
+    md += markdown(table);
+  }
+  if (methods.size() > 1) {
+    const auto table = paired_differences_table(r, methods);
+    page.table(table);
+    md += markdown(table);
+  }
+  add_drf_plots(page, r, methods, trained);
+  if (!r.gaussian_fwhm_mm.empty()) {
+    const auto table = gaussian_fwhm_table(r);
+    page.table(table);
+    md += markdown(table);
+  }
+  add_chosen_pictures(page, data, r, methods);
+  const std::string made = provenance_text(data, r);
+  add_provenance(page, made, methods);
   // Under --out, as every path the command writes (a symbolic link out of it is refused).
   auto report_file = [&](const char* name) { return confined_path(o.out, name, std::string("--out: ") + name).string(); };
   page.write(report_file("index.html"));
   write_file_atomically(report_file("metrics.csv"), metrics_csv(r));
-  write_file_atomically(report_file("summary.md"), md + "```\n" + made.str() + "```\n");
+  write_file_atomically(report_file("summary.md"), md + "```\n" + made + "```\n");
 }
 
 }  // namespace unipet::eval::detail

@@ -134,16 +134,19 @@ PixelFormat read_pixel_format(DcmItem& ds, const std::string& path) {
   return {static_cast<int>(allocated), static_cast<int>(stored), representation == 1};
 }
 
-Slice read_slice(const std::string& path) {
-  DcmFileFormat file;
+// Loads a whole file, its pixel data decompressed to little-endian explicit.
+DcmDataset& load_decompressed(DcmFileFormat& file, const std::string& path) {
   OFCondition status = file.loadFile(path.c_str());
   UNIPET_CHECK(status.good(), path << ": corrupt DICOM file (" << status.text() << ")");
   DcmDataset& ds = *file.getDataset();
   status = ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
   UNIPET_CHECK(status.good() && ds.canWriteXfer(EXS_LittleEndianExplicit),
                path << ": cannot decompress pixel data (" << status.text() << ")");
-  Slice s;
-  s.path = path;
+  return ds;
+}
+
+// The slice's size, position, orientation and pixel spacing: one single-sample frame.
+void read_slice_geometry(DcmItem& ds, const std::string& path, Slice& s) {
   const double rows = required_number(ds, DCM_Rows, "Rows (0028,0010)", path);
   const double columns = required_number(ds, DCM_Columns, "Columns (0028,0011)", path);
   UNIPET_CHECK(rows >= 1 && rows <= 65535 && columns >= 1 && columns <= 65535,
@@ -169,23 +172,18 @@ Slice read_slice(const std::string& path) {
   }
   s.row_spacing = required_number(ds, DCM_PixelSpacing, "PixelSpacing (0028,0030)", path, 0);
   s.column_spacing = required_number(ds, DCM_PixelSpacing, "PixelSpacing (0028,0030)", path, 1);
+}
 
-  double slope = 1, intercept = 0;
-  dicom_number(ds, DCM_RescaleSlope, slope);
-  dicom_number(ds, DCM_RescaleIntercept, intercept);
-  UNIPET_CHECK(std::isfinite(slope) && std::isfinite(intercept),
-               path << ": RescaleSlope (0028,1053) " << slope << " or RescaleIntercept (0028,1052) "
-                    << intercept << " is not finite");
-  const PixelFormat format = read_pixel_format(ds, path);
-  const int bits_allocated = format.bits_allocated;
+// The raw PixelData of a slice whose size `s` already holds, checked to hold exactly its values
+// (valid while `ds` lives).
+const Uint8* pixel_data(DcmItem& ds, const std::string& path, const Slice& s, int bits_allocated) {
   const size_t n = static_cast<size_t>(s.rows) * static_cast<size_t>(s.columns);
-
   DcmElement* pixel = nullptr;
   UNIPET_CHECK(ds.findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr,
                path << ": no PixelData (7FE0,0010)");
   // dcmtk hands out OB data as bytes and OW data as words (in host byte order).
   Uint8* bytes = nullptr;
-  status = pixel->getUint8Array(bytes);
+  OFCondition status = pixel->getUint8Array(bytes);
   if (status.bad() || bytes == nullptr) {
     Uint16* words = nullptr;
     status = pixel->getUint16Array(words);
@@ -201,9 +199,16 @@ Slice read_slice(const std::string& path) {
                     << " bytes, but Rows (0028,0010) x Columns "
                     << "(0028,0011) x BitsAllocated (0028,0100) / 8 = " << s.rows << " x " << s.columns
                     << " x " << bits_allocated / 8 << " = " << expected);
+  return bytes;
+}
+
+// `n` stored values as slope * value + intercept.
+std::vector<float> decode_pixels(const Uint8* bytes, size_t n, const PixelFormat& format, double slope,
+                                 double intercept) {
+  const int bits_allocated = format.bits_allocated;
   const int stored = format.bits_stored;
   const bool is_signed = format.is_signed;
-  s.values.resize(n);
+  std::vector<float> values(n);
   for (size_t i = 0; i < n; ++i) {
     uint32_t raw = 0;
     if (bits_allocated == 8) raw = bytes[i];
@@ -217,8 +222,27 @@ Slice read_slice(const std::string& path) {
     if (stored < 32) raw &= (uint32_t{1} << stored) - 1;
     int64_t v = raw;
     if (is_signed && stored < 64 && (raw >> (stored - 1)) & 1) v -= int64_t{1} << stored;
-    s.values[i] = static_cast<float>(static_cast<double>(v) * slope + intercept);
+    values[i] = static_cast<float>(static_cast<double>(v) * slope + intercept);
   }
+  return values;
+}
+
+Slice read_slice(const std::string& path) {
+  DcmFileFormat file;
+  DcmDataset& ds = load_decompressed(file, path);
+  Slice s;
+  s.path = path;
+  read_slice_geometry(ds, path, s);
+  double slope = 1, intercept = 0;
+  dicom_number(ds, DCM_RescaleSlope, slope);
+  dicom_number(ds, DCM_RescaleIntercept, intercept);
+  UNIPET_CHECK(std::isfinite(slope) && std::isfinite(intercept),
+               path << ": RescaleSlope (0028,1053) " << slope << " or RescaleIntercept (0028,1052) "
+                    << intercept << " is not finite");
+  const PixelFormat format = read_pixel_format(ds, path);
+  const Uint8* bytes = pixel_data(ds, path, s, format.bits_allocated);
+  s.values = decode_pixels(bytes, static_cast<size_t>(s.rows) * static_cast<size_t>(s.columns), format, slope,
+                           intercept);
   return s;
 }
 

@@ -81,6 +81,83 @@ struct UdpetEntry {
   fs::path path;
 };
 
+// The patient folders under the UDPET root, sorted; staging folders of an unfinished import are skipped.
+std::vector<fs::path> udpet_patient_folders(const std::string& root) {
+  std::vector<fs::path> patients;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && !is_staging_name(e.path().filename().string())) patients.push_back(e.path());
+  std::sort(patients.begin(), patients.end());
+  return patients;
+}
+
+// A patient's dose entries sorted by DRF, the full dose first and one entry per DRF; none when the
+// folder holds no dose entry (it is then not a patient folder, e.g. documentation).
+std::vector<UdpetEntry> udpet_entries(const fs::path& patient) {
+  std::vector<UdpetEntry> entries;
+  for (const auto& e : fs::directory_iterator(patient)) {
+    const double drf = udpet_drf_from_name(e.path().filename().string());
+    const bool usable = e.is_directory() || is_image_path(e.path().string());
+    if (drf > 0 && usable) entries.push_back({drf, e.path()});
+  }
+  if (entries.empty()) return entries;
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.drf < b.drf; });
+  UNIPET_CHECK(entries.front().drf == 1.0, patient.string() << ": no Full_dose folder or file");
+  for (size_t i = 1; i < entries.size(); ++i)
+    UNIPET_CHECK(entries[i].drf != entries[i - 1].drf,
+                 patient.string() << ": two entries for DRF " << entries[i].drf << " ("
+                                  << entries[i - 1].path.filename().string() << ", "
+                                  << entries[i].path.filename().string() << ")");
+  return entries;
+}
+
+// Writes a converted DICOM series as images/ID/full_dose.nii.gz or images/ID/drf_N.nii.gz in the
+// staging folder (made on first use) and returns that path relative to the dataset's folder.
+std::string write_converted(const Volume& v, const std::string& id, double drf, const fs::path& out_dir,
+                            std::optional<StagingDir>& images) {
+  if (!images) images.emplace(out_dir / "images", OutputKind::Folder);
+  const fs::path relative = fs::path("images") / id /
+                            (drf == 1 ? std::string("full_dose.nii.gz") : "drf_" + drf_text(drf) + ".nii.gz");
+  const fs::path image = images->dir() / relative;
+  std::error_code ec;
+  fs::create_directories(image.parent_path(), ec);
+  UNIPET_CHECK(!ec, image.parent_path().string() << ": cannot create folder (" << ec.message() << ")");
+  write_image(v, image.string());
+  return relative.generic_string();
+}
+
+// One imported dose entry: its image, and the path dataset.json stores for it.
+struct ImportedEntry {
+  Volume volume;
+  std::string stored;
+};
+
+// Reads one dose entry of subject `s`. A DICOM series also records its series UID on `s` (and,
+// for the full dose, the weight and injected dose) and is converted with --convert-dicom.
+ImportedEntry read_udpet_entry(const UdpetEntry& entry, const UdpetImportOptions& o, const fs::path& out_dir,
+                               std::optional<StagingDir>& images, DatasetSubject& s) {
+  const std::string source = entry.path.string();
+  ImportedEntry imported;
+  Volume& v = imported.volume;
+  if (!fs::is_directory(entry.path)) {
+    v = read_image(source);
+    require_bqml(v, source);
+    imported.stored = relative_to(entry.path, out_dir);
+    return imported;
+  }
+  DicomSeries series = read_dicom_series(source);
+  v = std::move(series.volume);
+  s.strings["scanner_series_" + (entry.drf == 1 ? std::string("full") : "drf_" + drf_text(entry.drf))] =
+      series.info.series_uid;
+  if (entry.drf == 1) {
+    if (series.suv_tags.patient_weight_kg) s.numbers["weight_kg"] = *series.suv_tags.patient_weight_kg;
+    if (series.suv_tags.total_dose_bq) s.numbers["injected_dose_bq"] = *series.suv_tags.total_dose_bq;
+  }
+  require_bqml(v, source);
+  imported.stored = o.convert_dicom ? write_converted(v, s.id, entry.drf, out_dir, images)
+                                    : fs::absolute(entry.path).lexically_normal().string();
+  return imported;
+}
+
 }  // namespace
 
 void assign_splits(std::vector<DatasetSubject>& subjects, const SplitOptions& o) {
@@ -120,78 +197,29 @@ Dataset import_udpet(const UdpetImportOptions& o) {
   // Converted images are staged together and published as one folder just before dataset.json,
   // so a failed import leaves no half-converted images behind.
   std::optional<StagingDir> images;
-  std::error_code ec;
-
-  std::vector<fs::path> patients;
-  for (const auto& e : fs::directory_iterator(o.root))
-    if (e.is_directory() && !is_staging_name(e.path().filename().string())) patients.push_back(e.path());
-  std::sort(patients.begin(), patients.end());
+  const std::vector<fs::path> patients = udpet_patient_folders(o.root);
 
   Dataset d;
   d.name = o.name;
   d.source = "udpet";
   d.strings["root"] = fs::absolute(o.root).lexically_normal().string();
   for (const auto& patient : patients) {
-    std::vector<UdpetEntry> entries;
-    for (const auto& e : fs::directory_iterator(patient)) {
-      const double drf = udpet_drf_from_name(e.path().filename().string());
-      const bool usable = e.is_directory() || is_image_path(e.path().string());
-      if (drf > 0 && usable) entries.push_back({drf, e.path()});
-    }
+    const std::vector<UdpetEntry> entries = udpet_entries(patient);
     if (entries.empty()) continue;  // not a patient folder (e.g. documentation)
-    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.drf < b.drf; });
-    UNIPET_CHECK(entries.front().drf == 1.0, patient.string() << ": no Full_dose folder or file");
-    for (size_t i = 1; i < entries.size(); ++i)
-      UNIPET_CHECK(entries[i].drf != entries[i - 1].drf,
-                   patient.string() << ": two entries for DRF " << entries[i].drf << " ("
-                                    << entries[i - 1].path.filename().string() << ", "
-                                    << entries[i].path.filename().string() << ")");
-
     DatasetSubject s;
     s.id = patient.filename().string();
     s.strings["source_dir"] = fs::absolute(patient).lexically_normal().string();
     Volume full;
     std::string full_path;
     for (const auto& entry : entries) {
-      const std::string source = entry.path.string();
-      Volume v;
-      std::string stored;
-      if (fs::is_directory(entry.path)) {
-        DicomSeries series = read_dicom_series(source);
-        v = std::move(series.volume);
-        s.strings["scanner_series_" + (entry.drf == 1 ? std::string("full") : "drf_" + drf_text(entry.drf))] =
-            series.info.series_uid;
-        if (entry.drf == 1) {
-          if (series.suv_tags.patient_weight_kg) s.numbers["weight_kg"] = *series.suv_tags.patient_weight_kg;
-          if (series.suv_tags.total_dose_bq) s.numbers["injected_dose_bq"] = *series.suv_tags.total_dose_bq;
-        }
-        require_bqml(v, source);
-        if (o.convert_dicom) {
-          if (!images) images.emplace(out_dir / "images", OutputKind::Folder);
-          const fs::path relative =
-              fs::path("images") / s.id /
-              (entry.drf == 1 ? std::string("full_dose.nii.gz") : "drf_" + drf_text(entry.drf) + ".nii.gz");
-          const fs::path image = images->dir() / relative;
-          fs::create_directories(image.parent_path(), ec);
-          UNIPET_CHECK(!ec, image.parent_path().string()
-                                << ": cannot create folder (" << ec.message() << ")");
-          write_image(v, image.string());
-          stored = relative.generic_string();
-        } else {
-          stored = fs::absolute(entry.path).lexically_normal().string();
-        }
-      } else {
-        v = read_image(source);
-        require_bqml(v, source);
-        stored = relative_to(entry.path, out_dir);
-      }
+      ImportedEntry imported = read_udpet_entry(entry, o, out_dir, images, s);
       if (entry.drf == 1) {
-        full = std::move(v);
-        full_path = source;
-        s.full_dose = stored;
+        full = std::move(imported.volume);
+        full_path = entry.path.string();
+        s.full_dose = imported.stored;
       } else {
-        check_pair(full, full_path, v, source);
-        s.low_dose[entry.drf] = stored;
+        check_pair(full, full_path, imported.volume, entry.path.string());
+        s.low_dose[entry.drf] = imported.stored;
       }
     }
     d.subjects.push_back(std::move(s));
@@ -203,6 +231,7 @@ Dataset import_udpet(const UdpetImportOptions& o) {
   } catch (...) {
     // The images folder was created by this run a moment ago (publish refuses to fill an
     // existing one), so it is ours to take back.
+    std::error_code ec;
     if (images) fs::remove_all(out_dir / "images", ec);
     throw;
   }

@@ -77,6 +77,59 @@ double bq_per_ml_per_suv(double dose_at_scan_bq, double weight_kg) {
   return dose_at_scan_bq / (weight_kg * 1000.0);
 }
 
+namespace {
+
+// The injection's time (s since the epoch), from RadiopharmaceuticalStartDateTime or else from
+// RadiopharmaceuticalStartTime on the series' date; `series` is the series' start.
+double injection_seconds(const SuvTags& t, const std::string& src, double series, SuvResult& r) {
+  if (!trimmed(t.injection_datetime).empty()) {
+    const double injection =
+        dicom_seconds(t.injection_datetime, "", src + ": RadiopharmaceuticalStartDateTime (0018,1078)");
+    r.used.emplace_back("RadiopharmaceuticalStartDateTime (0018,1078)", trimmed(t.injection_datetime));
+    return injection;
+  }
+  UNIPET_CHECK(!trimmed(t.injection_time).empty(),
+               src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) and "
+                      "RadiopharmaceuticalStartDateTime (0018,1078) are missing");
+  const double injection =
+      dicom_seconds(t.series_date, t.injection_time, src + ": RadiopharmaceuticalStartTime (0018,1072)");
+  // Only a time of day was stored, so an injection "after" the series could be a scan past
+  // midnight or a wrong clock or tag; guessing the previous day would make SUV tens of times
+  // too high without a word. Only RadiopharmaceuticalStartDateTime can say which day it was.
+  UNIPET_CHECK(injection <= series,
+               src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) "
+                   << trimmed(t.injection_time) << " is after SeriesTime (0008,0031) "
+                   << trimmed(t.series_time)
+                   << " and no RadiopharmaceuticalStartDateTime (0018,1078) gives the injection date; "
+                      "give the factor with --suv-factor");
+  r.used.emplace_back("RadiopharmaceuticalStartTime (0018,1072)", trimmed(t.injection_time));
+  return injection;
+}
+
+// DecayCorrection START: the injected dose decayed to the series' start (r.elapsed_s after the
+// injection).
+double dose_at_series_start(const SuvTags& t, const std::string& src, SuvResult& r) {
+  UNIPET_CHECK(t.half_life_s.has_value(),
+               src << ": cannot compute SUV: RadionuclideHalfLife (0018,1075) is missing");
+  UNIPET_CHECK(*t.half_life_s > 0 && std::isfinite(*t.half_life_s),
+               src << ": cannot compute SUV: RadionuclideHalfLife (0018,1075) is " << *t.half_life_s);
+  r.used.emplace_back("RadionuclideHalfLife (0018,1075)", format_number(*t.half_life_s) + " s");
+  UNIPET_CHECK(!trimmed(t.series_date).empty(),
+               src << ": cannot compute SUV: SeriesDate (0008,0021) is missing");
+  UNIPET_CHECK(!trimmed(t.series_time).empty(),
+               src << ": cannot compute SUV: SeriesTime (0008,0031) is missing");
+  const double series = dicom_seconds(t.series_date, t.series_time, src + ": SeriesDate/SeriesTime");
+  r.used.emplace_back("SeriesDate/SeriesTime (0008,0021/0031)",
+                      trimmed(t.series_date) + " " + trimmed(t.series_time));
+  const double injection = injection_seconds(t, src, series, r);
+  r.elapsed_s = series - injection;
+  UNIPET_CHECK(r.elapsed_s >= 0, src << ": cannot compute SUV: the injection is " << -r.elapsed_s
+                                     << " s after SeriesDate/SeriesTime");
+  return *t.total_dose_bq * std::exp2(-r.elapsed_s / *t.half_life_s);
+}
+
+}  // namespace
+
 SuvResult suv_factor(const SuvTags& t) {
   const std::string& src = t.source.empty() ? std::string("DICOM series") : t.source;
   SuvResult r;
@@ -113,47 +166,7 @@ SuvResult suv_factor(const SuvTags& t) {
                src << ": cannot compute SUV: RadionuclideTotalDose (0018,1074) is " << *t.total_dose_bq);
   r.used.emplace_back("RadionuclideTotalDose (0018,1074)", format_number(*t.total_dose_bq) + " Bq");
 
-  double decayed = *t.total_dose_bq;
-  if (decay == "START") {
-    UNIPET_CHECK(t.half_life_s.has_value(),
-                 src << ": cannot compute SUV: RadionuclideHalfLife (0018,1075) is missing");
-    UNIPET_CHECK(*t.half_life_s > 0 && std::isfinite(*t.half_life_s),
-                 src << ": cannot compute SUV: RadionuclideHalfLife (0018,1075) is " << *t.half_life_s);
-    r.used.emplace_back("RadionuclideHalfLife (0018,1075)", format_number(*t.half_life_s) + " s");
-    UNIPET_CHECK(!trimmed(t.series_date).empty(),
-                 src << ": cannot compute SUV: SeriesDate (0008,0021) is missing");
-    UNIPET_CHECK(!trimmed(t.series_time).empty(),
-                 src << ": cannot compute SUV: SeriesTime (0008,0031) is missing");
-    const double series = dicom_seconds(t.series_date, t.series_time, src + ": SeriesDate/SeriesTime");
-    r.used.emplace_back("SeriesDate/SeriesTime (0008,0021/0031)",
-                        trimmed(t.series_date) + " " + trimmed(t.series_time));
-    double injection = 0;
-    if (!trimmed(t.injection_datetime).empty()) {
-      injection =
-          dicom_seconds(t.injection_datetime, "", src + ": RadiopharmaceuticalStartDateTime (0018,1078)");
-      r.used.emplace_back("RadiopharmaceuticalStartDateTime (0018,1078)", trimmed(t.injection_datetime));
-    } else {
-      UNIPET_CHECK(!trimmed(t.injection_time).empty(),
-                   src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) and "
-                          "RadiopharmaceuticalStartDateTime (0018,1078) are missing");
-      injection =
-          dicom_seconds(t.series_date, t.injection_time, src + ": RadiopharmaceuticalStartTime (0018,1072)");
-      // Only a time of day was stored, so an injection "after" the series could be a scan past
-      // midnight or a wrong clock or tag; guessing the previous day would make SUV tens of times
-      // too high without a word. Only RadiopharmaceuticalStartDateTime can say which day it was.
-      UNIPET_CHECK(injection <= series,
-                   src << ": cannot compute SUV: RadiopharmaceuticalStartTime (0018,1072) "
-                       << trimmed(t.injection_time) << " is after SeriesTime (0008,0031) "
-                       << trimmed(t.series_time)
-                       << " and no RadiopharmaceuticalStartDateTime (0018,1078) gives the injection date; "
-                          "give the factor with --suv-factor");
-      r.used.emplace_back("RadiopharmaceuticalStartTime (0018,1072)", trimmed(t.injection_time));
-    }
-    r.elapsed_s = series - injection;
-    UNIPET_CHECK(r.elapsed_s >= 0, src << ": cannot compute SUV: the injection is " << -r.elapsed_s
-                                       << " s after SeriesDate/SeriesTime");
-    decayed = *t.total_dose_bq * std::exp2(-r.elapsed_s / *t.half_life_s);
-  }
+  const double decayed = decay == "START" ? dose_at_series_start(t, src, r) : *t.total_dose_bq;
   r.decayed_dose_bq = decayed;
   r.factor = suv_per_bqml(*t.patient_weight_kg, decayed);
   return r;

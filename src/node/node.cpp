@@ -8,13 +8,13 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <ostream>
 #include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "durable.h"
+#include "event_log.h"
 #include "queue.h"
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
@@ -23,6 +23,8 @@
 namespace unipet::node {
 
 namespace fs = std::filesystem;
+using detail::error_text;
+using detail::EventLog;
 using detail::State;
 using nlohmann::json;
 
@@ -33,28 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 /// Thrown from the denoiser's progress callback when the node is asked to stop.
 struct Stopped : std::exception {};
-
-std::string error_text(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
-  return e.what();
-}
-
-/// One JSON object per line, one line per event, written whole under a lock.
-class EventLog {
- public:
-  explicit EventLog(std::ostream& out) : out_(out) {}
-  void operator()(const std::string& event, json fields = json::object()) {
-    json line = {{"time", detail::utc_now()}, {"event", event}};
-    line.update(fields);
-    const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-    std::lock_guard<std::mutex> lock(mutex_);
-    out_ << text << std::flush;
-  }
-
- private:
-  std::ostream& out_;
-  std::mutex mutex_;
-};
 
 /// A series still receiving instances (in received/).
 struct Receiving {
