@@ -101,23 +101,29 @@ std::vector<torch::Tensor> optimized_parameters(const torch::optim::Optimizer& o
 
 nn::UniPET& model_of(Networks& n) { return n.average ? n.average : n.generator; }
 
-void reset_average(Networks& n) {
+namespace {
+
+// average = keep × average + (1 − keep) × generator for every parameter (keep 0: a plain copy,
+// which also replaces a non-finite average); buffers are copied.
+void pull_average(Networks& n, double keep) {
   if (!n.average) return;
   torch::NoGradGuard no_grad;
   const auto from = n.generator->parameters(), to = n.average->parameters();
-  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (keep == 0)
+      to[i].copy_(from[i]);
+    else
+      to[i].mul_(keep).add_(from[i], 1 - keep);
+  }
   const auto from_b = n.generator->buffers(), to_b = n.average->buffers();
   for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
 }
 
-void update_average(Networks& n, double decay) {
-  if (!n.average) return;
-  torch::NoGradGuard no_grad;
-  const auto from = n.generator->parameters(), to = n.average->parameters();
-  for (size_t i = 0; i < to.size(); ++i) to[i].mul_(decay).add_(from[i], 1 - decay);
-  const auto from_b = n.generator->buffers(), to_b = n.average->buffers();
-  for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
-}
+}  // namespace
+
+void reset_average(Networks& n) { pull_average(n, 0); }
+
+void update_average(Networks& n, double decay) { pull_average(n, decay); }
 
 Networks build_networks(const TrainConfig& c, torch::Device device, bool bf16) {
   Networks n;

@@ -1,9 +1,7 @@
 #include "unipet/train/trainer.h"
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <optional>
 #include <sstream>

@@ -66,6 +66,8 @@ TEST(TrainConfig, ErrorsNameTheKeyAndWhereItCameFrom) {
   test::expect_error([&] { invalid("san_depth=9"); }, {"san_depth"});
   test::expect_error([&] { invalid("drfs=[1]"); }, {"drfs"});
   test::expect_error([&] { invalid("beta1=1"); }, {"beta1"});
+  test::expect_error([&] { invalid("ema=1"); }, {"ema must be in [0, 1)", "got 1"});
+  test::expect_error([&] { invalid("ema=-0.5"); }, {"ema must be in [0, 1)"});
   test::expect_error([&] { invalid("seed=9007199254740993"); }, {"seed"});
   // A critic of 3 layers needs patches of at least 32 voxels.
   test::expect_error(
