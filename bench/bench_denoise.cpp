@@ -1,13 +1,15 @@
-// Whole-volume denoising of a 192 x 192 x 400 whole-body volume with the paper-size UniPET
-// (width 64, 8 blocks; seeded weights run exactly as fast as trained ones), against the authors'
+// Whole-volume denoising of a 192 x 192 x 400 whole-body volume, against the authors'
 // merge_patch run the same way in the same process: 64³ tiles at stride 32 over a volume padded
 // to a multiple of 32, each tile pasted without blending (crop 3), float32. Arguments: mode
 // (0 authors' merge_patch, 1 unipet every tile, 2 unipet skipping background tiles), dtype
-// (0 float32, 1 bfloat16), threads. One iteration each: a run takes minutes.
+// (0 float32, 1 bfloat16), threads, network (0 the paper-size UniPET, width 64, 8 blocks, seeded:
+// seeded weights run exactly as fast as trained ones; 1 the shipped model, models/, through its
+// own intensity mapping). One iteration each: a run takes minutes.
 #include <benchmark/benchmark.h>
 
 #include "unipet/io/suv.h"
 #include "unipet/core/device.h"
+#include "unipet/infer/default_model.h"
 #include "unipet/infer/denoiser.h"
 #include "unipet/nn/intensity.h"
 #include "unipet/nn/unipet.h"
@@ -75,12 +77,21 @@ void BM_WholeBodyDenoise(benchmark::State& state) {
   const auto dtype = state.range(1) == 0 ? torch::kFloat32 : torch::kBFloat16;
   set_threads(static_cast<int>(state.range(2)));
   const Volume& volume = whole_body_volume();
-  torch::manual_seed(0);
-  nn::UniPET model{nn::UniPETOptions()};
-  model->eval();
-  model->to(dtype);
+  const bool shipped = state.range(3) == 1;
   torch::NoGradGuard no_grad;
-  const infer::TileFunction net = infer::unipet_tile_function(model, nn::IntensityNormalization(), torch::kCPU, dtype);
+  infer::TileFunction net;
+  if (shipped) {
+    infer::DenoiseOptions o;
+    o.compute.device = "cpu";
+    o.compute.precision = dtype == torch::kFloat32 ? "fp32" : "bf16";
+    net = infer::Denoiser(infer::default_model_path(), o).tile_function();
+  } else {
+    torch::manual_seed(0);
+    nn::UniPET model{nn::UniPETOptions()};
+    model->eval();
+    model->to(dtype);
+    net = infer::unipet_tile_function(model, nn::IntensityNormalization(), torch::kCPU, dtype);
+  }
   int64_t tiles = 0;
   for (auto _ : state) {
     tiles = 0;
@@ -96,19 +107,21 @@ void BM_WholeBodyDenoise(benchmark::State& state) {
   }
   const char* names[] = {"authors' merge_patch", "unipet, every tile", "unipet, background skipped"};
   state.SetLabel(std::string(names[mode]) + ", " + dtype_name(dtype) + ", " + std::to_string(state.range(2)) +
-                 " thread(s)");
+                 " thread(s), " + (shipped ? "shipped model" : "paper-size UniPET"));
   state.counters["tiles"] = static_cast<double>(tiles);
   state.counters["voxels/s"] = benchmark::Counter(static_cast<double>(volume.data.numel()),
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
 BENCHMARK(BM_WholeBodyDenoise)
-    ->ArgNames({"mode", "bf16", "threads"})
-    ->Args({0, 0, 2})
-    ->Args({1, 0, 2})
-    ->Args({2, 0, 2})
-    ->Args({1, 1, 2})
-    ->Args({2, 1, 2})
+    ->ArgNames({"mode", "bf16", "threads", "shipped"})
+    ->Args({0, 0, 2, 0})
+    ->Args({1, 0, 2, 0})
+    ->Args({2, 0, 2, 0})
+    ->Args({1, 1, 2, 0})
+    ->Args({2, 1, 2, 0})
+    ->Args({0, 0, 2, 1})
+    ->Args({2, 1, 2, 1})
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();
