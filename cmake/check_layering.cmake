@@ -1,10 +1,10 @@
-# The module rule of docs/architecture.md, checked before unipet_core builds (the target
+# The module rule of docs/architecture.md, checked before the libraries build (the target
 # unipet_module_rule) and by the CTest `module_layering`. By hand:
 #   cmake -DSOURCE_DIR=<repo> -P cmake/check_layering.cmake
 # With -DSELF_TEST_DIR=<scratch folder> it checks a copy of the tree with two planted violations
 # instead, so the check itself is tested (CTest `module_layering_self_test`).
-# Every source globs into the one library unipet_core, so the compiler cannot see a wrong-way
-# include; this script can. A module may include its own headers and those of the modules listed
+# The two libraries (unipet_compute, unipet_core) split by outside library, not by module, and
+# share one include/ root, so the compiler cannot see a wrong-way include; this script can. A module may include its own headers and those of the modules listed
 # for it here, and nothing else of unipet; an outside library may appear only where its row below
 # allows. A violation prints "FILE: includes X (MODULE may use: ...)" and the test fails.
 

@@ -12,12 +12,14 @@ struct CalibrateCliOptions {
   infer::CalibrateOptions calibrate;
   std::string blend = "on";
   std::string step_limit = "on";
+  std::string blend_identity = "off";
 };
 
 void run_calibrate(CalibrateCliOptions o) {
   apply_compute(o.calibrate.denoise.compute);
   o.calibrate.fit_blend = o.blend == "on";
   o.calibrate.fit_step_limit = o.step_limit == "on";
+  o.calibrate.blend_identity = o.blend_identity == "on";
   const auto result = infer::calibrate_model(o.calibrate, std::cerr);
   std::cout << result.table() << "wrote " << o.calibrate.out << "\n";
 }
@@ -42,10 +44,19 @@ void setup_calibrate(CLI::App& app) {
                   "per dose; off: alpha alone")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  cmd->add_option("--estimator-split", o->calibrate.estimator_split,
-                  "Split the noise-level estimator is fitted on, or 'keep': the model's own estimator (refit the "
-                  "blend alone)")
+  cmd->add_option("--blend-identity", o->blend_identity,
+                  "on: the val subjects' full doses are blend inputs too (DRF 1, best alpha 0), so alpha falls to "
+                  "0 at the full dose's noise level instead of staying at the cleanest DRF's")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  auto* split = cmd->add_option("--estimator-split", o->calibrate.estimator_split,
+                                "Split the noise-level estimator is fitted on, or 'keep': the model's own estimator "
+                                "(refit the blend alone)")
+                    ->capture_default_str();
+  cmd->add_option("--estimator-from", o->calibrate.estimator_from,
+                  "A calibrated model whose noise-level estimator is taken (one fitted on the same training data; "
+                  "the estimator reads the image, not the network); the blend is refitted")
+      ->excludes(split);
   cmd->add_option("--blend-split", o->calibrate.blend_split, "Split the blend is fitted on (never the test split)")
       ->capture_default_str();
   add_compute_options(cmd, o->calibrate.denoise.compute);

@@ -22,6 +22,7 @@
 #include "unipet/eval/metrics.h"
 #include "unipet/infer/blend.h"
 #include "unipet/infer/model_calibration.h"
+#include "unipet/infer/studies.h"
 #include "unipet/io/image_io.h"
 
 namespace unipet::eval {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -41,7 +42,7 @@ std::vector<BlendObservation> blend_observations(const CalibrateOptions& o, cons
   const Units units = denoiser.normalization().units;
   const auto subjects = dataset.subjects_in_split(o.blend_split);
   int64_t total = 0, done = 0;
-  for (const auto* s : subjects) total += static_cast<int64_t>(s->low_dose.size());
+  for (const auto* s : subjects) total += static_cast<int64_t>(s->low_dose.size()) + (o.blend_identity ? 1 : 0);
   Progress progress(log, "calibrate: blend", total);
   std::vector<BlendObservation> observations;
   for (const auto* s : subjects) {
@@ -50,6 +51,12 @@ std::vector<BlendObservation> blend_observations(const CalibrateOptions& o, cons
     const torch::Tensor y = in_model_units(dataset, *s, full, units, full_path);
     // The body of the full dose, as `unipet evaluate` scores inside it.
     const torch::Tensor body = body_mask(y);
+    if (o.blend_identity) {
+      const double log2_n = estimator.estimate(full, full_path).log2_drf;
+      const torch::Tensor f = denoiser.denoise(y).image.to(torch::kCPU);
+      observations.push_back(blend_observation(y, f, y, body, 1.0, log2_n));
+      progress.update(++done, s->id + " full dose (DRF 1)");
+    }
     for (const auto& [drf, path] : s->low_dose) {
       const std::string low_path = dataset.resolve(path);
       const Volume low = io::read_image(low_path);
@@ -94,10 +101,20 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   // The model is read (and checked) first: it is the input most likely to be the wrong file.
   nn::LoadedUniPET loaded = nn::load_unipet(o.model);
   const ModelCalibration previous = ModelCalibration::from_metadata(loaded.metadata, o.model);
-  const bool keep_estimator = o.estimator_split == "keep";
-  UNIPET_CHECK(!keep_estimator || previous.estimator,
+  const bool from_file = !o.estimator_from.empty();
+  UNIPET_CHECK(!from_file || o.estimator_split != "keep",
+               "--estimator-from " << o.estimator_from << " and --estimator-split keep name two estimators: give one");
+  std::optional<DrfEstimator> given = previous.estimator;
+  if (from_file) {
+    UNIPET_CHECK(fs::is_regular_file(o.estimator_from), "--estimator-from " << o.estimator_from << ": no such model file");
+    given = read_calibration(o.estimator_from).estimator;
+    UNIPET_CHECK(given, "--estimator-from " << o.estimator_from << ": has no noise-level estimator (calibrate it first)");
+  }
+  const bool keep_estimator = from_file || o.estimator_split == "keep";
+  UNIPET_CHECK(from_file || !keep_estimator || previous.estimator,
                "--estimator-split keep: " << o.model << " has no noise-level estimator to keep (calibrate it first)");
-  UNIPET_CHECK(!keep_estimator || o.fit_blend, "--estimator-split keep with --blend off would change nothing");
+  UNIPET_CHECK(!keep_estimator || o.fit_blend,
+               (from_file ? "--estimator-from" : "--estimator-split keep") << " with --blend off would change nothing");
   UNIPET_CHECK(o.blend_split != "test" || !o.fit_blend,
                "--blend-split test: the blend is fitted on validation subjects, never on the test split it is scored on");
   o.denoise.window.validate();
@@ -113,7 +130,7 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   CalibrateResult result;
   auto& c = result.calibration;
   c.trained_drfs = previous.trained_drfs.empty() ? dataset.drfs : previous.trained_drfs;
-  c.estimator = keep_estimator ? previous.estimator : fit_drf_estimator(dataset, o.estimator_split, o.fit, &log);
+  c.estimator = keep_estimator ? given : fit_drf_estimator(dataset, o.estimator_split, o.fit, &log);
   if (o.fit_blend)
     c.blend = fit_blend(blend_observations(o, dataset, *c.estimator, log),
                         o.fit_step_limit ? StepLimit::Fit : StepLimit::None);

@@ -13,7 +13,6 @@
 #include "unipet/core/percentile.h"
 #include "unipet/core/body_mask.h"
 #include "unipet/core/gaussian_filter.h"
-#include "unipet/io/image_io.h"
 
 namespace unipet::infer {
 
@@ -38,15 +37,6 @@ double percentile_of(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t k = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, std::max<size_t>(1, k) - 1)];
-}
-
-// Median full-dose counts of the split's subjects; 0 when any subject lacks them (real data).
-double median_counts(const io::Dataset& dataset, const std::string& split) {
-  const auto subjects = dataset.subjects_in_split(split);
-  std::vector<double> counts;
-  for (const auto* s : subjects)
-    if (s->numbers.count("counts_full")) counts.push_back(s->numbers.at("counts_full"));
-  return !counts.empty() && counts.size() == subjects.size() ? median_of(counts) : 0.0;
 }
 
 std::string short_number(double v) {
@@ -189,26 +179,12 @@ DrfEstimator DrfEstimator::from_json(const std::string& text, const std::string&
   return e;
 }
 
-std::vector<DrfSample> drf_samples(const io::Dataset& dataset, const std::string& split,
-                                   const NoiseFeatureOptions& options, double reference_counts, std::ostream* log) {
+double median_full_counts(const io::Dataset& dataset, const std::string& split) {
   const auto subjects = dataset.subjects_in_split(split);
-  UNIPET_CHECK(!subjects.empty(), dataset.resolve("dataset.json") << ": no subjects in split '" << split << "'");
-  if (reference_counts <= 0) reference_counts = median_counts(dataset, split);
-  std::vector<DrfSample> samples;
-  for (const auto* s : subjects) {
-    // The effective DRF rescales the nominal one by this subject's counts against the reference.
-    const auto counts = s->numbers.find("counts_full");
-    const double scale = reference_counts > 0 && counts != s->numbers.end() && counts->second > 0
-                             ? reference_counts / counts->second : 1.0;
-    std::vector<std::pair<double, std::string>> images{{1.0, s->full_dose}};
-    for (const auto& [drf, path] : s->low_dose) images.emplace_back(drf, path);
-    for (const auto& [drf, path] : images) {
-      const std::string file = dataset.resolve(path);
-      samples.push_back({s->id, drf, drf * scale, noise_features(io::read_image(file), options, file)});
-    }
-    if (log) *log << "noise features: " << s->id << " (" << images.size() << " images)\n";
-  }
-  return samples;
+  std::vector<double> counts;
+  for (const auto* s : subjects)
+    if (s->numbers.count("counts_full")) counts.push_back(s->numbers.at("counts_full"));
+  return !counts.empty() && counts.size() == subjects.size() ? median_of(counts) : 0.0;
 }
 
 DrfEstimator fit_drf_estimator(const std::vector<DrfSample>& samples, const DrfFitOptions& options,
@@ -242,15 +218,6 @@ DrfEstimator fit_drf_estimator(const std::vector<DrfSample>& samples, const DrfF
   e.coefficients[0] = beta_c[0].item<double>() - (beta_c.slice(0, 1) * centre.slice(0, 1)).sum().item<double>();
   e.residual_sd = std::sqrt(residual.square().sum().item<double>() / static_cast<double>(n - k - 1));
   e.images = n;
-  return e;
-}
-
-DrfEstimator fit_drf_estimator(const io::Dataset& dataset, const std::string& split, const DrfFitOptions& options,
-                               std::ostream* log) {
-  const auto samples = drf_samples(dataset, split, options.features, 0, log);
-  DrfEstimator e = fit_drf_estimator(samples, options, dataset.resolve("dataset.json"));
-  e.reference_counts = median_counts(dataset, split);
-  e.dataset = dataset.name;
   return e;
 }
 

@@ -8,10 +8,10 @@
 #include <functional>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "random_stream.h"
 #include "unipet/core/error.h"
-#include "unipet/io/image_io.h"
 
 namespace unipet::train {
 namespace {
@@ -88,8 +88,10 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
 // ---------------------------------------------------------------------------------------------
 // VolumeCache
 
-VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config)
-    : dataset_(dataset), config_(config), normalization_(config.normalization()) {}
+VolumeCache::VolumeCache(const io::Dataset& dataset, const TrainConfig& config, VolumeReader read)
+    : dataset_(dataset), config_(config), read_(std::move(read)), normalization_(config.normalization()) {
+  UNIPET_CHECK(read_, "VolumeCache: no volume reader");
+}
 
 double VolumeCache::suv_factor(const io::DatasetSubject& s) const { return io::subject_suv_factor(dataset_, s); }
 
@@ -98,7 +100,7 @@ torch::Tensor VolumeCache::load(const io::DatasetSubject& s, double drf, int64_t
   UNIPET_CHECK(relative,
                dataset_.root << "/dataset.json: subject " << s.id << " has no image at DRF " << drf);
   const std::string path = dataset_.resolve(*relative);
-  const Volume v = io::read_image(path);
+  const Volume v = read_(path);
   torch::Tensor t = normalization_.normalize(v.data.to(torch::kCPU, torch::kFloat32) * suv_factor(s));
   const int64_t pd = std::max<int64_t>(0, min_side - t.size(0)),
                 ph = std::max<int64_t>(0, min_side - t.size(1)),
@@ -184,12 +186,12 @@ struct PatchSampler::Prefetcher {
   bool stopping = false;
 };
 
-PatchSampler::PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank)
+PatchSampler::PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank, VolumeReader read)
     : dataset_(dataset),
       config_(config),
       drfs_(training_drfs(dataset, config)),
       subjects_(dataset.subjects_in_split(config.train_split)),
-      cache_(std::make_unique<VolumeCache>(dataset, config)),
+      cache_(std::make_unique<VolumeCache>(dataset, config, std::move(read))),
       first_sample_(rank * config.batch) {
   UNIPET_CHECK(rank >= 0, "PatchSampler: rank must be >= 0, got " << rank);
   UNIPET_CHECK(!subjects_.empty(), dataset.root << "/dataset.json: no subject in the training split '"

@@ -295,7 +295,7 @@ void validate_step(Networks& n, const TrainConfig& c, const Validation& v, const
 
 }  // namespace
 
-TrainResult train(const TrainOptions& o) {
+TrainResult train(const TrainOptions& o, const VolumeReader& read_volume) {
   const TrainConfig& c = o.config;
   c.validate();
   UNIPET_CHECK(!o.out.empty(), "--out: a run folder is required");
@@ -305,7 +305,7 @@ TrainResult train(const TrainOptions& o) {
   const bool writer = rank == 0;
   const io::Dataset dataset = io::read_dataset(o.dataset);
   check_before_writing(o, writer);
-  PatchSampler sampler(dataset, c, rank);
+  PatchSampler sampler(dataset, c, rank, read_volume);
   Validation validation;
   validation.on = c.validate_every > 0 && c.stage != Stage::Critic;
   if (validation.on) validation.crops = validation_crops(dataset, c, sampler.cache());

@@ -104,6 +104,28 @@ TEST(CliCalibrate, CalibratesThenEstimatesDescribesAndBlends) {
   const auto refit = nn::load_unipet(dir / "refit.safetensors").metadata;
   EXPECT_EQ(refit.at(infer::kDrfEstimatorKey), metadata.at(infer::kDrfEstimatorKey));
   EXPECT_EQ(refit.at(infer::kBlendKey), loaded.metadata.at(infer::kBlendKey));
+
+  // The uncalibrated model given the calibrated one's estimator: that estimator byte for byte, and
+  // the blend refitted to the same table (same network, same estimator, same val split).
+  r = unipet_cli("calibrate --dataset " + q(dataset) + " -m " + q(model) + " -o " + q(dir / "grafted.safetensors") +
+                 " --estimator-from " + q(calibrated) + " --tile 16 --threads 1 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto grafted = nn::load_unipet(dir / "grafted.safetensors").metadata;
+  EXPECT_EQ(grafted.at(infer::kDrfEstimatorKey), loaded.metadata.at(infer::kDrfEstimatorKey));
+  EXPECT_EQ(grafted.at(infer::kBlendKey), loaded.metadata.at(infer::kBlendKey));
+
+  // With the full doses as DRF-1 inputs: one more knot, below the others, at alpha 0 (the full
+  // dose is its own target), so a scan that clean keeps itself.
+  r = unipet_cli("calibrate --dataset " + q(dataset) + " -m " + q(calibrated) + " -o " +
+                 q(dir / "identity.safetensors") + " --estimator-split keep --blend-identity on --tile 16 --threads 1 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto plain_blend = *infer::read_calibration(calibrated).blend;
+  const auto identity_blend = *infer::read_calibration(dir / "identity.safetensors").blend;
+  ASSERT_EQ(identity_blend.knots.size(), plain_blend.knots.size() + 1) << r.output;
+  EXPECT_EQ(identity_blend.knots.front().drf, 1.0);
+  EXPECT_EQ(identity_blend.knots.front().alpha, 0.0);
+  EXPECT_LT(identity_blend.knots.front().log2_n, plain_blend.knots.front().log2_n);
+  EXPECT_EQ(identity_blend.alpha_at(identity_blend.knots.front().log2_n - 1), 0.0);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "infer/infer_test_util.h"
 #include "unipet/infer/calibration.h"
 #include "unipet/infer/model_calibration.h"
+#include "unipet/infer/studies.h"
 #include "unipet/io/image_io.h"
 
 namespace unipet::test {

@@ -9,6 +9,7 @@
 /// Physical point of voxel index (i_x, i_y, i_z) = origin + direction * (spacing ∘ index), in mm
 /// (LPS, as ITK and DICOM use).
 #include <array>
+#include <functional>
 #include <string>
 
 #include <torch/torch.h>
@@ -45,5 +46,11 @@ bool same_geometry(const Volume& a, const Volume& b, double tolerance_mm = 1e-3)
 
 /// A volume with `data` and the geometry of `like`.
 Volume with_geometry_of(const Volume& like, torch::Tensor data);
+
+/// Reads the volume a dataset names by `path` (already resolved against the dataset's folder).
+/// The image-file reader is io::read_image (unipet::core); code that must build without ITK
+/// (unipet::compute: training) takes one of these instead, so a caller may also serve volumes
+/// from memory. Throws unipet::Error naming the path when it cannot.
+using VolumeReader = std::function<Volume(const std::string& path)>;
 
 }  // namespace unipet

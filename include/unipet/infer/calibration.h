@@ -16,6 +16,7 @@
 
 #include "unipet/infer/denoiser.h"
 #include "unipet/infer/model_calibration.h"
+#include "unipet/io/image_io.h"
 
 namespace unipet::infer {
 
@@ -25,9 +26,18 @@ struct CalibrateOptions {
   std::string out;                      ///< the calibrated copy (.safetensors); never an input
   DenoiseOptions denoise;               ///< device, precision and tiles of the blend's inference
   std::string estimator_split = "train";  ///< or "keep": the model's own estimator (refit the blend alone)
+  /// A calibrated model file whose estimator is taken instead of fitting one (refit the blend
+  /// alone). The estimator reads the image only, not the network, so a network retrained on the
+  /// same data can reuse it without that data. Excludes estimator_split "keep".
+  std::string estimator_from;
   std::string blend_split = "val";        ///< never "test": the blend is scored there
   bool fit_blend = true;                ///< false: the estimator only (no network runs)
   bool fit_step_limit = true;           ///< false: α alone, the network's step never cut (blend.h)
+  /// true: each blend subject's full dose is also an input ("DRF 1", the identity pairs training
+  /// uses), whose best α is 0: a knot that takes α down to 0 at the full dose's noise level, so
+  /// a scan cleaner than the cleanest calibrated DRF keeps more of itself instead of the lowest
+  /// knot's α (constant beyond the ends).
+  bool blend_identity = false;
   DrfFitOptions fit;
 };
 

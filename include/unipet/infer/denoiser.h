@@ -3,7 +3,10 @@
 ///
 ///   unipet::infer::DenoiseOptions o;  o.precision = "bf16";
 ///   unipet::infer::Denoiser denoiser("model.safetensors", o);
-///   auto report = unipet::infer::denoise_study(denoiser, "patient01/", "patient01_unipet/");
+///   auto result = denoiser.denoise(volume_in_model_units);   // [D, H, W] tensor in, out
+///
+/// Reading and writing whole studies (files, DICOM) is studies.h's denoise_study, in unipet::core;
+/// this header and the Denoiser need no image I/O (unipet::compute).
 ///
 /// The network sees the image in its model file's units (SUV) through the model's intensity
 /// mapping (nn::IntensityNormalization). With the reference's linear mapping (clip to
@@ -24,8 +27,6 @@
 #include "unipet/core/volume.h"
 #include "unipet/infer/model_calibration.h"
 #include "unipet/infer/sliding_window.h"
-#include "unipet/io/dicom.h"
-#include "unipet/io/image_io.h"
 #include "unipet/nn/intensity.h"
 #include "unipet/nn/unipet.h"
 
@@ -90,47 +91,5 @@ class Denoiser {
   nn::IntensityNormalization normalization_;
   ModelCalibration calibration_;
 };
-
-/// How one study is read and written.
-struct StudyOptions {
-  std::optional<double> suv_factor;  ///< SUV = Bq/ml × factor; overrides DICOM tags and sidecars
-  std::optional<double> weight_kg;   ///< body weight (kg) replacing the one of the tags or sidecar
-  std::string input_units;           ///< "", "suv" or "bqml": units of an image that records none
-  std::string series_uid;            ///< picks a PET series in a DICOM folder with several
-  std::string uncertainty;           ///< also write the TTA standard deviation here ("" none)
-  io::ReadImageOptions read;
-  io::DicomWriteOptions dicom;       ///< labels of a DICOM output; its provenance's command line is recorded
-  /// Called with (tiles done, tiles to run) while the study runs.
-  std::function<void(int64_t, int64_t)> progress;
-};
-
-struct StudyReport {
-  std::string input, output;
-  std::array<int64_t, 3> size_xyz{};
-  Units units = Units::Unknown;  ///< of the input and the output
-  double to_model_units = 1;     ///< factor that took the input to the model's units
-  int64_t tiles_run = 0, tiles_skipped = 0;
-  double seconds = 0;
-  std::optional<DrfEstimate> noise;  ///< the scan's noise level, when the model has an estimator
-  std::optional<double> blend_alpha;  ///< α applied (pooled over levels), when the model's blend was used
-  bool blend_banded = false;          ///< α varied per voxel with the network's level
-  /// The blend's step limit k (steps cut at ±k × the step scale; inf: none).
-  double blend_step_limit = std::numeric_limits<double>::infinity();
-  /// One line when the scan's noise lies outside the DRFs the model was trained on, else "".
-  std::string warning;
-
-  /// One line: "IN -> OUT: 192 x 192 x 400, Bq/ml (SUV factor 1.2e-4), 86 tiles (42 background), 2m03s"
-  /// (and ", blend alpha 0.62 at effective DRF 4.1" for a calibrated model).
-  std::string summary() const;
-};
-
-/// Reads `input` (image file or DICOM folder), denoises it and writes `output` in the input's
-/// units, geometry and orientation (a DICOM input and a folder output give a DICOM series derived
-/// from the input's). Every check (output path, units, SUV factor) happens before the network
-/// runs; the uncertainty map is written before the output, so an existing output means a
-/// complete study. With a blend, the output is x + α(f − x) and the uncertainty α × the
-/// spread. Throws unipet::Error naming the file and the problem.
-StudyReport denoise_study(const Denoiser& denoiser, const std::string& input, const std::string& output,
-                          const StudyOptions& options = {});
 
 }  // namespace unipet::infer

@@ -93,9 +93,14 @@ struct DrfSample {
   std::vector<double> features;
 };
 
+/// The median full-dose counts ("counts_full") of the split's subjects: the reference effective
+/// DRFs are measured against. 0 when any subject lacks them (real data).
+double median_full_counts(const io::Dataset& dataset, const std::string& split);
+
 /// Features of every image (full dose as DRF 1, and each low dose) of the split's subjects.
 /// `reference_counts` 0: the median "counts_full" of these subjects (nominal DRFs when a subject
-/// lacks it). Progress lines go to `log` when given.
+/// lacks it). Progress lines go to `log` when given. Reads the images with io::read_image: in
+/// unipet::core only, as is the fit on a dataset below.
 std::vector<DrfSample> drf_samples(const io::Dataset& dataset, const std::string& split,
                                    const NoiseFeatureOptions& options, double reference_counts = 0,
                                    std::ostream* log = nullptr);

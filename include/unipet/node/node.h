@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "unipet/infer/denoiser.h"
+#include "unipet/infer/studies.h"
 #include "unipet/io/dicom_network.h"
 
 namespace unipet::node {

@@ -31,6 +31,7 @@
 
 #include <torch/torch.h>
 
+#include "unipet/core/volume.h"
 #include "unipet/io/dataset.h"
 #include "unipet/train/config.h"
 
@@ -60,6 +61,9 @@ std::vector<double> training_drfs(const io::Dataset& dataset, const TrainConfig&
 /// used first out). Thread-safe.
 class VolumeCache {
  public:
+  /// Reads each image once through `read` (given the resolved path).
+  VolumeCache(const io::Dataset& dataset, const TrainConfig& config, VolumeReader read);
+  /// Reads the image files with io::read_image: defined in unipet::core (not unipet::compute).
   VolumeCache(const io::Dataset& dataset, const TrainConfig& config);
   /// The normalised image of `subject` at `drf` (0: the full dose), padded to at least
   /// `min_side` voxels along every axis. Throws unipet::Error naming the file.
@@ -84,6 +88,7 @@ class VolumeCache {
 
   const io::Dataset& dataset_;
   TrainConfig config_;
+  VolumeReader read_;
   nn::IntensityNormalization normalization_;
   std::mutex mutex_;
   std::map<std::string, Entry> entries_;
@@ -93,8 +98,10 @@ class VolumeCache {
 
 class PatchSampler {
  public:
-  /// The stream of rank `rank` (see above). Throws unipet::Error when the training split is
-  /// empty or a DRF is missing.
+  /// The stream of rank `rank` (see above), its volumes read through `read`. Throws
+  /// unipet::Error when the training split is empty or a DRF is missing.
+  PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank, VolumeReader read);
+  /// Reads the image files with io::read_image: defined in unipet::core (not unipet::compute).
   PatchSampler(const io::Dataset& dataset, const TrainConfig& config, int64_t rank = 0);
   ~PatchSampler();
   PatchSampler(const PatchSampler&) = delete;

@@ -34,6 +34,7 @@
 
 #include <torch/torch.h>
 
+#include "unipet/core/volume.h"
 #include "unipet/train/config.h"
 #include "unipet/train/distributed.h"
 
@@ -72,9 +73,15 @@ struct TrainResult {
   std::string weights_fingerprint;
 };
 
-/// Runs `options.config.stage` (config validated first). Throws unipet::Error naming the file or
-/// key at fault before anything is written: an invalid configuration, a dataset without the
+/// Runs `options.config.stage` (config validated first), reading the dataset's images with
+/// `read_volume` (given each resolved path; e.g. volumes kept in memory), which the sampler's
+/// background thread calls too, so it must be thread-safe. Throws unipet::Error naming the file
+/// or key at fault before anything is written: an invalid configuration, a dataset without the
 /// requested DRF or split, an `init` model of another shape, an output that is not new.
+TrainResult train(const TrainOptions& options, const VolumeReader& read_volume);
+
+/// The same, reading the image files with io::read_image. Defined in unipet::core, not in the
+/// ITK-free unipet::compute.
 TrainResult train(const TrainOptions& options);
 
 }  // namespace unipet::train
