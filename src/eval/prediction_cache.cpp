@@ -9,7 +9,9 @@
 #include "unipet/core/atomic_file.h"
 #include "unipet/core/error.h"
 #include "unipet/core/sha256.h"
+#include "unipet/infer/model_calibration.h"
 #include "unipet/io/dataset.h"
+#include "unipet/io/safetensors.h"
 
 namespace unipet::eval::detail {
 
@@ -58,9 +60,16 @@ fs::path prediction_cache_key(const std::string& method, const std::string& subj
   return path_component(method) / prediction_file_key(subject, drf);
 }
 
+std::string network_sha256(const std::string& model) {
+  io::SafetensorsFile file = io::read_safetensors(model);
+  // The calibration changes the blend rows, made from these predictions, never the network's output.
+  for (const char* key : {infer::kDrfEstimatorKey, infer::kBlendKey, infer::kTrainedDrfsKey}) file.metadata.erase(key);
+  return sha256_hex(io::serialize_safetensors(file));
+}
+
 std::string prediction_stamp(const std::string& model, const infer::DenoiseOptions& o) {
   std::ostringstream stamp;
-  stamp << "model sha256 " << sha256_file(model) << "\nprecision " << o.compute.precision << "\ntile "
+  stamp << "network sha256 " << network_sha256(model) << "\nprecision " << o.compute.precision << "\ntile "
         << o.window.tile << "\noverlap " << o.window.overlap << "\nsigma_scale " << o.window.sigma_scale
         << "\nbackground " << o.window.background << "\ntta " << o.window.tta << "\n";
   return stamp.str();

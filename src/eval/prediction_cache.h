@@ -28,8 +28,15 @@ std::filesystem::path prediction_file_key(const std::string& subject, double drf
 /// The cache path of a prediction, relative to OUT/predictions: NAME/SUBJECT/drf_K.nii.gz.
 std::filesystem::path prediction_cache_key(const std::string& method, const std::string& subject, double drf);
 
-/// What a model method's predictions depend on: the model file's SHA-256 and every setting that
-/// changes the output. A cache made by another model or with other settings is stale.
+/// The SHA-256 of a model file as the network sees it: its tensors and metadata without the
+/// calibration keys (model_calibration.h), so a recalibrated copy of a model hashes the same.
+/// Throws unipet::Error naming the file when it is not a safetensors file.
+std::string network_sha256(const std::string& model);
+
+/// What a model method's predictions depend on: network_sha256 of the model file and every
+/// setting that changes the output. A cache made by another network or with other settings is
+/// stale; one made by the same network calibrated otherwise is not (the blend rows are computed
+/// from the cached predictions at every run).
 std::string prediction_stamp(const std::string& model, const infer::DenoiseOptions& options);
 
 /// Which predictions in OUT/predictions/NAME/ this model file made with these settings: a ledger

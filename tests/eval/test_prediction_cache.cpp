@@ -7,6 +7,8 @@
 #include "test_util.h"
 #include "unipet/core/error.h"
 #include "unipet/core/sha256.h"
+#include "unipet/infer/model_calibration.h"
+#include "unipet/io/safetensors.h"
 
 namespace unipet::eval::detail {
 namespace {
@@ -63,19 +65,41 @@ TEST(PredictionCache, ConfinedPathsStayUnderTheRootEvenThroughSymbolicLinks) {
   }
 }
 
-TEST(PredictionCache, TheStampHoldsTheModelFilesSha256AndTheTileSettings) {
+TEST(PredictionCache, TheStampHoldsTheNetworksSha256AndTheTileSettingsButNotTheCalibration) {
   TempDir dir;
-  const std::string a = (dir.path() / "a.safetensors").string(), b = (dir.path() / "b.safetensors").string();
-  test::write_bytes(a, "model one");
-  test::write_bytes(b, "model two");
+  const std::string a = (dir.path() / "a.safetensors").string(), b = (dir.path() / "b.safetensors").string(),
+                    recalibrated = (dir.path() / "a_recalibrated.safetensors").string(),
+                    remapped = (dir.path() / "a_remapped.safetensors").string();
+  io::SafetensorsFile model;
+  model.tensors["conv.weight"] = torch::arange(6, torch::TensorOptions().dtype(torch::kFloat32)).reshape({2, 3});
+  model.metadata = {{"unipet.intensity", "sqrt"}, {infer::kBlendKey, "one blend"}};
+  io::write_safetensors(a, model);
+  io::SafetensorsFile copy = model;
+  copy.metadata[infer::kBlendKey] = "another blend";
+  copy.metadata[infer::kDrfEstimatorKey] = "an estimator";
+  copy.metadata[infer::kTrainedDrfsKey] = "[4]";
+  io::write_safetensors(recalibrated, copy);
+  copy = model;
+  copy.metadata["unipet.intensity"] = "log";
+  io::write_safetensors(remapped, copy);
+  copy = model;
+  copy.tensors["conv.weight"] = model.tensors.at("conv.weight") + 1;
+  io::write_safetensors(b, copy);
+
   const infer::DenoiseOptions o;
   const std::string stamp = prediction_stamp(a, o);
-  EXPECT_NE(stamp.find("model sha256 " + sha256_hex("model one")), std::string::npos) << stamp;
-  EXPECT_NE(stamp, prediction_stamp(b, o));
+  EXPECT_NE(stamp.find("network sha256 " + network_sha256(a)), std::string::npos) << stamp;
+  EXPECT_EQ(network_sha256(a).size(), 64u);
+  EXPECT_NE(sha256_file(a), sha256_file(recalibrated));
+  EXPECT_EQ(stamp, prediction_stamp(recalibrated, o));  // the same network, calibrated otherwise
+  EXPECT_NE(stamp, prediction_stamp(remapped, o));      // another intensity mapping
+  EXPECT_NE(stamp, prediction_stamp(b, o));             // other weights
   infer::DenoiseOptions other = o;
   other.window.overlap = 0.5;
   EXPECT_NE(stamp, prediction_stamp(a, other));
   EXPECT_THROW(prediction_stamp((dir.path() / "none.safetensors").string(), o), Error);
+  test::write_bytes((dir.path() / "junk.safetensors").string(), "model one");
+  EXPECT_THROW(prediction_stamp((dir.path() / "junk.safetensors").string(), o), Error);
 }
 
 TEST(PredictionCache, TheLedgerTrustsOnlyFilesOfItsStampAndInput) {

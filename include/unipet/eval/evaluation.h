@@ -13,9 +13,9 @@
 /// Model methods are run over every low-dose image of the split with unipet::infer (predictions
 /// cached at OUT/predictions/NAME/SUBJECT/drf_K.nii.gz, keyed by method, subject id and DRF and
 /// never by the dataset's paths, each component a safe file name, so a re-run computes only
-/// what is missing; a ledger there, .unipet-cache.json, records the model file's SHA-256 and the
-/// tile settings with the files made under them and the input of each, and any other file is
-/// made again); a folder method holds predictions at the same relative paths as the dataset's
+/// what is missing; a ledger there, .unipet-cache.json, records the network's SHA-256 (the file
+/// without its calibration keys) and the tile settings with the files made under them and the
+/// input of each, and any other file is made again); a folder method holds predictions at the same relative paths as the dataset's
 /// low-dose images, or, where such a path climbs out of the folder ("../"), at
 /// FOLDER/SUBJECT/drf_K.nii.gz. A calibrated model's NAME row is the network alone and its
 /// NAME+blend row the blended output (EvaluationOptions::blend_rows).
