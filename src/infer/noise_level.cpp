@@ -68,6 +68,12 @@ std::vector<double> noise_features(const Volume& image, const NoiseFeatureOption
   x.data = image.data.to(torch::kCPU, torch::kFloat32).contiguous();
   // A constant image has no noise, and no tissue level for the body outline to be drawn at.
   UNIPET_CHECK((x.data.max() > x.data.min()).item<bool>(), source << ": a constant image has no noise to measure");
+  // The body outline smooths over 3 voxels and the erosion pools over 2r + 1: a smaller image
+  // would fail inside LibTorch with a message naming neither the file nor the reason.
+  const int64_t min_side = std::max<int64_t>(3, 2 * options.erode_voxels + 1);
+  UNIPET_CHECK(x.data.dim() == 3 && x.data.size(0) >= min_side && x.data.size(1) >= min_side && x.data.size(2) >= min_side,
+               source << ": " << x.data.size(-1) << " x " << x.data.size(-2) << " x " << x.data.size(-3)
+                      << " voxels is too small to measure the noise in (at least " << min_side << " along every axis)");
   torch::Tensor body;
   try {
     body = body_mask(x.data);

@@ -61,6 +61,11 @@ TEST(NoiseFeatures, RefuseAnImageWithoutBodyOrNoise) {
   Volume flat;
   flat.data = torch::ones({16, 24, 24});
   expect_error([&] { infer::noise_features(flat, NoiseFeatureOptions(), "flat.nii"); }, {"flat.nii", "noise"});
+  // Too small for the outline's and the erosion's kernels: named, not a LibTorch kernel-size error.
+  Volume tiny;
+  tiny.data = torch::arange(8, torch::TensorOptions().dtype(torch::kFloat32)).reshape({2, 2, 2}) + 1;
+  expect_error([&] { infer::noise_features(tiny, NoiseFeatureOptions(), "tiny.dcm"); },
+               {"tiny.dcm", "2 x 2 x 2 voxels", "too small", "at least 5"});
   NoiseFeatureOptions bad;
   bad.bands_voxels = {5, 2};
   expect_error([&] { bad.validate(); }, {"band edges"});

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "train/tiny_config.h"
 #include "train/steps.h"
 #include "unipet/core/error.h"
 #include "unipet/io/dataset.h"
@@ -86,22 +87,12 @@ class InMemoryDataset {
 
 TrainOptions tiny_options(const InMemoryDataset& data, const std::string& out, int64_t iterations) {
   TrainOptions o;
+  o.config = test::tiny_config(Stage::UniPET);
   TrainConfig& c = o.config;
-  c.stage = Stage::UniPET;
-  c.width = 16;  // the smallest the configuration accepts
   c.blocks = 1;
-  c.san_width = 16;
-  c.san_depth = 1;
-  c.critic_ndf = 4;
-  c.critic_layers = 1;
-  c.patch = 16;
-  c.batch = 2;
   c.iterations = iterations;
-  c.lr = c.lr_critic = 1e-3;
-  c.log_every = 1;
   c.validate_every = 2;
   c.val_crops = 1;
-  c.val_crop = 16;
   c.checkpoint_every = 2;
   c.prefetch = 1;
   o.dataset = data.path();
