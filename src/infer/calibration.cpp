@@ -6,6 +6,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -97,7 +98,9 @@ CalibrateResult calibrate_model(const CalibrateOptions& o, std::ostream& log) {
   UNIPET_CHECK(!o.out.empty(), "-o/--out is required");
   UNIPET_CHECK(ends_with(o.out, ".safetensors"), o.out << ": the calibrated model must be a .safetensors file");
   UNIPET_CHECK(fs::is_regular_file(o.model), o.model << ": no such model file");
-  check_output_path(o.out, {OutputKind::File, {o.model, o.dataset}});
+  std::vector<fs::path> inputs{o.model, o.dataset};
+  if (!o.estimator_from.empty()) inputs.emplace_back(o.estimator_from);  // the donor model is an input too
+  check_output_path(o.out, {OutputKind::File, inputs});
   // The model is read (and checked) first: it is the input most likely to be the wrong file.
   nn::LoadedUniPET loaded = nn::load_unipet(o.model);
   const ModelCalibration previous = ModelCalibration::from_metadata(loaded.metadata, o.model);

@@ -437,6 +437,9 @@ std::vector<BadInput> catalogue() {
       {"calibrate with the estimator of an uncalibrated model",
        "calibrate --dataset {d}/none.json -o {d}/out.safetensors --estimator-from " + kModel + " -m " + kModel,
        {"--estimator-from", "model_final.safetensors", "no noise-level estimator"}},
+      {"calibrate onto the model it takes the estimator from",
+       "calibrate --dataset {d}/none.json -o {d}/cal.safetensors --estimator-from {d}/cal.safetensors -m " + kModel,
+       {"{d}/cal.safetensors", "input"}, calibrated_model},
       {"calibrate with two estimators",
        "calibrate --dataset {d}/none.json -o {d}/out.safetensors --estimator-from {d}/cal.safetensors "
        "--estimator-split keep -m " + kModel,
